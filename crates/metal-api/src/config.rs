@@ -1,0 +1,146 @@
+//! Command line flags of metal-api. Each flag can also be given as `METAL_API_<FLAG>` with
+//! dashes as underscores (`--hmac-admin-key` = `METAL_API_HMAC_ADMIN_KEY`), as in metal-stack.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::Parser;
+
+#[derive(Debug, Clone, Parser)]
+#[command(name = "metal-api", version, about = "metal-stack's API server: the bare-metal cloud control plane")]
+pub struct Config {
+    /// Address to bind the REST and metrics listeners to.
+    #[arg(long, env = "METAL_API_BIND_ADDR", default_value = "127.0.0.1")]
+    pub bind_addr: IpAddr,
+    /// REST port (0 = any free port).
+    #[arg(long, env = "METAL_API_PORT", default_value_t = 8080)]
+    pub port: u16,
+    /// gRPC port for metal-hammer, metal-core and metal-bmc. Reserved: the gRPC services arrive
+    /// with the machine lifecycle; the port is validated but nothing listens on it yet.
+    #[arg(long, env = "METAL_API_GRPC_PORT", default_value_t = 50051)]
+    pub grpc_port: u16,
+    /// Prometheus metrics port (`/metrics`); 0 = any free port.
+    #[arg(long, env = "METAL_API_METRICS_PORT", default_value_t = 2112)]
+    pub metrics_port: u16,
+    /// Base path of every route; must start and end with `/` (e.g. `/metal/`).
+    #[arg(long, env = "METAL_API_BASE_PATH", default_value = "/")]
+    pub base_path: String,
+    /// HMAC key of the Metal-View user. Unset: generated on first start (see --data-dir).
+    #[arg(long, env = "METAL_API_HMAC_VIEW_KEY", hide_env_values = true)]
+    pub hmac_view_key: Option<String>,
+    /// HMAC key of the Metal-Edit user.
+    #[arg(long, env = "METAL_API_HMAC_EDIT_KEY", hide_env_values = true)]
+    pub hmac_edit_key: Option<String>,
+    /// HMAC key of the Metal-Admin user.
+    #[arg(long, env = "METAL_API_HMAC_ADMIN_KEY", hide_env_values = true)]
+    pub hmac_admin_key: Option<String>,
+    /// How old an HMAC request date may be, in seconds (0 = no limit). metal-stack allows
+    /// 30 s for view and edit and 90 s for admin; one window serves all three here.
+    #[arg(long, env = "METAL_API_HMAC_LIFETIME", default_value_t = 90)]
+    pub hmac_lifetime: u64,
+    /// Database URL: `sqlite://FILE` or `postgres://USER@HOST/DB`. Default: `metal-api.db` in
+    /// the data directory.
+    #[arg(long, env = "METAL_API_DB")]
+    pub db: Option<String>,
+    /// Connections in the database pool.
+    #[arg(long, env = "METAL_API_DB_MAX_CONNECTIONS", default_value_t = 16)]
+    pub db_max_connections: u32,
+    /// Directory for the SQLite database and generated keys. Default: `$XDG_DATA_HOME/metal-api`
+    /// (`~/.local/share/metal-api`).
+    #[arg(long, env = "METAL_API_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Do not write a `local` context into `~/.metalctl/config.yaml` on start.
+    #[arg(long, env = "METAL_API_NO_METALCTL_CONTEXT")]
+    pub no_metalctl_context: bool,
+    /// Check with an HTTP HEAD that image and boot URLs answer (< 400) on create and update.
+    /// Off by default: air-gapped sites cannot reach them at creation time.
+    #[arg(long, env = "METAL_API_CHECK_URLS")]
+    pub check_urls: bool,
+    /// OIDC issuer URL whose bearer tokens are accepted (the `iss` claim must equal it).
+    #[arg(long, env = "METAL_API_OIDC_ISSUER")]
+    pub oidc_issuer: Option<String>,
+    /// Expected `aud` claim (the OIDC client id). Unset: the audience is not checked.
+    #[arg(long, env = "METAL_API_OIDC_CLIENT_ID")]
+    pub oidc_client_id: Option<String>,
+    /// JWKS with the issuer's signing keys: a file path, or an http(s) URL fetched at start and
+    /// every --oidc-jwks-refresh seconds.
+    #[arg(long, env = "METAL_API_OIDC_JWKS")]
+    pub oidc_jwks: Option<String>,
+    #[arg(long, env = "METAL_API_OIDC_JWKS_REFRESH", default_value_t = 1800)]
+    pub oidc_jwks_refresh: u64,
+    /// Claim holding the user's groups.
+    #[arg(long, env = "METAL_API_OIDC_GROUPS_CLAIM", default_value = "groups")]
+    pub oidc_groups_claim: String,
+    /// Groups that grant the view role (comma separated).
+    #[arg(long, env = "METAL_API_OIDC_VIEW_GROUPS", value_delimiter = ',', default_value = "maas-all-all-view,k8s_kaas-view")]
+    pub oidc_view_groups: Vec<String>,
+    /// Groups that grant the edit role.
+    #[arg(long, env = "METAL_API_OIDC_EDIT_GROUPS", value_delimiter = ',', default_value = "maas-all-all-edit,k8s_kaas-edit")]
+    pub oidc_edit_groups: Vec<String>,
+    /// Groups that grant the admin role.
+    #[arg(long, env = "METAL_API_OIDC_ADMIN_GROUPS", value_delimiter = ',', default_value = "maas-all-all-admin,k8s_kaas-admin")]
+    pub oidc_admin_groups: Vec<String>,
+    /// The provider tenant: the tenant of the built-in HMAC users.
+    #[arg(long, env = "METAL_API_PROVIDER_TENANT", default_value = "metal-stack")]
+    pub provider_tenant: String,
+    /// Log as JSON lines instead of human-readable text.
+    #[arg(long, env = "METAL_API_LOG_JSON")]
+    pub log_json: bool,
+    /// Log filter (tracing's EnvFilter syntax).
+    #[arg(long, env = "METAL_API_LOG_LEVEL", default_value = "info")]
+    pub log_level: String,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Print the OpenAPI document of the REST API and exit.
+    DumpOpenapi,
+}
+
+impl Config {
+    /// A configuration with every default, as the tests start it.
+    pub fn for_tests(db: String, data_dir: PathBuf) -> Self {
+        let mut c = Self::parse_from(["metal-api"]);
+        c.port = 0;
+        c.metrics_port = 0;
+        c.db = Some(db);
+        c.data_dir = Some(data_dir);
+        c.no_metalctl_context = true;
+        c
+    }
+
+    /// Checks what clap cannot.
+    pub fn validate(&self) -> Result<(), String> {
+        if !self.base_path.starts_with('/') || !self.base_path.ends_with('/') {
+            return Err(format!(
+                "--base-path must start and end with '/', got {:?}",
+                self.base_path
+            ));
+        }
+        if self.grpc_port != 0 && (self.grpc_port == self.port || self.grpc_port == self.metrics_port) {
+            return Err("--grpc-port must differ from --port and --metrics-port".into());
+        }
+        if self.port != 0 && self.port == self.metrics_port {
+            return Err("--metrics-port must differ from --port".into());
+        }
+        Ok(())
+    }
+
+    /// The data directory, defaulted.
+    pub fn data_dir(&self) -> PathBuf {
+        self.data_dir.clone().unwrap_or_else(|| {
+            dirs::data_dir()
+                .unwrap_or_else(|| PathBuf::from("."))
+                .join("metal-api")
+        })
+    }
+
+    /// The database URL, defaulted to a SQLite file in the data directory.
+    pub fn db_url(&self) -> String {
+        self.db.clone().unwrap_or_else(|| {
+            format!("sqlite://{}", self.data_dir().join("metal-api.db").display())
+        })
+    }
+}

@@ -1,0 +1,21 @@
+//! metal-api: the control plane's server.
+//!
+//! Layers, as in `DESIGN.md`: [`rest`] (route table and thin handlers) → [`app`] (business
+//! flows, one transaction per request) → `metal-store` (SQL). [`auth`] decides who calls and
+//! what they may do, [`middleware`] adds request ids, metrics and the audit trail, and
+//! [`server`] starts and stops it all.
+
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod firstrun;
+pub mod metrics;
+pub mod middleware;
+pub mod openapi;
+pub mod rest;
+pub mod server;
+pub mod state;
+
+pub use config::Config;
+pub use server::{run, start, RunningServer};

@@ -1,0 +1,240 @@
+//! Starting and stopping the server: opens the store, builds the router (behind the base
+//! path), binds the REST and metrics listeners and serves until shutdown, finishing the
+//! requests in flight.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use metal_store::{Store, StoreOptions};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::auth::oidc::{load_jwks, OidcAuth, OidcSettings};
+use crate::auth::{hmac::HmacAuth, Authenticator, GroupRoles, Role};
+use crate::config::Config;
+use crate::error::error_response;
+use crate::firstrun;
+use crate::state::{App, AppState};
+use crate::{middleware as mw, openapi, rest};
+
+/// A running server.
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    pub metrics_addr: SocketAddr,
+    pub app: App,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl RunningServer {
+    /// The base URL of the REST API including the base path, e.g. `http://127.0.0.1:8080/metal/`.
+    pub fn url(&self) -> String {
+        format!("http://{}{}", self.addr, self.app.config.base_path)
+    }
+
+    /// Stops accepting, finishes requests in flight, closes the database.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+        self.app.store.close().await;
+    }
+}
+
+async fn build_authenticator(config: &Config, keys: &firstrun::HmacKeys) -> anyhow::Result<Authenticator> {
+    let mut hmac_keys = Vec::new();
+    for (role, key) in [(Role::View, &keys.view), (Role::Edit, &keys.edit), (Role::Admin, &keys.admin)] {
+        if let Some(k) = key {
+            hmac_keys.push((role, k.clone()));
+        }
+    }
+    let hmac = HmacAuth::new(hmac_keys, config.hmac_lifetime, config.provider_tenant.clone());
+    let oidc = match (&config.oidc_issuer, &config.oidc_jwks) {
+        (Some(issuer), Some(jwks)) => {
+            let keys = load_jwks(jwks).await?;
+            let settings = OidcSettings {
+                issuer: issuer.clone(),
+                client_id: config.oidc_client_id.clone(),
+                groups_claim: config.oidc_groups_claim.clone(),
+                roles: GroupRoles {
+                    view: config.oidc_view_groups.clone(),
+                    edit: config.oidc_edit_groups.clone(),
+                    admin: config.oidc_admin_groups.clone(),
+                },
+                default_tenant: config.provider_tenant.clone(),
+            };
+            Some(OidcAuth::new(settings, keys))
+        }
+        (None, None) => None,
+        _ => anyhow::bail!("--oidc-issuer and --oidc-jwks must be given together"),
+    };
+    Ok(Authenticator { hmac, oidc })
+}
+
+/// Refreshes a JWKS fetched from a URL; a failed fetch keeps the old keys.
+fn spawn_jwks_refresh(auth: &Authenticator, config: &Config, mut stop: watch::Receiver<bool>) -> Option<JoinHandle<()>> {
+    let oidc = auth.oidc.as_ref()?;
+    let source = config.oidc_jwks.clone()?;
+    if !source.starts_with("http") {
+        return None;
+    }
+    let keys = oidc.keys();
+    let every = std::time::Duration::from_secs(config.oidc_jwks_refresh.max(10));
+    Some(tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                _ = stop.changed() => return,
+            }
+            match load_jwks(&source).await {
+                Ok(set) => {
+                    if let Ok(mut k) = keys.write() {
+                        *k = set;
+                    }
+                }
+                Err(e) => tracing::warn!(error = format!("{e:#}"), "refreshing JWKS failed"),
+            }
+        }
+    }))
+}
+
+/// The complete router: routes behind the base path, the API document, and the middleware.
+pub fn router(app: App, auth: Arc<Authenticator>) -> Router {
+    let (routes, paths, schemas) = rest::routes().finish();
+    let doc = openapi::render(&openapi::document(paths, schemas, &app.config.base_path));
+    let api = routes.route(
+        "/apidocs.json",
+        get(move || {
+            let doc = doc.clone();
+            async move { ([(axum::http::header::CONTENT_TYPE, "application/json")], doc) }
+        }),
+    );
+    let base = app.config.base_path.trim_end_matches('/').to_string();
+    let routed = if base.is_empty() { api } else { Router::new().nest(&base, api) };
+    routed
+        .fallback(|| async { error_response(axum::http::StatusCode::NOT_FOUND, "no such route").into_response() })
+        .layer(from_fn_with_state(app.clone(), mw::metrics))
+        .layer(from_fn_with_state(app.clone(), mw::audit))
+        .layer(from_fn_with_state(auth, crate::auth::authenticate))
+        .layer(from_fn(mw::error_body))
+        .layer(from_fn(mw::request_id))
+        .layer(tower_http::cors::CorsLayer::new()
+            .allow_methods([axum::http::Method::GET, axum::http::Method::POST, axum::http::Method::PUT, axum::http::Method::DELETE])
+            .allow_headers([axum::http::header::CONTENT_TYPE, axum::http::header::ACCEPT, axum::http::header::AUTHORIZATION])
+            .allow_origin(tower_http::cors::Any))
+        .with_state(app)
+}
+
+fn context_url(addr: SocketAddr, base: &str) -> String {
+    let host = match addr.ip() {
+        ip if ip.is_unspecified() && ip.is_ipv4() => "127.0.0.1".to_string(),
+        ip if ip.is_unspecified() => "[::1]".to_string(),
+        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+        ip => ip.to_string(),
+    };
+    format!("http://{host}:{}{base}", addr.port())
+}
+
+/// Opens the store, binds the listeners and serves in the background.
+pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
+    config.validate().map_err(anyhow::Error::msg)?;
+    let data_dir = config.data_dir();
+    std::fs::create_dir_all(&data_dir).with_context(|| format!("creating data directory {}", data_dir.display()))?;
+    let (keys, from_data_dir) = firstrun::resolve_keys(&config)?;
+    let mut opts = StoreOptions::new(config.db_url());
+    opts.max_connections = config.db_max_connections;
+    let store = Store::open(&opts)
+        .await
+        .with_context(|| format!("opening database {}", metal_store::redact_url(&opts.url)))?;
+    tracing::info!(db = %metal_store::redact_url(&opts.url), backend = ?store.backend(), "database ready");
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let auth = build_authenticator(&config, &keys).await?;
+    let mut tasks: Vec<JoinHandle<()>> = spawn_jwks_refresh(&auth, &config, stop_rx.clone()).into_iter().collect();
+    let app: App = Arc::new(AppState::new(store, config.clone())?);
+
+    let listener = TcpListener::bind((config.bind_addr, config.port))
+        .await
+        .with_context(|| format!("binding REST port {}:{}", config.bind_addr, config.port))?;
+    let metrics_listener = TcpListener::bind((config.bind_addr, config.metrics_port))
+        .await
+        .with_context(|| format!("binding metrics port {}:{}", config.bind_addr, config.metrics_port))?;
+    let addr = listener.local_addr()?;
+    let metrics_addr = metrics_listener.local_addr()?;
+
+    if from_data_dir && !config.no_metalctl_context {
+        if let (Some(path), Some(admin)) = (firstrun::metalctl_config_path(), &keys.admin) {
+            match firstrun::write_metalctl_context(&path, &context_url(addr, &config.base_path), admin) {
+                Ok(true) => tracing::info!(path = %path.display(), "wrote metalctl context \"local\" for this server: try `metalctl health`"),
+                Ok(false) => {}
+                Err(e) => tracing::warn!(error = format!("{e:#}"), "could not write the metalctl context"),
+            }
+        }
+    }
+
+    let service = router(app.clone(), Arc::new(auth)).into_make_service_with_connect_info::<SocketAddr>();
+    let mut rx = stop_rx.clone();
+    tasks.push(tokio::spawn(async move {
+        let res = axum::serve(listener, service)
+            .with_graceful_shutdown(async move {
+                let _ = rx.wait_for(|s| *s).await;
+            })
+            .await;
+        if let Err(e) = res {
+            tracing::error!(error = %e, "REST server failed");
+        }
+    }));
+    let metrics_app = app.clone();
+    let metrics_router = Router::new().route(
+        "/metrics",
+        get(move || {
+            let m = metrics_app.clone();
+            async move { m.metrics.render() }
+        }),
+    );
+    let mut rx = stop_rx;
+    tasks.push(tokio::spawn(async move {
+        let _ = axum::serve(metrics_listener, metrics_router)
+            .with_graceful_shutdown(async move {
+                let _ = rx.wait_for(|s| *s).await;
+            })
+            .await;
+    }));
+    tracing::info!(rest = %addr, metrics = %metrics_addr, base_path = %config.base_path, "metal-api listening");
+    Ok(RunningServer { addr, metrics_addr, app, shutdown: stop_tx, tasks })
+}
+
+/// Waits for Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}
+
+/// Runs the server until Ctrl-C or SIGTERM.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let server = start(config).await?;
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    server.shutdown().await;
+    Ok(())
+}

@@ -1,0 +1,50 @@
+//! The state every handler shares: the store, the configuration and an HTTP client for
+//! URL checks.
+
+use std::sync::Arc;
+
+use metal_domain::misc::VersionResponse;
+use metal_store::Store;
+
+use crate::config::Config;
+use crate::metrics::Metrics;
+
+/// Shared application state; cheap to clone.
+pub type App = Arc<AppState>;
+
+pub struct AppState {
+    pub store: Store,
+    pub config: Config,
+    pub http: reqwest::Client,
+    pub metrics: Metrics,
+    pub version: VersionResponse,
+}
+
+impl AppState {
+    pub fn new(store: Store, config: Config) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(10))
+            .build()?;
+        Ok(Self {
+            store,
+            config,
+            http,
+            metrics: Metrics::new()?,
+            version: version_info(),
+        })
+    }
+}
+
+/// What `GET /v1/version` answers.
+pub fn version_info() -> VersionResponse {
+    let sha = option_env!("METAL_GIT_SHA").unwrap_or("unknown").to_string();
+    VersionResponse {
+        name: "metal-api".into(),
+        version: format!("v{}", env!("CARGO_PKG_VERSION")),
+        release_version: format!("v{}", env!("CARGO_PKG_VERSION")),
+        revision: sha.clone(),
+        gitsha1: sha,
+        builddate: option_env!("METAL_BUILD_DATE").unwrap_or("unknown").into(),
+        min_client_version: "v0.0.0".into(),
+    }
+}

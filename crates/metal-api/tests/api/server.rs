@@ -1,0 +1,91 @@
+//! The server as a whole: base path, router errors in the API's body, health, version,
+//! metrics, the first start without configuration, and graceful shutdown.
+
+use metal_testkit::{Backend, Caller, TestApi};
+use reqwest::Method;
+
+#[tokio::test]
+async fn base_path_and_router_errors() {
+    let api = TestApi::start_with(Backend::Sqlite, |c| c.base_path = "/metal/".into()).await.unwrap();
+    let c = api.admin();
+    assert!(api.url().ends_with("/metal/"));
+    let r = c.get("v1/health").await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["status"], "healthy");
+    assert_eq!(r.body["services"]["database"]["status"], "healthy");
+
+    // outside the base path nothing is served
+    let root = api.url().trim_end_matches("metal/").to_string();
+    let outside = metal_testkit::TestClient::new(root, Caller::Admin, api.keys.clone());
+    let r = outside.get("v1/health").await;
+    assert_eq!(r.status, 404);
+    assert_eq!(r.body["statuscode"], 404);
+
+    let r = c.get("v1/nonsense").await;
+    assert_eq!(r.status, 404);
+    assert_eq!(r.body["statuscode"], 404);
+    let r = c.send(Method::PATCH, "v1/image", None).await;
+    assert_eq!(r.status, 405, "{:?}", r.body);
+    assert_eq!(r.body["statuscode"], 405);
+
+    let r = api.client(Caller::Anonymous).get("v1/version").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["name"], "metal-api");
+    assert!(r.body["version"].as_str().unwrap().starts_with('v'));
+
+    let metrics = reqwest::get(format!("http://{}/metrics", api.server.metrics_addr)).await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("metal_api_http_requests_total"), "{metrics}");
+    assert!(metrics.contains("route=\"/metal/v1/health\"") || metrics.contains("route=\"/v1/health\""), "{metrics}");
+    api.stop().await;
+}
+
+#[test]
+fn bad_flags_are_refused() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_metal-api"))
+        .args(["--base-path", "metal", "--port", "0", "--metrics-port", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--base-path"));
+}
+
+/// A fresh start with no flags at all: keys are generated, a metalctl context is written, the
+/// context's key works, the key is never logged, and SIGTERM ends the process cleanly.
+#[test]
+fn first_start_without_configuration() {
+    let home = tempfile::tempdir().unwrap();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_metal-api"))
+        .args(["--port", "0", "--metrics-port", "0", "--grpc-port", "0"])
+        .env("HOME", home.path())
+        .env("XDG_DATA_HOME", home.path().join("data"))
+        .env_remove("METAL_API_DB")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let config = home.path().join(".metalctl/config.yaml");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !config.exists() {
+        assert!(std::time::Instant::now() < deadline, "no metalctl context written");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let v: serde_yaml::Value = serde_yaml::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
+    assert_eq!(v["current"].as_str(), Some("local"));
+    let url = v["contexts"]["local"]["url"].as_str().unwrap().to_string();
+    let key = v["contexts"]["local"]["hmac"].as_str().unwrap().to_string();
+    assert!(home.path().join("data/metal-api/metal-api.db").exists());
+    assert!(home.path().join("data/metal-api/hmac-keys.yaml").exists());
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let keys = metal_testkit::Keys { view: String::new(), edit: String::new(), admin: key.clone() };
+    let r = rt.block_on(metal_testkit::TestClient::new(url, Caller::Admin, keys).get("v1/user/me"));
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["EMail"], "metal-admin@metal-stack.io");
+
+    let pid = child.id().to_string();
+    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "exit after SIGTERM: {:?}", out.status);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("wrote metalctl context"), "{log}");
+    assert!(!log.contains(&key), "the key must never be logged");
+}

@@ -1,0 +1,213 @@
+//! Entities stored as JSON documents in their wire shape, with a revision for optimistic
+//! concurrency and copies of the fields that searches filter on.
+//!
+//! [`Document`] says where an entity lives; the functions here are the whole repository: get,
+//! list, find by indexed columns, insert, update (conditional on the revision that was read)
+//! and delete. They take a connection, so they run alike inside and outside a transaction.
+
+mod entities;
+
+use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use crate::error::{StoreError, StoreResult};
+use crate::time;
+
+/// An entity kept in a document table.
+pub trait Document: Serialize + DeserializeOwned + Send + Sync + Unpin {
+    /// Table name.
+    const TABLE: &'static str;
+    /// What users call it, for messages ("image", "size").
+    const KIND: &'static str;
+    /// Indexed copies of document fields, in this order, after the frame columns.
+    const COLUMNS: &'static [&'static str] = &[];
+
+    fn id(&self) -> &str;
+    /// Values of [`Self::COLUMNS`], in order.
+    fn column_values(&self) -> Vec<Option<String>> {
+        Vec::new()
+    }
+    /// Stores the creation and change times in the document.
+    fn set_times(&mut self, created: DateTime<Utc>, changed: DateTime<Utc>);
+    /// The creation time kept in the document.
+    fn created(&self) -> Option<DateTime<Utc>>;
+}
+
+/// A document with the revision it was read at.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stored<T> {
+    pub value: T,
+    pub revision: i64,
+}
+
+fn decode<T: Document>(row: &AnyRow) -> StoreResult<Stored<T>> {
+    let doc: String = row.try_get("doc")?;
+    let revision: i64 = row.try_get("revision")?;
+    let value = serde_json::from_str(&doc).map_err(|source| StoreError::Corrupt {
+        kind: T::KIND,
+        id: row.try_get::<String, _>("id").unwrap_or_default(),
+        source,
+    })?;
+    Ok(Stored { value, revision })
+}
+
+fn encode<T: Document>(value: &T) -> StoreResult<String> {
+    serde_json::to_string(value).map_err(|source| StoreError::Corrupt {
+        kind: T::KIND,
+        id: value.id().to_string(),
+        source,
+    })
+}
+
+/// The message of a missing entity.
+pub fn not_found<T: Document>(id: &str) -> StoreError {
+    StoreError::NotFound(format!("no {} with id {:?} found", T::KIND, id))
+}
+
+/// Reads one entity, or `None`.
+pub async fn get<T: Document>(conn: &mut AnyConnection, id: &str) -> StoreResult<Option<Stored<T>>> {
+    let sql = format!("SELECT id, doc, revision FROM {} WHERE id = $1", T::TABLE);
+    let row = sqlx::query(&sql).bind(id).fetch_optional(conn).await?;
+    row.as_ref().map(decode).transpose()
+}
+
+/// Reads one entity; a missing one is [`StoreError::NotFound`].
+pub async fn must_get<T: Document>(conn: &mut AnyConnection, id: &str) -> StoreResult<Stored<T>> {
+    get(conn, id).await?.ok_or_else(|| not_found::<T>(id))
+}
+
+/// All entities, ordered by id.
+pub async fn list<T: Document>(conn: &mut AnyConnection) -> StoreResult<Vec<T>> {
+    find::<T>(conn, &[]).await
+}
+
+/// All entities in creation order (oldest first).
+pub async fn list_by_creation<T: Document>(conn: &mut AnyConnection) -> StoreResult<Vec<T>> {
+    let sql = format!(
+        "SELECT id, doc, revision FROM {} ORDER BY created_at, id",
+        T::TABLE
+    );
+    let rows = sqlx::query(&sql).fetch_all(conn).await?;
+    rows.iter().map(|r| decode(r).map(|s| s.value)).collect()
+}
+
+/// Entities whose indexed columns equal the given values (AND), ordered by id.
+/// Columns must be `id` or one of [`Document::COLUMNS`].
+pub async fn find<T: Document>(
+    conn: &mut AnyConnection,
+    filters: &[(&str, &str)],
+) -> StoreResult<Vec<T>> {
+    let mut sql = format!("SELECT id, doc, revision FROM {}", T::TABLE);
+    for (i, (col, _)) in filters.iter().enumerate() {
+        assert!(
+            *col == "id" || T::COLUMNS.contains(col),
+            "{col} is not a searchable column of {}",
+            T::TABLE
+        );
+        sql.push_str(if i == 0 { " WHERE " } else { " AND " });
+        sql.push_str(&format!("{col} = ${}", i + 1));
+    }
+    sql.push_str(" ORDER BY id");
+    let mut q = sqlx::query(&sql);
+    for (_, v) in filters {
+        q = q.bind(*v);
+    }
+    let rows = q.fetch_all(conn).await?;
+    rows.iter().map(|r| decode(r).map(|s| s.value)).collect()
+}
+
+/// Counts the entities whose column equals a value.
+pub async fn count_where<T: Document>(
+    conn: &mut AnyConnection,
+    column: &str,
+    value: &str,
+) -> StoreResult<i64> {
+    assert!(T::COLUMNS.contains(&column), "{column} is not a column of {}", T::TABLE);
+    let sql = format!("SELECT count(*) AS n FROM {} WHERE {column} = $1", T::TABLE);
+    let row = sqlx::query(&sql).bind(value).fetch_one(conn).await?;
+    Ok(row.try_get("n")?)
+}
+
+/// Inserts a new entity, setting its creation and change times; a taken id is a conflict.
+pub async fn insert<T: Document>(conn: &mut AnyConnection, value: &mut T) -> StoreResult<()> {
+    let now = time::now();
+    value.set_times(now, now);
+    let cols = T::COLUMNS;
+    let mut sql = format!(
+        "INSERT INTO {} (id, doc, revision, created_at, changed_at",
+        T::TABLE
+    );
+    for c in cols {
+        sql.push_str(", ");
+        sql.push_str(c);
+    }
+    sql.push_str(") VALUES ($1, $2, 1, $3, $3");
+    for i in 0..cols.len() {
+        sql.push_str(&format!(", ${}", i + 4));
+    }
+    sql.push(')');
+    let mut q = sqlx::query(&sql)
+        .bind(value.id().to_string())
+        .bind(encode(value)?)
+        .bind(time::to_db(now));
+    for v in value.column_values() {
+        q = q.bind(v);
+    }
+    match q.execute(conn).await {
+        Ok(_) => Ok(()),
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(StoreError::Conflict(
+            format!("{} with id {:?} already exists", T::KIND, value.id()),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Replaces an entity if it is still at `revision`; sets its change time. A concurrent change
+/// in between is a conflict, a vanished entity is not found.
+pub async fn update<T: Document>(
+    conn: &mut AnyConnection,
+    value: &mut T,
+    revision: i64,
+) -> StoreResult<i64> {
+    let now = time::now();
+    value.set_times(value.created().unwrap_or(now), now);
+    let cols = T::COLUMNS;
+    let mut sql = format!(
+        "UPDATE {} SET doc = $1, revision = revision + 1, changed_at = $2",
+        T::TABLE
+    );
+    for (i, c) in cols.iter().enumerate() {
+        sql.push_str(&format!(", {c} = ${}", i + 5));
+    }
+    sql.push_str(" WHERE id = $3 AND revision = $4");
+    let mut q = sqlx::query(&sql)
+        .bind(encode(value)?)
+        .bind(time::to_db(now))
+        .bind(value.id().to_string())
+        .bind(revision);
+    for v in value.column_values() {
+        q = q.bind(v);
+    }
+    let done = q.execute(&mut *conn).await?;
+    if done.rows_affected() == 1 {
+        return Ok(revision + 1);
+    }
+    match get::<T>(conn, value.id()).await? {
+        Some(_) => Err(StoreError::Conflict(format!(
+            "{} {:?} was changed by another request, please retry",
+            T::KIND,
+            value.id()
+        ))),
+        None => Err(not_found::<T>(value.id())),
+    }
+}
+
+/// Deletes an entity; `false` when there was none.
+pub async fn delete<T: Document>(conn: &mut AnyConnection, id: &str) -> StoreResult<bool> {
+    let sql = format!("DELETE FROM {} WHERE id = $1", T::TABLE);
+    let done = sqlx::query(&sql).bind(id).execute(conn).await?;
+    Ok(done.rows_affected() > 0)
+}

@@ -1,0 +1,196 @@
+//! Test harness: a metal-api in-process on port 0 with a fresh database of either backend, and
+//! an HTTP client that signs requests the way metal-stack's clients do.
+//!
+//! PostgreSQL tests create their own database (`metal_test_<uuid>`) on the server named by
+//! `METAL_TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`) and drop
+//! it afterwards, so suites run in parallel. A PostgreSQL that does not answer fails the test:
+//! nothing is skipped silently.
+
+mod client;
+
+use std::path::PathBuf;
+
+use metal_api::{Config, RunningServer};
+use sqlx::Connection;
+
+pub use client::{Caller, TestClient, TestResponse};
+
+/// The database backends every suite runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The admin URL of the PostgreSQL server tests create databases on.
+pub fn postgres_admin_url() -> String {
+    std::env::var("METAL_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// A fresh database: its URL and what to clean up.
+pub struct TestDb {
+    pub url: String,
+    pg_name: Option<String>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    pub async fn new(backend: Backend) -> anyhow::Result<Self> {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir()?;
+                let url = format!("sqlite://{}", dir.path().join("metal.db").display());
+                Ok(Self { url, pg_name: None, _dir: Some(dir) })
+            }
+            Backend::Postgres => {
+                let admin = postgres_admin_url();
+                let name = format!("metal_test_{}", uuid::Uuid::new_v4().simple());
+                let mut conn = sqlx::PgConnection::connect(&admin)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("PostgreSQL at {admin} is needed for this test: {e}"))?;
+                sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await?;
+                let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+                Ok(Self { url: format!("{base}/{name}"), pg_name: Some(name), _dir: None })
+            }
+        }
+    }
+
+    /// Drops a PostgreSQL database (SQLite files go with their temp dir).
+    pub async fn drop_db(&self) {
+        if let Some(name) = &self.pg_name {
+            if let Ok(mut conn) = sqlx::PgConnection::connect(&postgres_admin_url()).await {
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut conn)
+                    .await;
+            }
+        }
+    }
+}
+
+/// A running API with its database.
+pub struct TestApi {
+    pub server: RunningServer,
+    pub db: TestDb,
+    pub data_dir: tempfile::TempDir,
+    pub keys: Keys,
+}
+
+/// The HMAC keys the test server was started with.
+#[derive(Debug, Clone)]
+pub struct Keys {
+    pub view: String,
+    pub edit: String,
+    pub admin: String,
+}
+
+impl TestApi {
+    /// Starts an API on a fresh database with default settings.
+    pub async fn start(backend: Backend) -> anyhow::Result<Self> {
+        Self::start_with(backend, |_| {}).await
+    }
+
+    /// Starts an API after `tweak` adjusted its configuration.
+    pub async fn start_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> anyhow::Result<Self> {
+        let db = TestDb::new(backend).await?;
+        let data_dir = tempfile::tempdir()?;
+        let keys = Keys {
+            view: "view-key-for-tests".into(),
+            edit: "edit-key-for-tests".into(),
+            admin: "admin-key-for-tests".into(),
+        };
+        let mut config = Config::for_tests(db.url.clone(), PathBuf::from(data_dir.path()));
+        config.hmac_view_key = Some(keys.view.clone());
+        config.hmac_edit_key = Some(keys.edit.clone());
+        config.hmac_admin_key = Some(keys.admin.clone());
+        tweak(&mut config);
+        let server = metal_api::start(config).await?;
+        Ok(Self { server, db, data_dir, keys })
+    }
+
+    /// The REST base URL (with the base path).
+    pub fn url(&self) -> String {
+        self.server.url()
+    }
+
+    /// A client signing as the given caller.
+    pub fn client(&self, caller: Caller) -> TestClient {
+        TestClient::new(self.url(), caller, self.keys.clone())
+    }
+
+    /// An admin client.
+    pub fn admin(&self) -> TestClient {
+        self.client(Caller::Admin)
+    }
+
+    /// The store, for setting up state no endpoint creates yet.
+    pub fn store(&self) -> &metal_store::Store {
+        &self.server.app.store
+    }
+
+    /// Stops the server and drops its database.
+    pub async fn stop(self) {
+        self.server.shutdown().await;
+        self.db.drop_db().await;
+    }
+}
+
+/// Inserts a machine row referring to catalog entities (machines are registered by the
+/// machine lifecycle; the catalog tests only need the references).
+pub async fn insert_machine(
+    store: &metal_store::Store,
+    id: &str,
+    partition: Option<&str>,
+    size: Option<&str>,
+    project: Option<&str>,
+    image: Option<&str>,
+    hardware: serde_json::Value,
+) -> anyhow::Result<()> {
+    let doc = serde_json::json!({ "id": id, "hardware": hardware }).to_string();
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let mut tx = store.begin().await?;
+    sqlx::query(
+        "INSERT INTO machines (id, doc, revision, created_at, changed_at, partition_id, size_id, project_id, image_id) \
+         VALUES ($1, $2, 1, $3, $3, $4, $5, $6, $7)",
+    )
+    .bind(id)
+    .bind(doc)
+    .bind(now)
+    .bind(partition.map(str::to_string))
+    .bind(size.map(str::to_string))
+    .bind(project.map(str::to_string))
+    .bind(image.map(str::to_string))
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Declares a test once per backend: `backend_test!(name, |api| { ... })` expands to the
+/// tests `name::sqlite` and `name::postgres`, each running the block (in an async context, with
+/// `api: &TestApi`) against a fresh API.
+#[macro_export]
+macro_rules! backend_test {
+    ($name:ident, |$api:ident| $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            async fn run(backend: $crate::Backend) {
+                let server = $crate::TestApi::start(backend).await.expect("starting metal-api");
+                {
+                    let $api: &$crate::TestApi = &server;
+                    $body
+                }
+                server.stop().await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                run($crate::Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                run($crate::Backend::Postgres).await
+            }
+        }
+    };
+}
