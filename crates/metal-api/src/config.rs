@@ -7,7 +7,11 @@ use std::path::PathBuf;
 use clap::Parser;
 
 #[derive(Debug, Clone, Parser)]
-#[command(name = "metal-api", version, about = "metal-stack's API server: the bare-metal cloud control plane")]
+#[command(
+    name = "metal-api",
+    version,
+    about = "metal-stack's API server: the bare-metal cloud control plane"
+)]
 pub struct Config {
     /// Address to bind the REST and metrics listeners to.
     #[arg(long, env = "METAL_API_BIND_ADDR", default_value = "127.0.0.1")]
@@ -72,13 +76,28 @@ pub struct Config {
     #[arg(long, env = "METAL_API_OIDC_GROUPS_CLAIM", default_value = "groups")]
     pub oidc_groups_claim: String,
     /// Groups that grant the view role (comma separated).
-    #[arg(long, env = "METAL_API_OIDC_VIEW_GROUPS", value_delimiter = ',', default_value = "maas-all-all-view,k8s_kaas-view")]
+    #[arg(
+        long,
+        env = "METAL_API_OIDC_VIEW_GROUPS",
+        value_delimiter = ',',
+        default_value = "maas-all-all-view,k8s_kaas-view"
+    )]
     pub oidc_view_groups: Vec<String>,
     /// Groups that grant the edit role.
-    #[arg(long, env = "METAL_API_OIDC_EDIT_GROUPS", value_delimiter = ',', default_value = "maas-all-all-edit,k8s_kaas-edit")]
+    #[arg(
+        long,
+        env = "METAL_API_OIDC_EDIT_GROUPS",
+        value_delimiter = ',',
+        default_value = "maas-all-all-edit,k8s_kaas-edit"
+    )]
     pub oidc_edit_groups: Vec<String>,
     /// Groups that grant the admin role.
-    #[arg(long, env = "METAL_API_OIDC_ADMIN_GROUPS", value_delimiter = ',', default_value = "maas-all-all-admin,k8s_kaas-admin")]
+    #[arg(
+        long,
+        env = "METAL_API_OIDC_ADMIN_GROUPS",
+        value_delimiter = ',',
+        default_value = "maas-all-all-admin,k8s_kaas-admin"
+    )]
     pub oidc_admin_groups: Vec<String>,
     /// The provider tenant: the tenant of the built-in HMAC users.
     #[arg(long, env = "METAL_API_PROVIDER_TENANT", default_value = "metal-stack")]
@@ -119,7 +138,9 @@ impl Config {
                 self.base_path
             ));
         }
-        if self.grpc_port != 0 && (self.grpc_port == self.port || self.grpc_port == self.metrics_port) {
+        if self.grpc_port != 0
+            && (self.grpc_port == self.port || self.grpc_port == self.metrics_port)
+        {
             return Err("--grpc-port must differ from --port and --metrics-port".into());
         }
         if self.port != 0 && self.port == self.metrics_port {
@@ -140,7 +161,10 @@ impl Config {
     /// The database URL, defaulted to a SQLite file in the data directory.
     pub fn db_url(&self) -> String {
         self.db.clone().unwrap_or_else(|| {
-            format!("sqlite://{}", self.data_dir().join("metal-api.db").display())
+            format!(
+                "sqlite://{}",
+                self.data_dir().join("metal-api.db").display()
+            )
         })
     }
 }

@@ -73,8 +73,8 @@ pub fn resolve_keys(config: &Config) -> anyhow::Result<(HmacKeys, bool)> {
     if path.exists() {
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("reading {}", path.display()))?;
-        let keys: HmacKeys = serde_yaml::from_str(&text)
-            .with_context(|| format!("parsing {}", path.display()))?;
+        let keys: HmacKeys =
+            serde_yaml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
         return Ok((keys, true));
     }
     let keys = HmacKeys {
@@ -97,8 +97,9 @@ pub fn metalctl_config_path() -> Option<PathBuf> {
 pub fn write_metalctl_context(path: &Path, url: &str, admin_key: &str) -> anyhow::Result<bool> {
     use serde_yaml::{Mapping, Value};
     let mut root: Mapping = match std::fs::read_to_string(path) {
-        Ok(text) if !text.trim().is_empty() => serde_yaml::from_str(&text)
-            .with_context(|| format!("parsing {}", path.display()))?,
+        Ok(text) if !text.trim().is_empty() => {
+            serde_yaml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?
+        }
         _ => Mapping::new(),
     };
     let mut ctx = Mapping::new();
@@ -136,15 +137,26 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(".metalctl/config.yaml");
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, "current: prod\ncontexts:\n  prod:\n    url: https://prod/metal\n").unwrap();
+        std::fs::write(
+            &path,
+            "current: prod\ncontexts:\n  prod:\n    url: https://prod/metal\n",
+        )
+        .unwrap();
         assert!(write_metalctl_context(&path, "http://127.0.0.1:8080/", "k").unwrap());
-        let v: serde_yaml::Value = serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let v: serde_yaml::Value =
+            serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         assert_eq!(v["current"].as_str(), Some("prod"));
-        assert_eq!(v["contexts"]["prod"]["url"].as_str(), Some("https://prod/metal"));
+        assert_eq!(
+            v["contexts"]["prod"]["url"].as_str(),
+            Some("https://prod/metal")
+        );
         assert_eq!(v["contexts"]["local"]["hmac"].as_str(), Some("k"));
         assert!(!write_metalctl_context(&path, "http://127.0.0.1:8080/", "k").unwrap());
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
 
     #[test]
@@ -152,13 +164,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config.yaml");
         write_metalctl_context(&path, "http://x/", "k").unwrap();
-        let v: serde_yaml::Value = serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let v: serde_yaml::Value =
+            serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         assert_eq!(v["current"].as_str(), Some("local"));
     }
 
     #[test]
     fn debug_hides_keys() {
-        let k = HmacKeys { view: Some("secret".into()), edit: None, admin: None };
+        let k = HmacKeys {
+            view: Some("secret".into()),
+            edit: None,
+            admin: None,
+        };
         assert!(!format!("{k:?}").contains("secret"));
     }
 }

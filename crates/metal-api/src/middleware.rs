@@ -60,7 +60,10 @@ pub async fn metrics(State(app): State<App>, req: Request, next: Next) -> Respon
 }
 
 fn is_audited(method: &Method, path: &str) -> bool {
-    let mutating = matches!(*method, Method::POST | Method::PUT | Method::PATCH | Method::DELETE);
+    let mutating = matches!(
+        *method,
+        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+    );
     mutating && !path.ends_with("/find") && !path.ends_with("/issues/evaluate")
 }
 
@@ -101,8 +104,14 @@ pub async fn audit(State(app): State<App>, req: Request, next: Next) -> Response
         timestamp: Some(metal_store::time::now()),
         component: "metal-api".into(),
         kind: "http".into(),
-        user: principal.as_ref().map(|p| p.email.clone()).unwrap_or_default(),
-        tenant: principal.as_ref().map(|p| p.tenant.clone()).unwrap_or_default(),
+        user: principal
+            .as_ref()
+            .map(|p| p.email.clone())
+            .unwrap_or_default(),
+        tenant: principal
+            .as_ref()
+            .map(|p| p.tenant.clone())
+            .unwrap_or_default(),
         project: String::new(),
         detail: parts.method.as_str().into(),
         phase: "single".into(),
@@ -117,14 +126,20 @@ pub async fn audit(State(app): State<App>, req: Request, next: Next) -> Response
         status_code: 0,
         error: String::new(),
     };
-    let resp = next.run(Request::from_parts(parts, Body::from(bytes))).await;
+    let resp = next
+        .run(Request::from_parts(parts, Body::from(bytes)))
+        .await;
     entry.status_code = i32::from(resp.status().as_u16());
     let (resp, error) = if resp.status().is_client_error() || resp.status().is_server_error() {
         let (p, b) = resp.into_parts();
         let b = axum::body::to_bytes(b, MAX_BODY).await.unwrap_or_default();
         let msg = serde_json::from_slice::<serde_json::Value>(&b)
             .ok()
-            .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_string))
+            .and_then(|v| {
+                v.get("message")
+                    .and_then(|m| m.as_str())
+                    .map(str::to_string)
+            })
             .unwrap_or_default();
         (Response::from_parts(p, Body::from(b)), msg)
     } else {
@@ -132,7 +147,11 @@ pub async fn audit(State(app): State<App>, req: Request, next: Next) -> Response
     };
     entry.error = error;
     if let Err(e) = write_audit(&app, &entry).await {
-        tracing::error!(error = format!("{e:#}"), rqid = entry.rqid, "writing audit entry failed");
+        tracing::error!(
+            error = format!("{e:#}"),
+            rqid = entry.rqid,
+            "writing audit entry failed"
+        );
     }
     resp
 }
@@ -155,7 +174,9 @@ pub async fn error_body(req: Request, next: Next) -> Response {
         .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
     if status.is_client_error() && !is_json {
         let (parts, body) = resp.into_parts();
-        let text = axum::body::to_bytes(body, 64 * 1024).await.unwrap_or_default();
+        let text = axum::body::to_bytes(body, 64 * 1024)
+            .await
+            .unwrap_or_default();
         let text = String::from_utf8_lossy(&text);
         let msg = if text.trim().is_empty() {
             status.canonical_reason().unwrap_or("error").to_lowercase()

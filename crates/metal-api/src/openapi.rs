@@ -10,7 +10,11 @@ use utoipa::openapi::server::Server;
 use utoipa::openapi::{ComponentsBuilder, InfoBuilder, OpenApi, OpenApiBuilder, Paths, RefOr};
 
 /// Builds the document; `base_path` becomes its server URL.
-pub fn document(paths: Paths, schemas: BTreeMap<String, RefOr<Schema>>, base_path: &str) -> OpenApi {
+pub fn document(
+    paths: Paths,
+    schemas: BTreeMap<String, RefOr<Schema>>,
+    base_path: &str,
+) -> OpenApi {
     let mut components = ComponentsBuilder::new();
     for (name, schema) in schemas {
         components = components.schema(name, schema);

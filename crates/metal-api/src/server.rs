@@ -48,14 +48,25 @@ impl RunningServer {
     }
 }
 
-async fn build_authenticator(config: &Config, keys: &firstrun::HmacKeys) -> anyhow::Result<Authenticator> {
+async fn build_authenticator(
+    config: &Config,
+    keys: &firstrun::HmacKeys,
+) -> anyhow::Result<Authenticator> {
     let mut hmac_keys = Vec::new();
-    for (role, key) in [(Role::View, &keys.view), (Role::Edit, &keys.edit), (Role::Admin, &keys.admin)] {
+    for (role, key) in [
+        (Role::View, &keys.view),
+        (Role::Edit, &keys.edit),
+        (Role::Admin, &keys.admin),
+    ] {
         if let Some(k) = key {
             hmac_keys.push((role, k.clone()));
         }
     }
-    let hmac = HmacAuth::new(hmac_keys, config.hmac_lifetime, config.provider_tenant.clone());
+    let hmac = HmacAuth::new(
+        hmac_keys,
+        config.hmac_lifetime,
+        config.provider_tenant.clone(),
+    );
     let oidc = match (&config.oidc_issuer, &config.oidc_jwks) {
         (Some(issuer), Some(jwks)) => {
             let keys = load_jwks(jwks).await?;
@@ -79,7 +90,11 @@ async fn build_authenticator(config: &Config, keys: &firstrun::HmacKeys) -> anyh
 }
 
 /// Refreshes a JWKS fetched from a URL; a failed fetch keeps the old keys.
-fn spawn_jwks_refresh(auth: &Authenticator, config: &Config, mut stop: watch::Receiver<bool>) -> Option<JoinHandle<()>> {
+fn spawn_jwks_refresh(
+    auth: &Authenticator,
+    config: &Config,
+    mut stop: watch::Receiver<bool>,
+) -> Option<JoinHandle<()>> {
     let oidc = auth.oidc.as_ref()?;
     let source = config.oidc_jwks.clone()?;
     if !source.starts_with("http") {
@@ -113,22 +128,44 @@ pub fn router(app: App, auth: Arc<Authenticator>) -> Router {
         "/apidocs.json",
         get(move || {
             let doc = doc.clone();
-            async move { ([(axum::http::header::CONTENT_TYPE, "application/json")], doc) }
+            async move {
+                (
+                    [(axum::http::header::CONTENT_TYPE, "application/json")],
+                    doc,
+                )
+            }
         }),
     );
     let base = app.config.base_path.trim_end_matches('/').to_string();
-    let routed = if base.is_empty() { api } else { Router::new().nest(&base, api) };
+    let routed = if base.is_empty() {
+        api
+    } else {
+        Router::new().nest(&base, api)
+    };
     routed
-        .fallback(|| async { error_response(axum::http::StatusCode::NOT_FOUND, "no such route").into_response() })
+        .fallback(|| async {
+            error_response(axum::http::StatusCode::NOT_FOUND, "no such route").into_response()
+        })
         .layer(from_fn_with_state(app.clone(), mw::metrics))
         .layer(from_fn_with_state(app.clone(), mw::audit))
         .layer(from_fn_with_state(auth, crate::auth::authenticate))
         .layer(from_fn(mw::error_body))
         .layer(from_fn(mw::request_id))
-        .layer(tower_http::cors::CorsLayer::new()
-            .allow_methods([axum::http::Method::GET, axum::http::Method::POST, axum::http::Method::PUT, axum::http::Method::DELETE])
-            .allow_headers([axum::http::header::CONTENT_TYPE, axum::http::header::ACCEPT, axum::http::header::AUTHORIZATION])
-            .allow_origin(tower_http::cors::Any))
+        .layer(
+            tower_http::cors::CorsLayer::new()
+                .allow_methods([
+                    axum::http::Method::GET,
+                    axum::http::Method::POST,
+                    axum::http::Method::PUT,
+                    axum::http::Method::DELETE,
+                ])
+                .allow_headers([
+                    axum::http::header::CONTENT_TYPE,
+                    axum::http::header::ACCEPT,
+                    axum::http::header::AUTHORIZATION,
+                ])
+                .allow_origin(tower_http::cors::Any),
+        )
         .with_state(app)
 }
 
@@ -146,7 +183,8 @@ fn context_url(addr: SocketAddr, base: &str) -> String {
 pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
     config.validate().map_err(anyhow::Error::msg)?;
     let data_dir = config.data_dir();
-    std::fs::create_dir_all(&data_dir).with_context(|| format!("creating data directory {}", data_dir.display()))?;
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("creating data directory {}", data_dir.display()))?;
     let (keys, from_data_dir) = firstrun::resolve_keys(&config)?;
     let mut opts = StoreOptions::new(config.db_url());
     opts.max_connections = config.db_max_connections;
@@ -157,7 +195,9 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let auth = build_authenticator(&config, &keys).await?;
-    let mut tasks: Vec<JoinHandle<()>> = spawn_jwks_refresh(&auth, &config, stop_rx.clone()).into_iter().collect();
+    let mut tasks: Vec<JoinHandle<()>> = spawn_jwks_refresh(&auth, &config, stop_rx.clone())
+        .into_iter()
+        .collect();
     let app: App = Arc::new(AppState::new(store, config.clone())?);
 
     let listener = TcpListener::bind((config.bind_addr, config.port))
@@ -165,21 +205,36 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
         .with_context(|| format!("binding REST port {}:{}", config.bind_addr, config.port))?;
     let metrics_listener = TcpListener::bind((config.bind_addr, config.metrics_port))
         .await
-        .with_context(|| format!("binding metrics port {}:{}", config.bind_addr, config.metrics_port))?;
+        .with_context(|| {
+            format!(
+                "binding metrics port {}:{}",
+                config.bind_addr, config.metrics_port
+            )
+        })?;
     let addr = listener.local_addr()?;
     let metrics_addr = metrics_listener.local_addr()?;
 
     if from_data_dir && !config.no_metalctl_context {
         if let (Some(path), Some(admin)) = (firstrun::metalctl_config_path(), &keys.admin) {
-            match firstrun::write_metalctl_context(&path, &context_url(addr, &config.base_path), admin) {
-                Ok(true) => tracing::info!(path = %path.display(), "wrote metalctl context \"local\" for this server: try `metalctl health`"),
+            match firstrun::write_metalctl_context(
+                &path,
+                &context_url(addr, &config.base_path),
+                admin,
+            ) {
+                Ok(true) => {
+                    tracing::info!(path = %path.display(), "wrote metalctl context \"local\" for this server: try `metalctl health`")
+                }
                 Ok(false) => {}
-                Err(e) => tracing::warn!(error = format!("{e:#}"), "could not write the metalctl context"),
+                Err(e) => tracing::warn!(
+                    error = format!("{e:#}"),
+                    "could not write the metalctl context"
+                ),
             }
         }
     }
 
-    let service = router(app.clone(), Arc::new(auth)).into_make_service_with_connect_info::<SocketAddr>();
+    let service =
+        router(app.clone(), Arc::new(auth)).into_make_service_with_connect_info::<SocketAddr>();
     let mut rx = stop_rx.clone();
     tasks.push(tokio::spawn(async move {
         let res = axum::serve(listener, service)
@@ -208,7 +263,13 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
             .await;
     }));
     tracing::info!(rest = %addr, metrics = %metrics_addr, base_path = %config.base_path, "metal-api listening");
-    Ok(RunningServer { addr, metrics_addr, app, shutdown: stop_tx, tasks })
+    Ok(RunningServer {
+        addr,
+        metrics_addr,
+        app,
+        shutdown: stop_tx,
+        tasks,
+    })
 }
 
 /// Waits for Ctrl-C or SIGTERM.

@@ -37,7 +37,9 @@ impl AppState {
 
 /// What `GET /v1/version` answers.
 pub fn version_info() -> VersionResponse {
-    let sha = option_env!("METAL_GIT_SHA").unwrap_or("unknown").to_string();
+    let sha = option_env!("METAL_GIT_SHA")
+        .unwrap_or("unknown")
+        .to_string();
     VersionResponse {
         name: "metal-api".into(),
         version: format!("v{}", env!("CARGO_PKG_VERSION")),

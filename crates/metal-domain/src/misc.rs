@@ -11,7 +11,9 @@ use crate::error::{DomainError, DomainResult};
 /// whitespace, `/`, `?` or `#`.
 pub fn validate_id(kind: &str, id: &str) -> DomainResult<()> {
     if id.is_empty() {
-        return Err(DomainError::invalid(format!("{kind} id should not be empty")));
+        return Err(DomainError::invalid(format!(
+            "{kind} id should not be empty"
+        )));
     }
     if id.len() > 128 {
         return Err(DomainError::invalid(format!(

@@ -160,7 +160,9 @@ pub type TenantUpdateRequest = Tenant;
 impl Tenant {
     pub fn validate(&self) -> DomainResult<()> {
         if self.meta.id.trim().is_empty() {
-            return Err(DomainError::invalid("meta.id of the tenant should not be empty"));
+            return Err(DomainError::invalid(
+                "meta.id of the tenant should not be empty",
+            ));
         }
         crate::misc::validate_id("tenant", &self.meta.id)?;
         if let Some(q) = &self.quotas {

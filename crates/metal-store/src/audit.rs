@@ -67,7 +67,10 @@ pub async fn find(conn: &mut AnyConnection, q: &AuditFindRequest) -> StoreResult
     }
     for (col, v) in [("path", &q.path), ("body", &q.body)] {
         if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
-            push(&format!("{col} LIKE ?"), Arg::Text(format!("%{}%", escape_like(v))));
+            push(
+                &format!("{col} LIKE ?"),
+                Arg::Text(format!("%{}%", escape_like(v))),
+            );
         }
     }
     if let Some(from) = q.from {
@@ -124,5 +127,7 @@ pub async fn find(conn: &mut AnyConnection, q: &AuditFindRequest) -> StoreResult
 /// in PostgreSQL; SQLite needs no escaping of `%`/`_` to be literal only with ESCAPE, so the
 /// characters are dropped from the pattern instead of risking a backend difference).
 fn escape_like(s: &str) -> String {
-    s.chars().filter(|c| !matches!(c, '%' | '_' | '\\')).collect()
+    s.chars()
+        .filter(|c| !matches!(c, '%' | '_' | '\\'))
+        .collect()
 }

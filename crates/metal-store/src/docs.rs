@@ -68,7 +68,10 @@ pub fn not_found<T: Document>(id: &str) -> StoreError {
 }
 
 /// Reads one entity, or `None`.
-pub async fn get<T: Document>(conn: &mut AnyConnection, id: &str) -> StoreResult<Option<Stored<T>>> {
+pub async fn get<T: Document>(
+    conn: &mut AnyConnection,
+    id: &str,
+) -> StoreResult<Option<Stored<T>>> {
     let sql = format!("SELECT id, doc, revision FROM {} WHERE id = $1", T::TABLE);
     let row = sqlx::query(&sql).bind(id).fetch_optional(conn).await?;
     row.as_ref().map(decode).transpose()
@@ -125,7 +128,11 @@ pub async fn count_where<T: Document>(
     column: &str,
     value: &str,
 ) -> StoreResult<i64> {
-    assert!(T::COLUMNS.contains(&column), "{column} is not a column of {}", T::TABLE);
+    assert!(
+        T::COLUMNS.contains(&column),
+        "{column} is not a column of {}",
+        T::TABLE
+    );
     let sql = format!("SELECT count(*) AS n FROM {} WHERE {column} = $1", T::TABLE);
     let row = sqlx::query(&sql).bind(value).fetch_one(conn).await?;
     Ok(row.try_get("n")?)

@@ -74,7 +74,9 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("backend", &self.backend).finish()
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .finish()
     }
 }
 
@@ -107,8 +109,22 @@ impl Store {
             url.push_str("mode=rwc");
         }
         let connect = AnyConnectOptions::from_str(&url).map_err(|e| {
-            StoreError::Config(format!("invalid database url {}: {e}", redact_url(&opts.url)))
+            StoreError::Config(format!(
+                "invalid database url {}: {e}",
+                redact_url(&opts.url)
+            ))
         })?;
+        // One direct connection first: a wrong URL or a server that is down fails at once
+        // instead of after the pool's acquire timeout.
+        use sqlx::Connection;
+        sqlx::AnyConnection::connect_with(&connect)
+            .await
+            .map_err(|e| StoreError::Connect {
+                url: redact_url(&opts.url),
+                source: e,
+            })?
+            .close()
+            .await?;
         let pool = |max: u32| {
             AnyPoolOptions::new()
                 .max_connections(max)
@@ -134,13 +150,15 @@ impl Store {
                 source: e,
             })?;
         let write = match backend {
-            Backend::Sqlite => pool(1)
-                .connect_with(connect)
-                .await
-                .map_err(|e| StoreError::Connect {
-                    url: redact_url(&opts.url),
-                    source: e,
-                })?,
+            Backend::Sqlite => {
+                pool(1)
+                    .connect_with(connect)
+                    .await
+                    .map_err(|e| StoreError::Connect {
+                        url: redact_url(&opts.url),
+                        source: e,
+                    })?
+            }
             Backend::Postgres => read.clone(),
         };
         let store = Self {
@@ -197,7 +215,10 @@ mod tests {
 
     #[test]
     fn backend_from_url() {
-        assert_eq!(Backend::from_url("sqlite:///tmp/x.db").unwrap(), Backend::Sqlite);
+        assert_eq!(
+            Backend::from_url("sqlite:///tmp/x.db").unwrap(),
+            Backend::Sqlite
+        );
         assert_eq!(
             Backend::from_url("postgres://u@h/db").unwrap(),
             Backend::Postgres

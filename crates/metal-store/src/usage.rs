@@ -43,11 +43,10 @@ pub async fn machines_using(
 pub async fn image_usage(
     conn: &mut AnyConnection,
 ) -> StoreResult<std::collections::HashMap<String, Vec<String>>> {
-    let rows = sqlx::query(
-        "SELECT id, image_id FROM machines WHERE image_id IS NOT NULL ORDER BY id",
-    )
-    .fetch_all(conn)
-    .await?;
+    let rows =
+        sqlx::query("SELECT id, image_id FROM machines WHERE image_id IS NOT NULL ORDER BY id")
+            .fetch_all(conn)
+            .await?;
     let mut out: std::collections::HashMap<String, Vec<String>> = Default::default();
     for r in rows {
         let image: String = r.try_get("image_id")?;

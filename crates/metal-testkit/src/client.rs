@@ -34,7 +34,10 @@ pub struct TestResponse {
 impl TestResponse {
     /// The `message` of an error body.
     pub fn message(&self) -> &str {
-        self.body.get("message").and_then(Value::as_str).unwrap_or("")
+        self.body
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or("")
     }
 }
 
@@ -57,7 +60,12 @@ fn salt() -> String {
 
 impl TestClient {
     pub fn new(base: String, caller: Caller, keys: Keys) -> Self {
-        Self { base, caller, keys, http: reqwest::Client::new() }
+        Self {
+            base,
+            caller,
+            keys,
+            http: reqwest::Client::new(),
+        }
     }
 
     fn sign(&self, rb: reqwest::RequestBuilder, method: &Method) -> reqwest::RequestBuilder {
@@ -86,7 +94,11 @@ impl TestClient {
         if let Some(b) = body {
             rb = rb.json(b);
         }
-        let resp = self.sign(rb, &method).send().await.unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+        let resp = self
+            .sign(rb, &method)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
         let status = resp.status().as_u16();
         let text = resp.text().await.unwrap_or_default();
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));

@@ -41,17 +41,27 @@ impl TestDb {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir()?;
                 let url = format!("sqlite://{}", dir.path().join("metal.db").display());
-                Ok(Self { url, pg_name: None, _dir: Some(dir) })
+                Ok(Self {
+                    url,
+                    pg_name: None,
+                    _dir: Some(dir),
+                })
             }
             Backend::Postgres => {
                 let admin = postgres_admin_url();
                 let name = format!("metal_test_{}", uuid::Uuid::new_v4().simple());
-                let mut conn = sqlx::PgConnection::connect(&admin)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("PostgreSQL at {admin} is needed for this test: {e}"))?;
-                sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await?;
+                let mut conn = sqlx::PgConnection::connect(&admin).await.map_err(|e| {
+                    anyhow::anyhow!("PostgreSQL at {admin} is needed for this test: {e}")
+                })?;
+                sqlx::query(&format!("CREATE DATABASE {name}"))
+                    .execute(&mut conn)
+                    .await?;
                 let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
-                Ok(Self { url: format!("{base}/{name}"), pg_name: Some(name), _dir: None })
+                Ok(Self {
+                    url: format!("{base}/{name}"),
+                    pg_name: Some(name),
+                    _dir: None,
+                })
             }
         }
     }
@@ -91,7 +101,10 @@ impl TestApi {
     }
 
     /// Starts an API after `tweak` adjusted its configuration.
-    pub async fn start_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> anyhow::Result<Self> {
+    pub async fn start_with(
+        backend: Backend,
+        tweak: impl FnOnce(&mut Config),
+    ) -> anyhow::Result<Self> {
         let db = TestDb::new(backend).await?;
         let data_dir = tempfile::tempdir()?;
         let keys = Keys {
@@ -105,7 +118,12 @@ impl TestApi {
         config.hmac_admin_key = Some(keys.admin.clone());
         tweak(&mut config);
         let server = metal_api::start(config).await?;
-        Ok(Self { server, db, data_dir, keys })
+        Ok(Self {
+            server,
+            db,
+            data_dir,
+            keys,
+        })
     }
 
     /// The REST base URL (with the base path).
@@ -176,7 +194,9 @@ macro_rules! backend_test {
             #[allow(unused_imports)]
             use super::*;
             async fn run(backend: $crate::Backend) {
-                let server = $crate::TestApi::start(backend).await.expect("starting metal-api");
+                let server = $crate::TestApi::start(backend)
+                    .await
+                    .expect("starting metal-api");
                 {
                     let $api: &$crate::TestApi = &server;
                     $body

@@ -6,16 +6,23 @@ use metal_domain::fsl::{
     self, FilesystemLayout, FilesystemLayoutCreateRequest, FilesystemLayoutMatchRequest,
     FilesystemLayoutTryRequest, FilesystemLayoutUpdateRequest,
 };
+use metal_domain::DomainError;
 use metal_store::docs;
 
 use super::store_err;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
-pub async fn create(app: &AppState, req: FilesystemLayoutCreateRequest) -> ApiResult<FilesystemLayout> {
+pub async fn create(
+    app: &AppState,
+    req: FilesystemLayoutCreateRequest,
+) -> ApiResult<FilesystemLayout> {
     let mut layout = FilesystemLayout::from_create(&req)?;
     let mut tx = app.store.begin().await?;
-    if docs::get::<FilesystemLayout>(&mut tx, &layout.id).await?.is_some() {
+    if docs::get::<FilesystemLayout>(&mut tx, &layout.id)
+        .await?
+        .is_some()
+    {
         return Err(ApiError::Conflict(format!(
             "filesystemlayout with id {:?} already exists",
             layout.id
@@ -28,7 +35,10 @@ pub async fn create(app: &AppState, req: FilesystemLayoutCreateRequest) -> ApiRe
     Ok(layout)
 }
 
-pub async fn update(app: &AppState, req: FilesystemLayoutUpdateRequest) -> ApiResult<FilesystemLayout> {
+pub async fn update(
+    app: &AppState,
+    req: FilesystemLayoutUpdateRequest,
+) -> ApiResult<FilesystemLayout> {
     let mut tx = app.store.begin().await?;
     let stored = docs::must_get::<FilesystemLayout>(&mut tx, &req.id).await?;
     let mut layout = stored.value;
@@ -42,7 +52,10 @@ pub async fn update(app: &AppState, req: FilesystemLayoutUpdateRequest) -> ApiRe
 
 /// The layout a machine of `size` installed with `image` would get; the image id is resolved
 /// like an allocation resolves it (`ubuntu-20.04` → the newest 20.04.x).
-pub async fn try_layout(app: &AppState, req: &FilesystemLayoutTryRequest) -> ApiResult<FilesystemLayout> {
+pub async fn try_layout(
+    app: &AppState,
+    req: &FilesystemLayoutTryRequest,
+) -> ApiResult<FilesystemLayout> {
     if req.size.is_empty() || req.image.is_empty() {
         return Err(ApiError::bad_request("size and image should not be empty"));
     }
@@ -51,13 +64,23 @@ pub async fn try_layout(app: &AppState, req: &FilesystemLayoutTryRequest) -> Api
         let mut conn = app.store.reader().acquire().await.map_err(store_err)?;
         docs::list_by_creation::<FilesystemLayout>(&mut conn).await?
     };
-    Ok(fsl::from(&layouts, &req.size, &image.id)?.clone())
+    // No layout for the pair is a 422 as in the reference (the domain calls it not found).
+    match fsl::from(&layouts, &req.size, &image.id) {
+        Ok(layout) => Ok(layout.clone()),
+        Err(DomainError::NotFound(msg)) => Err(ApiError::unprocessable(msg)),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// The layout when the machine's disks fit it; 422 naming the disk that does not.
-pub async fn matches(app: &AppState, req: &FilesystemLayoutMatchRequest) -> ApiResult<FilesystemLayout> {
+pub async fn matches(
+    app: &AppState,
+    req: &FilesystemLayoutMatchRequest,
+) -> ApiResult<FilesystemLayout> {
     if req.machine.is_empty() || req.filesystemlayout.is_empty() {
-        return Err(ApiError::bad_request("machine and filesystemlayout should not be empty"));
+        return Err(ApiError::bad_request(
+            "machine and filesystemlayout should not be empty",
+        ));
     }
     let layout = super::get::<FilesystemLayout>(app, &req.filesystemlayout).await?;
     let hw = super::size::machine_hardware(app, &req.machine).await?;

@@ -46,7 +46,12 @@ pub async fn update_project(app: &AppState, mut p: Project) -> ApiResult<Project
     p.validate()?;
     let mut tx = app.store.begin().await?;
     let stored = docs::must_get::<Project>(&mut tx, &p.meta.id).await?;
-    check_version("project", &p.meta.id, stored.value.meta.version, p.meta.version)?;
+    check_version(
+        "project",
+        &p.meta.id,
+        stored.value.meta.version,
+        p.meta.version,
+    )?;
     if p.tenant_id != stored.value.tenant_id
         && docs::get::<Tenant>(&mut tx, &p.tenant_id).await?.is_none()
     {
@@ -83,7 +88,11 @@ pub async fn delete_project(app: &AppState, id: &str) -> ApiResult<Project> {
 
 pub async fn find_projects(app: &AppState, q: &ProjectFindRequest) -> ApiResult<Vec<Project>> {
     let mut filters: Vec<(&str, &str)> = Vec::new();
-    for (col, v) in [("id", &q.id), ("name", &q.name), ("tenant_id", &q.tenant_id)] {
+    for (col, v) in [
+        ("id", &q.id),
+        ("name", &q.name),
+        ("tenant_id", &q.tenant_id),
+    ] {
         if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
             filters.push((col, v));
         }
@@ -105,7 +114,12 @@ pub async fn update_tenant(app: &AppState, mut t: Tenant) -> ApiResult<Tenant> {
     t.validate()?;
     let mut tx = app.store.begin().await?;
     let stored = docs::must_get::<Tenant>(&mut tx, &t.meta.id).await?;
-    check_version("tenant", &t.meta.id, stored.value.meta.version, t.meta.version)?;
+    check_version(
+        "tenant",
+        &t.meta.id,
+        stored.value.meta.version,
+        t.meta.version,
+    )?;
     t.meta.version = stored.value.meta.version + 1;
     t.meta.kind = stored.value.meta.kind.clone();
     t.meta.apiversion = stored.value.meta.apiversion.clone();

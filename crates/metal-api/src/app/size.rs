@@ -2,7 +2,9 @@
 //! transaction (so two concurrent creates cannot both pass), deletion refused while machines
 //! have the size, and constraint suggestions from a machine's hardware.
 
-use metal_domain::size::{self, MachineHardwareSummary, Size, SizeConstraint, SizeCreateRequest, SizeUpdateRequest};
+use metal_domain::size::{
+    self, MachineHardwareSummary, Size, SizeConstraint, SizeCreateRequest, SizeUpdateRequest,
+};
 use metal_store::docs;
 use metal_store::usage::{self, MachineRef};
 use serde_json::Value;
@@ -61,7 +63,10 @@ pub async fn suggest(app: &AppState, machine_id: &str) -> ApiResult<Vec<SizeCons
 
 /// The hardware a machine reported, from its stored document (`hardware` in the wire shape
 /// of `v1.MachineHardware`).
-pub async fn machine_hardware(app: &AppState, machine_id: &str) -> ApiResult<MachineHardwareSummary> {
+pub async fn machine_hardware(
+    app: &AppState,
+    machine_id: &str,
+) -> ApiResult<MachineHardwareSummary> {
     let mut conn = app.store.reader().acquire().await.map_err(store_err)?;
     let row = sqlx::query("SELECT doc FROM machines WHERE id = $1")
         .bind(machine_id)
@@ -76,7 +81,12 @@ pub async fn machine_hardware(app: &AppState, machine_id: &str) -> ApiResult<Mac
 
 fn hardware_summary(hw: &Value) -> MachineHardwareSummary {
     let u = |v: &Value, k: &str| v.get(k).and_then(Value::as_u64).unwrap_or(0);
-    let list = |k: &str| hw.get(k).and_then(Value::as_array).cloned().unwrap_or_default();
+    let list = |k: &str| {
+        hw.get(k)
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    };
     MachineHardwareSummary {
         cpu_cores: u(hw, "cpu_cores"),
         memory: u(hw, "memory"),

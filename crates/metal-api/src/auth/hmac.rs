@@ -140,7 +140,12 @@ mod tests {
     fn known_vector() {
         // python3: hmac.new(b"secret", b"2024-05-27T10:00:00ZGETabcdefghijklmnopqrstuvwx", hashlib.sha256).hexdigest()
         assert_eq!(
-            sign(b"secret", "2024-05-27T10:00:00Z", "GET", "abcdefghijklmnopqrstuvwx"),
+            sign(
+                b"secret",
+                "2024-05-27T10:00:00Z",
+                "GET",
+                "abcdefghijklmnopqrstuvwx"
+            ),
             "93620aaaf712c339f00bbafbd800975498e36ed2cbdfd5f22c59dbc2c19648be"
         );
     }
@@ -148,13 +153,20 @@ mod tests {
     #[test]
     fn verify_accepts_fresh_and_rejects_stale_or_wrong() {
         let auth = HmacAuth::new(
-            vec![(Role::Admin, "k-admin".into()), (Role::View, "k-view".into())],
+            vec![
+                (Role::Admin, "k-admin".into()),
+                (Role::View, "k-view".into()),
+            ],
             30,
             "metal-stack".into(),
         );
         let now = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         let sig = sign(b"k-admin", &now, "POST", "saltsaltsaltsaltsaltsalt");
-        let h = headers(&format!("Metal-Admin {sig}"), &now, "saltsaltsaltsaltsaltsalt");
+        let h = headers(
+            &format!("Metal-Admin {sig}"),
+            &now,
+            "saltsaltsaltsaltsaltsalt",
+        );
         let p = auth.verify("Metal-Admin", &sig, "POST", &h).unwrap();
         assert_eq!(p.role, Some(Role::Admin));
         assert_eq!(p.email, "metal-admin@metal-stack.io");

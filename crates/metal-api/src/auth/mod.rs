@@ -105,7 +105,9 @@ impl Authenticator {
                     Ok(p) => AuthOutcome::Authenticated(Arc::new(p)),
                     Err(reason) => AuthOutcome::Failed(reason),
                 },
-                None => AuthOutcome::Failed("bearer tokens are not accepted: no OIDC issuer is configured".into()),
+                None => AuthOutcome::Failed(
+                    "bearer tokens are not accepted: no OIDC issuer is configured".into(),
+                ),
             };
         }
         match self.hmac.verify(scheme, credential.trim(), method, headers) {
@@ -134,7 +136,9 @@ pub fn authorize(outcome: Option<&AuthOutcome>, access: Access) -> Result<(), Ap
     let principal = match outcome {
         Some(AuthOutcome::Authenticated(p)) => p,
         Some(AuthOutcome::Failed(reason)) => {
-            return Err(ApiError::Unauthenticated(format!("authentication failed: {reason}")))
+            return Err(ApiError::Unauthenticated(format!(
+                "authentication failed: {reason}"
+            )))
         }
         _ => {
             return Err(ApiError::Unauthenticated(
@@ -208,16 +212,38 @@ mod tests {
         let cases = [
             (None, Public, None),
             (None, Authenticated, Some(401)),
-            (Some(AuthOutcome::Failed("x".into())), Role(self::Role::View), Some(401)),
+            (
+                Some(AuthOutcome::Failed("x".into())),
+                Role(self::Role::View),
+                Some(401),
+            ),
             (Some(principal(None)), Authenticated, None),
             (Some(principal(None)), Role(self::Role::View), Some(403)),
-            (Some(principal(Some(self::Role::View))), Role(self::Role::Edit), Some(403)),
-            (Some(principal(Some(self::Role::Edit))), Role(self::Role::Edit), None),
-            (Some(principal(Some(self::Role::Admin))), Role(self::Role::Edit), None),
-            (Some(principal(Some(self::Role::Edit))), Role(self::Role::Admin), Some(403)),
+            (
+                Some(principal(Some(self::Role::View))),
+                Role(self::Role::Edit),
+                Some(403),
+            ),
+            (
+                Some(principal(Some(self::Role::Edit))),
+                Role(self::Role::Edit),
+                None,
+            ),
+            (
+                Some(principal(Some(self::Role::Admin))),
+                Role(self::Role::Edit),
+                None,
+            ),
+            (
+                Some(principal(Some(self::Role::Edit))),
+                Role(self::Role::Admin),
+                Some(403),
+            ),
         ];
         for (outcome, access, want) in cases {
-            let got = authorize(outcome.as_ref(), access).err().map(|e| e.status().as_u16());
+            let got = authorize(outcome.as_ref(), access)
+                .err()
+                .map(|e| e.status().as_u16());
             assert_eq!(got, want, "{outcome:?} {access:?}");
         }
     }

@@ -56,10 +56,15 @@ impl OidcAuth {
         let mut validation = Validation::new(header.alg);
         validation.set_issuer(&[self.settings.issuer.as_str()]);
         match &self.settings.client_id {
-            Some(aud) => validation.set_audience(&[aud.as_str()]),
-            None => validation.validate_aud = false,
+            Some(aud) => {
+                validation.set_audience(&[aud.as_str()]);
+                validation.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
+            }
+            None => {
+                validation.validate_aud = false;
+                validation.set_required_spec_claims(&["exp", "iss", "sub"]);
+            }
         }
-        validation.set_required_spec_claims(&["exp", "iss", "sub"]);
         let mut last = String::from("no usable key");
         for jwk in candidates {
             let key = match DecodingKey::from_jwk(jwk) {
@@ -78,7 +83,13 @@ impl OidcAuth {
     }
 
     fn principal(&self, claims: &Value) -> Principal {
-        let text = |k: &str| claims.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+        let text = |k: &str| {
+            claims
+                .get(k)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        };
         let groups: Vec<String> = match claims.get(&self.settings.groups_claim) {
             Some(Value::Array(items)) => items
                 .iter()

@@ -29,7 +29,10 @@ pub struct UsageQuery {
     show_usage: bool,
 }
 
-pub async fn image_list(State(a): State<App>, Query(q): Query<UsageQuery>) -> ApiResult<Json<Vec<Image>>> {
+pub async fn image_list(
+    State(a): State<App>,
+    Query(q): Query<UsageQuery>,
+) -> ApiResult<Json<Vec<Image>>> {
     Ok(Json(app::image::list(&a, q.show_usage).await?))
 }
 pub async fn image_get(State(a): State<App>, Path(id): Path<String>) -> ApiResult<Json<Image>> {
@@ -38,7 +41,10 @@ pub async fn image_get(State(a): State<App>, Path(id): Path<String>) -> ApiResul
 pub async fn image_latest(State(a): State<App>, Path(id): Path<String>) -> ApiResult<Json<Image>> {
     Ok(Json(app::image::latest(&a, &id).await?))
 }
-pub async fn image_query(State(a): State<App>, Path(id): Path<String>) -> ApiResult<Json<Vec<Image>>> {
+pub async fn image_query(
+    State(a): State<App>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<Image>>> {
     Ok(Json(app::image::query(&a, &id).await?))
 }
 pub async fn image_find(
@@ -48,10 +54,16 @@ pub async fn image_find(
 ) -> ApiResult<Json<Vec<Image>>> {
     Ok(Json(app::image::find(&a, &req, q.show_usage).await?))
 }
-pub async fn image_create(State(a): State<App>, JsonBody(req): JsonBody<ImageCreateRequest>) -> ApiResult<Created<Image>> {
+pub async fn image_create(
+    State(a): State<App>,
+    JsonBody(req): JsonBody<ImageCreateRequest>,
+) -> ApiResult<Created<Image>> {
     Ok(created(app::image::create(&a, req).await?))
 }
-pub async fn image_update(State(a): State<App>, JsonBody(req): JsonBody<ImageUpdateRequest>) -> ApiResult<Json<Image>> {
+pub async fn image_update(
+    State(a): State<App>,
+    JsonBody(req): JsonBody<ImageUpdateRequest>,
+) -> ApiResult<Json<Image>> {
     Ok(Json(app::image::update(&a, req).await?))
 }
 pub async fn image_delete(State(a): State<App>, Path(id): Path<String>) -> ApiResult<Json<Image>> {
@@ -64,10 +76,16 @@ pub async fn size_list(State(a): State<App>) -> ApiResult<Json<Vec<Size>>> {
 pub async fn size_get(State(a): State<App>, Path(id): Path<String>) -> ApiResult<Json<Size>> {
     Ok(Json(app::get::<Size>(&a, &id).await?))
 }
-pub async fn size_create(State(a): State<App>, JsonBody(req): JsonBody<SizeCreateRequest>) -> ApiResult<Created<Size>> {
+pub async fn size_create(
+    State(a): State<App>,
+    JsonBody(req): JsonBody<SizeCreateRequest>,
+) -> ApiResult<Created<Size>> {
     Ok(created(app::size::create(&a, req).await?))
 }
-pub async fn size_update(State(a): State<App>, JsonBody(req): JsonBody<SizeUpdateRequest>) -> ApiResult<Json<Size>> {
+pub async fn size_update(
+    State(a): State<App>,
+    JsonBody(req): JsonBody<SizeUpdateRequest>,
+) -> ApiResult<Json<Size>> {
     Ok(Json(app::size::update(&a, req).await?))
 }
 pub async fn size_delete(State(a): State<App>, Path(id): Path<String>) -> ApiResult<Json<Size>> {
@@ -83,7 +101,10 @@ pub async fn size_suggest(
 pub async fn sic_list(State(a): State<App>) -> ApiResult<Json<Vec<SizeImageConstraint>>> {
     Ok(Json(app::list::<SizeImageConstraint>(&a).await?))
 }
-pub async fn sic_get(State(a): State<App>, Path(id): Path<String>) -> ApiResult<Json<SizeImageConstraint>> {
+pub async fn sic_get(
+    State(a): State<App>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<SizeImageConstraint>> {
     Ok(Json(app::get::<SizeImageConstraint>(&a, &id).await?))
 }
 pub async fn sic_create(
@@ -98,7 +119,10 @@ pub async fn sic_update(
 ) -> ApiResult<Json<SizeImageConstraint>> {
     Ok(Json(app::catalog::update_sic(&a, req).await?))
 }
-pub async fn sic_delete(State(a): State<App>, Path(id): Path<String>) -> ApiResult<Json<SizeImageConstraint>> {
+pub async fn sic_delete(
+    State(a): State<App>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<SizeImageConstraint>> {
     Ok(Json(app::delete::<SizeImageConstraint>(&a, &id).await?))
 }
 pub async fn sic_try(
@@ -112,7 +136,10 @@ pub async fn sic_try(
 pub async fn partition_list(State(a): State<App>) -> ApiResult<Json<Vec<Partition>>> {
     Ok(Json(app::list::<Partition>(&a).await?))
 }
-pub async fn partition_get(State(a): State<App>, Path(id): Path<String>) -> ApiResult<Json<Partition>> {
+pub async fn partition_get(
+    State(a): State<App>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Partition>> {
     Ok(Json(app::get::<Partition>(&a, &id).await?))
 }
 pub async fn partition_create(
@@ -127,14 +154,20 @@ pub async fn partition_update(
 ) -> ApiResult<Json<Partition>> {
     Ok(Json(app::catalog::update_partition(&a, req).await?))
 }
-pub async fn partition_delete(State(a): State<App>, Path(id): Path<String>) -> ApiResult<Json<Partition>> {
+pub async fn partition_delete(
+    State(a): State<App>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Partition>> {
     Ok(Json(app::catalog::delete_partition(&a, &id).await?))
 }
 
 pub async fn fsl_list(State(a): State<App>) -> ApiResult<Json<Vec<FilesystemLayout>>> {
     Ok(Json(app::list::<FilesystemLayout>(&a).await?))
 }
-pub async fn fsl_get(State(a): State<App>, Path(id): Path<String>) -> ApiResult<Json<FilesystemLayout>> {
+pub async fn fsl_get(
+    State(a): State<App>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<FilesystemLayout>> {
     Ok(Json(app::get::<FilesystemLayout>(&a, &id).await?))
 }
 pub async fn fsl_create(
@@ -149,7 +182,10 @@ pub async fn fsl_update(
 ) -> ApiResult<Json<FilesystemLayout>> {
     Ok(Json(app::fsl::update(&a, req).await?))
 }
-pub async fn fsl_delete(State(a): State<App>, Path(id): Path<String>) -> ApiResult<Json<FilesystemLayout>> {
+pub async fn fsl_delete(
+    State(a): State<App>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<FilesystemLayout>> {
     Ok(Json(app::delete::<FilesystemLayout>(&a, &id).await?))
 }
 pub async fn fsl_try(

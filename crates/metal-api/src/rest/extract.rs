@@ -19,7 +19,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
             .await
             .map_err(|e| ApiError::bad_request(format!("reading request body: {e}")))?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Err(ApiError::bad_request("request body is missing: expected a JSON object"));
+            return Err(ApiError::bad_request(
+                "request body is missing: expected a JSON object",
+            ));
         }
         serde_json::from_slice(&bytes)
             .map(JsonBody)

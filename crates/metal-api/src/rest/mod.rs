@@ -39,127 +39,207 @@ pub fn routes() -> RouteTable {
 }
 
 fn images(t: &mut RouteTable) {
-    const USAGE: (&str, &str, &str) = ("show-usage", "boolean", "include image usage into response");
+    const USAGE: (&str, &str, &str) =
+        ("show-usage", "boolean", "include image usage into response");
     t.add(
-        Op::get("/v1/image", "listImages", AUTH).summary("get all images")
-            .query(USAGE.0, USAGE.1, USAGE.2).returns_list::<Image>(200),
+        Op::get("/v1/image", "listImages", AUTH)
+            .summary("get all images")
+            .query(USAGE.0, USAGE.1, USAGE.2)
+            .returns_list::<Image>(200),
         get(c::image_list),
     );
     t.add(
-        Op::get("/v1/image/{id}", "findImage", AUTH).summary("get image by id").returns::<Image>(200),
+        Op::get("/v1/image/{id}", "findImage", AUTH)
+            .summary("get image by id")
+            .returns::<Image>(200),
         get(c::image_get),
     );
     t.add(
         Op::get("/v1/image/{id}/latest", "findLatestImage", AUTH)
-            .summary("the newest image matching an id such as ubuntu-20.04").returns::<Image>(200),
+            .summary("the newest image matching an id such as ubuntu-20.04")
+            .returns::<Image>(200),
         get(c::image_latest),
     );
     t.add(
         Op::get("/v1/image/{id}/query", "queryImages by id", AUTH)
-            .summary("all images matching an id").returns_list::<Image>(200),
+            .summary("all images matching an id")
+            .returns_list::<Image>(200),
         get(c::image_query),
     );
     t.add(
-        Op::post("/v1/image/find", "findImages", VIEW).summary("find images by search query")
-            .query(USAGE.0, USAGE.1, USAGE.2).body::<ImageFindRequest>().returns_list::<Image>(200),
+        Op::post("/v1/image/find", "findImages", VIEW)
+            .summary("find images by search query")
+            .query(USAGE.0, USAGE.1, USAGE.2)
+            .body::<ImageFindRequest>()
+            .returns_list::<Image>(200),
         post(c::image_find),
     );
     t.add(
-        Op::put("/v1/image", "createImage", ADMIN).summary("create an image")
-            .body::<ImageCreateRequest>().returns::<Image>(201).error(409),
+        Op::put("/v1/image", "createImage", ADMIN)
+            .summary("create an image")
+            .body::<ImageCreateRequest>()
+            .returns::<Image>(201)
+            .error(409),
         put(c::image_create),
     );
     t.add(
-        Op::post("/v1/image", "updateImage", ADMIN).summary("update an image")
-            .body::<ImageUpdateRequest>().returns::<Image>(200).error(409),
+        Op::post("/v1/image", "updateImage", ADMIN)
+            .summary("update an image")
+            .body::<ImageUpdateRequest>()
+            .returns::<Image>(200)
+            .error(409),
         post(c::image_update),
     );
     t.add(
         Op::delete("/v1/image/{id}", "deleteImage", ADMIN)
-            .summary("delete an image unless machines use it").returns::<Image>(200),
+            .summary("delete an image unless machines use it")
+            .returns::<Image>(200),
         delete(c::image_delete),
     );
 }
 
 fn sizes(t: &mut RouteTable) {
-    t.add(Op::get("/v1/size", "listSizes", AUTH).summary("get all sizes").returns_list::<Size>(200), get(c::size_list));
-    t.add(Op::get("/v1/size/{id}", "findSize", AUTH).summary("get size by id").returns::<Size>(200), get(c::size_get));
     t.add(
-        Op::put("/v1/size", "createSize", ADMIN).summary("create a size")
-            .body::<SizeCreateRequest>().returns::<Size>(201).error(409),
+        Op::get("/v1/size", "listSizes", AUTH)
+            .summary("get all sizes")
+            .returns_list::<Size>(200),
+        get(c::size_list),
+    );
+    t.add(
+        Op::get("/v1/size/{id}", "findSize", AUTH)
+            .summary("get size by id")
+            .returns::<Size>(200),
+        get(c::size_get),
+    );
+    t.add(
+        Op::put("/v1/size", "createSize", ADMIN)
+            .summary("create a size")
+            .body::<SizeCreateRequest>()
+            .returns::<Size>(201)
+            .error(409),
         put(c::size_create),
     );
     t.add(
-        Op::post("/v1/size", "updateSize", ADMIN).summary("update a size")
-            .body::<SizeUpdateRequest>().returns::<Size>(200).error(409),
+        Op::post("/v1/size", "updateSize", ADMIN)
+            .summary("update a size")
+            .body::<SizeUpdateRequest>()
+            .returns::<Size>(200)
+            .error(409),
         post(c::size_update),
     );
     t.add(
-        Op::delete("/v1/size/{id}", "deleteSize", ADMIN).summary("delete a size unless machines have it").returns::<Size>(200),
+        Op::delete("/v1/size/{id}", "deleteSize", ADMIN)
+            .summary("delete a size unless machines have it")
+            .returns::<Size>(200),
         delete(c::size_delete),
     );
     t.add(
-        Op::post("/v1/size/suggest", "suggest", AUTH).summary("size constraints matching a machine's hardware exactly")
-            .body::<SizeSuggestRequest>().returns_list::<SizeConstraint>(200),
+        Op::post("/v1/size/suggest", "suggest", AUTH)
+            .summary("size constraints matching a machine's hardware exactly")
+            .body::<SizeSuggestRequest>()
+            .returns_list::<SizeConstraint>(200),
         post(c::size_suggest),
     );
     t.add(
-        Op::get("/v1/size-image-constraint", "listSizeImageConstraints", AUTH)
-            .summary("get all size image constraints").returns_list::<SizeImageConstraint>(200),
+        Op::get(
+            "/v1/size-image-constraint",
+            "listSizeImageConstraints",
+            AUTH,
+        )
+        .summary("get all size image constraints")
+        .returns_list::<SizeImageConstraint>(200),
         get(c::sic_list),
     );
     t.add(
-        Op::get("/v1/size-image-constraint/{id}", "findSizeImageConstraint", AUTH)
-            .summary("get the size image constraint of a size").returns::<SizeImageConstraint>(200),
+        Op::get(
+            "/v1/size-image-constraint/{id}",
+            "findSizeImageConstraint",
+            AUTH,
+        )
+        .summary("get the size image constraint of a size")
+        .returns::<SizeImageConstraint>(200),
         get(c::sic_get),
     );
     t.add(
-        Op::put("/v1/size-image-constraint", "createSizeImageConstraint", ADMIN)
-            .summary("create a size image constraint").body::<SizeImageConstraintCreateRequest>()
-            .returns::<SizeImageConstraint>(201).error(409),
+        Op::put(
+            "/v1/size-image-constraint",
+            "createSizeImageConstraint",
+            ADMIN,
+        )
+        .summary("create a size image constraint")
+        .body::<SizeImageConstraintCreateRequest>()
+        .returns::<SizeImageConstraint>(201)
+        .error(409),
         put(c::sic_create),
     );
     t.add(
-        Op::post("/v1/size-image-constraint", "updateSizeImageConstraint", ADMIN)
-            .summary("update a size image constraint").body::<SizeImageConstraintUpdateRequest>()
-            .returns::<SizeImageConstraint>(200).error(409),
+        Op::post(
+            "/v1/size-image-constraint",
+            "updateSizeImageConstraint",
+            ADMIN,
+        )
+        .summary("update a size image constraint")
+        .body::<SizeImageConstraintUpdateRequest>()
+        .returns::<SizeImageConstraint>(200)
+        .error(409),
         post(c::sic_update),
     );
     t.add(
-        Op::delete("/v1/size-image-constraint/{id}", "deleteSizeImageConstraint", ADMIN)
-            .summary("delete a size image constraint").returns::<SizeImageConstraint>(200),
+        Op::delete(
+            "/v1/size-image-constraint/{id}",
+            "deleteSizeImageConstraint",
+            ADMIN,
+        )
+        .summary("delete a size image constraint")
+        .returns::<SizeImageConstraint>(200),
         delete(c::sic_delete),
     );
     t.add(
-        Op::post("/v1/size-image-constraint/try", "trySizeImageConstraint", ADMIN)
-            .summary("whether a size may be installed with an image")
-            .body::<SizeImageConstraintTryRequest>().returns::<EmptyBody>(200),
+        Op::post(
+            "/v1/size-image-constraint/try",
+            "trySizeImageConstraint",
+            ADMIN,
+        )
+        .summary("whether a size may be installed with an image")
+        .body::<SizeImageConstraintTryRequest>()
+        .returns::<EmptyBody>(200),
         post(c::sic_try),
     );
 }
 
 fn partitions(t: &mut RouteTable) {
     t.add(
-        Op::get("/v1/partition", "listPartitions", AUTH).summary("get all partitions").returns_list::<Partition>(200),
+        Op::get("/v1/partition", "listPartitions", AUTH)
+            .summary("get all partitions")
+            .returns_list::<Partition>(200),
         get(c::partition_list),
     );
     t.add(
-        Op::get("/v1/partition/{id}", "findPartition", AUTH).summary("get partition by id").returns::<Partition>(200),
+        Op::get("/v1/partition/{id}", "findPartition", AUTH)
+            .summary("get partition by id")
+            .returns::<Partition>(200),
         get(c::partition_get),
     );
     t.add(
-        Op::put("/v1/partition", "createPartition", ADMIN).summary("create a partition")
-            .body::<PartitionCreateRequest>().returns::<Partition>(201).error(409),
+        Op::put("/v1/partition", "createPartition", ADMIN)
+            .summary("create a partition")
+            .body::<PartitionCreateRequest>()
+            .returns::<Partition>(201)
+            .error(409),
         put(c::partition_create),
     );
     t.add(
-        Op::post("/v1/partition", "updatePartition", ADMIN).summary("update a partition")
-            .body::<PartitionUpdateRequest>().returns::<Partition>(200).error(409),
+        Op::post("/v1/partition", "updatePartition", ADMIN)
+            .summary("update a partition")
+            .body::<PartitionUpdateRequest>()
+            .returns::<Partition>(200)
+            .error(409),
         post(c::partition_update),
     );
     t.add(
         Op::delete("/v1/partition/{id}", "deletePartition", ADMIN)
-            .summary("delete a partition without machines").returns::<Partition>(200),
+            .summary("delete a partition without machines")
+            .returns::<Partition>(200),
         delete(c::partition_delete),
     );
 }
@@ -167,85 +247,138 @@ fn partitions(t: &mut RouteTable) {
 fn layouts(t: &mut RouteTable) {
     t.add(
         Op::get("/v1/filesystemlayout", "listFilesystemLayouts", VIEW)
-            .summary("get all filesystem layouts").returns_list::<FilesystemLayout>(200),
+            .summary("get all filesystem layouts")
+            .returns_list::<FilesystemLayout>(200),
         get(c::fsl_list),
     );
     t.add(
         Op::get("/v1/filesystemlayout/{id}", "getFilesystemLayout", VIEW)
-            .summary("get filesystem layout by id").returns::<FilesystemLayout>(200),
+            .summary("get filesystem layout by id")
+            .returns::<FilesystemLayout>(200),
         get(c::fsl_get),
     );
     t.add(
-        Op::put("/v1/filesystemlayout", "createFilesystemLayout", ADMIN).summary("create a filesystem layout")
-            .body::<FilesystemLayoutCreateRequest>().returns::<FilesystemLayout>(201).error(409),
+        Op::put("/v1/filesystemlayout", "createFilesystemLayout", ADMIN)
+            .summary("create a filesystem layout")
+            .body::<FilesystemLayoutCreateRequest>()
+            .returns::<FilesystemLayout>(201)
+            .error(409),
         put(c::fsl_create),
     );
     t.add(
-        Op::post("/v1/filesystemlayout", "updateFilesystemLayout", ADMIN).summary("update a filesystem layout")
-            .body::<FilesystemLayoutUpdateRequest>().returns::<FilesystemLayout>(200).error(409),
+        Op::post("/v1/filesystemlayout", "updateFilesystemLayout", ADMIN)
+            .summary("update a filesystem layout")
+            .body::<FilesystemLayoutUpdateRequest>()
+            .returns::<FilesystemLayout>(200)
+            .error(409),
         post(c::fsl_update),
     );
     t.add(
         Op::delete("/v1/filesystemlayout/{id}", "deleteFilesystemLayout", ADMIN)
-            .summary("delete a filesystem layout").returns::<FilesystemLayout>(200),
+            .summary("delete a filesystem layout")
+            .returns::<FilesystemLayout>(200),
         delete(c::fsl_delete),
     );
     t.add(
         Op::post("/v1/filesystemlayout/try", "tryFilesystemLayout", ADMIN)
             .summary("the filesystem layout a size and image get")
-            .body::<FilesystemLayoutTryRequest>().returns::<FilesystemLayout>(200),
+            .body::<FilesystemLayoutTryRequest>()
+            .returns::<FilesystemLayout>(200),
         post(c::fsl_try),
     );
     t.add(
-        Op::post("/v1/filesystemlayout/matches", "matchFilesystemLayout", ADMIN)
-            .summary("whether a machine's disks fit a filesystem layout")
-            .body::<FilesystemLayoutMatchRequest>().returns::<FilesystemLayout>(200),
+        Op::post(
+            "/v1/filesystemlayout/matches",
+            "matchFilesystemLayout",
+            ADMIN,
+        )
+        .summary("whether a machine's disks fit a filesystem layout")
+        .body::<FilesystemLayoutMatchRequest>()
+        .returns::<FilesystemLayout>(200),
         post(c::fsl_matches),
     );
 }
 
 fn projects(t: &mut RouteTable) {
-    t.add(Op::get("/v1/project", "listProjects", VIEW).summary("get all projects").returns_list::<Project>(200), get(s::project_list));
-    t.add(Op::get("/v1/project/{id}", "findProject", VIEW).summary("get project by id").returns::<Project>(200), get(s::project_get));
     t.add(
-        Op::post("/v1/project/find", "findProjects", VIEW).summary("find projects")
-            .body::<ProjectFindRequest>().returns_list::<Project>(200),
+        Op::get("/v1/project", "listProjects", VIEW)
+            .summary("get all projects")
+            .returns_list::<Project>(200),
+        get(s::project_list),
+    );
+    t.add(
+        Op::get("/v1/project/{id}", "findProject", VIEW)
+            .summary("get project by id")
+            .returns::<Project>(200),
+        get(s::project_get),
+    );
+    t.add(
+        Op::post("/v1/project/find", "findProjects", VIEW)
+            .summary("find projects")
+            .body::<ProjectFindRequest>()
+            .returns_list::<Project>(200),
         post(s::project_find),
     );
     t.add(
-        Op::put("/v1/project", "createProject", ADMIN).summary("create a project")
-            .body::<Project>().returns::<Project>(201).error(409),
+        Op::put("/v1/project", "createProject", ADMIN)
+            .summary("create a project")
+            .body::<Project>()
+            .returns::<Project>(201)
+            .error(409),
         put(s::project_create),
     );
     t.add(
-        Op::post("/v1/project", "updateProject", ADMIN).summary("update a project (meta.version must be the one read)")
-            .body::<Project>().returns::<Project>(200).error(409),
+        Op::post("/v1/project", "updateProject", ADMIN)
+            .summary("update a project (meta.version must be the one read)")
+            .body::<Project>()
+            .returns::<Project>(200)
+            .error(409),
         post(s::project_update),
     );
     t.add(
-        Op::delete("/v1/project/{id}", "deleteProject", ADMIN).summary("delete a project without machines")
+        Op::delete("/v1/project/{id}", "deleteProject", ADMIN)
+            .summary("delete a project without machines")
             .returns::<Project>(200),
         delete(s::project_delete),
     );
-    t.add(Op::get("/v1/tenant", "listTenants", VIEW).summary("get all tenants").returns_list::<Tenant>(200), get(s::tenant_list));
-    t.add(Op::get("/v1/tenant/{id}", "getTenant", VIEW).summary("get tenant by id").returns::<Tenant>(200), get(s::tenant_get));
     t.add(
-        Op::post("/v1/tenant/find", "findTenants", VIEW).summary("find tenants")
-            .body::<TenantFindRequest>().returns_list::<Tenant>(200),
+        Op::get("/v1/tenant", "listTenants", VIEW)
+            .summary("get all tenants")
+            .returns_list::<Tenant>(200),
+        get(s::tenant_list),
+    );
+    t.add(
+        Op::get("/v1/tenant/{id}", "getTenant", VIEW)
+            .summary("get tenant by id")
+            .returns::<Tenant>(200),
+        get(s::tenant_get),
+    );
+    t.add(
+        Op::post("/v1/tenant/find", "findTenants", VIEW)
+            .summary("find tenants")
+            .body::<TenantFindRequest>()
+            .returns_list::<Tenant>(200),
         post(s::tenant_find),
     );
     t.add(
-        Op::put("/v1/tenant", "createTenant", ADMIN).summary("create a tenant")
-            .body::<Tenant>().returns::<Tenant>(201).error(409),
+        Op::put("/v1/tenant", "createTenant", ADMIN)
+            .summary("create a tenant")
+            .body::<Tenant>()
+            .returns::<Tenant>(201)
+            .error(409),
         put(s::tenant_create),
     );
     t.add(
-        Op::post("/v1/tenant", "updateTenant", ADMIN).summary("update a tenant (meta.version must be the one read)")
-            .body::<Tenant>().returns::<Tenant>(200).error(409),
+        Op::post("/v1/tenant", "updateTenant", ADMIN)
+            .summary("update a tenant (meta.version must be the one read)")
+            .body::<Tenant>()
+            .returns::<Tenant>(200)
+            .error(409),
         post(s::tenant_update),
     );
     t.add(
-        Op::delete("/v1/tenant/{id}", "deleteTenant", ADMIN).summary("delete a tenant without projects")
+        Op::delete("/v1/tenant/{id}", "deleteTenant", ADMIN)
+            .summary("delete a tenant without projects")
             .returns::<Tenant>(200),
         delete(s::tenant_delete),
     );
@@ -253,19 +386,29 @@ fn projects(t: &mut RouteTable) {
 
 fn system(t: &mut RouteTable) {
     t.add(
-        Op::post("/v1/audit/find", "findAuditTraces", VIEW).summary("find audit trail entries, newest first")
-            .body::<AuditFindRequest>().returns_list::<AuditEntry>(200),
+        Op::post("/v1/audit/find", "findAuditTraces", VIEW)
+            .summary("find audit trail entries, newest first")
+            .body::<AuditFindRequest>()
+            .returns_list::<AuditEntry>(200),
         post(s::audit_find),
     );
     t.add(
-        Op::get("/v1/health", "health", PUBLIC).summary("perform a healthcheck")
-            .returns::<HealthResponse>(200).returns::<HealthResponse>(500),
+        Op::get("/v1/health", "health", PUBLIC)
+            .summary("perform a healthcheck")
+            .returns::<HealthResponse>(200)
+            .returns::<HealthResponse>(500),
         get(s::health),
     );
     t.add(
-        Op::get("/v1/version", "info", PUBLIC).summary("returns the current version information of this module")
+        Op::get("/v1/version", "info", PUBLIC)
+            .summary("returns the current version information of this module")
             .returns::<VersionResponse>(200),
         get(s::version),
     );
-    t.add(Op::get("/v1/user/me", "getMe", VIEW).summary("the calling user").returns::<User>(200), get(s::user_me));
+    t.add(
+        Op::get("/v1/user/me", "getMe", VIEW)
+            .summary("the calling user")
+            .returns::<User>(200),
+        get(s::user_me),
+    );
 }

@@ -19,16 +19,31 @@ pub async fn project_list(State(a): State<App>) -> ApiResult<Json<Vec<Project>>>
 pub async fn project_get(State(a): State<App>, Path(id): Path<String>) -> ApiResult<Json<Project>> {
     Ok(Json(app::get::<Project>(&a, &id).await?))
 }
-pub async fn project_find(State(a): State<App>, JsonBody(q): JsonBody<ProjectFindRequest>) -> ApiResult<Json<Vec<Project>>> {
+pub async fn project_find(
+    State(a): State<App>,
+    JsonBody(q): JsonBody<ProjectFindRequest>,
+) -> ApiResult<Json<Vec<Project>>> {
     Ok(Json(app::project::find_projects(&a, &q).await?))
 }
-pub async fn project_create(State(a): State<App>, JsonBody(p): JsonBody<Project>) -> ApiResult<(StatusCode, Json<Project>)> {
-    Ok((StatusCode::CREATED, Json(app::project::create_project(&a, p).await?)))
+pub async fn project_create(
+    State(a): State<App>,
+    JsonBody(p): JsonBody<Project>,
+) -> ApiResult<(StatusCode, Json<Project>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(app::project::create_project(&a, p).await?),
+    ))
 }
-pub async fn project_update(State(a): State<App>, JsonBody(p): JsonBody<Project>) -> ApiResult<Json<Project>> {
+pub async fn project_update(
+    State(a): State<App>,
+    JsonBody(p): JsonBody<Project>,
+) -> ApiResult<Json<Project>> {
     Ok(Json(app::project::update_project(&a, p).await?))
 }
-pub async fn project_delete(State(a): State<App>, Path(id): Path<String>) -> ApiResult<Json<Project>> {
+pub async fn project_delete(
+    State(a): State<App>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Project>> {
     Ok(Json(app::project::delete_project(&a, &id).await?))
 }
 
@@ -38,20 +53,38 @@ pub async fn tenant_list(State(a): State<App>) -> ApiResult<Json<Vec<Tenant>>> {
 pub async fn tenant_get(State(a): State<App>, Path(id): Path<String>) -> ApiResult<Json<Tenant>> {
     Ok(Json(app::get::<Tenant>(&a, &id).await?))
 }
-pub async fn tenant_find(State(a): State<App>, JsonBody(q): JsonBody<TenantFindRequest>) -> ApiResult<Json<Vec<Tenant>>> {
+pub async fn tenant_find(
+    State(a): State<App>,
+    JsonBody(q): JsonBody<TenantFindRequest>,
+) -> ApiResult<Json<Vec<Tenant>>> {
     Ok(Json(app::project::find_tenants(&a, &q).await?))
 }
-pub async fn tenant_create(State(a): State<App>, JsonBody(t): JsonBody<Tenant>) -> ApiResult<(StatusCode, Json<Tenant>)> {
-    Ok((StatusCode::CREATED, Json(app::project::create_tenant(&a, t).await?)))
+pub async fn tenant_create(
+    State(a): State<App>,
+    JsonBody(t): JsonBody<Tenant>,
+) -> ApiResult<(StatusCode, Json<Tenant>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(app::project::create_tenant(&a, t).await?),
+    ))
 }
-pub async fn tenant_update(State(a): State<App>, JsonBody(t): JsonBody<Tenant>) -> ApiResult<Json<Tenant>> {
+pub async fn tenant_update(
+    State(a): State<App>,
+    JsonBody(t): JsonBody<Tenant>,
+) -> ApiResult<Json<Tenant>> {
     Ok(Json(app::project::update_tenant(&a, t).await?))
 }
-pub async fn tenant_delete(State(a): State<App>, Path(id): Path<String>) -> ApiResult<Json<Tenant>> {
+pub async fn tenant_delete(
+    State(a): State<App>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Tenant>> {
     Ok(Json(app::project::delete_tenant(&a, &id).await?))
 }
 
-pub async fn audit_find(State(a): State<App>, JsonBody(q): JsonBody<AuditFindRequest>) -> ApiResult<Json<Vec<AuditEntry>>> {
+pub async fn audit_find(
+    State(a): State<App>,
+    JsonBody(q): JsonBody<AuditFindRequest>,
+) -> ApiResult<Json<Vec<AuditEntry>>> {
     let mut conn = a.store.reader().acquire().await.map_err(app::store_err)?;
     Ok(Json(metal_store::audit::find(&mut conn, &q).await?))
 }
@@ -76,10 +109,18 @@ pub async fn health(State(a): State<App>) -> (StatusCode, Json<HealthResponse>) 
     let healthy = db.status == "healthy";
     let body = HealthResponse {
         status: db.status.clone(),
-        message: if healthy { "all services are healthy".into() } else { "some services are unhealthy".into() },
+        message: if healthy {
+            "all services are healthy".into()
+        } else {
+            "some services are unhealthy".into()
+        },
         services: [("database".to_string(), db)].into_iter().collect(),
     };
-    let code = if healthy { StatusCode::OK } else { StatusCode::INTERNAL_SERVER_ERROR };
+    let code = if healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::INTERNAL_SERVER_ERROR
+    };
     (code, Json(body))
 }
 
@@ -88,7 +129,8 @@ pub async fn version(State(a): State<App>) -> Json<VersionResponse> {
 }
 
 pub async fn user_me(ext: Extensions) -> ApiResult<Json<User>> {
-    let p = principal_of(&ext).ok_or_else(|| ApiError::Unauthenticated("not authenticated".into()))?;
+    let p =
+        principal_of(&ext).ok_or_else(|| ApiError::Unauthenticated("not authenticated".into()))?;
     Ok(Json(User {
         email: p.email.clone(),
         name: p.name.clone(),

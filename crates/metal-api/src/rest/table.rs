@@ -95,8 +95,11 @@ impl Op {
     pub fn returns_list<T: ToSchema>(mut self, status: u16) -> Self {
         let r = reference::<T>(&mut self.schemas);
         let array = ArrayBuilder::new().items(r).build();
-        self.responses
-            .push((status, status_text(status), Some(RefOr::T(Schema::Array(array)))));
+        self.responses.push((
+            status,
+            status_text(status),
+            Some(RefOr::T(Schema::Array(array))),
+        ));
         self
     }
     /// A documented error status besides the default.
@@ -106,7 +109,12 @@ impl Op {
         self
     }
     /// A query parameter (`type_name` is an OpenAPI primitive type).
-    pub fn query(mut self, name: &'static str, type_name: &'static str, desc: &'static str) -> Self {
+    pub fn query(
+        mut self,
+        name: &'static str,
+        type_name: &'static str,
+        desc: &'static str,
+    ) -> Self {
         self.query.push((name, type_name, desc));
         self
     }
@@ -202,14 +210,20 @@ impl RouteTable {
             b = b.request_body(Some(
                 RequestBodyBuilder::new()
                     .required(Some(Required::True))
-                    .content("application/json", ContentBuilder::new().schema(Some(body)).build())
+                    .content(
+                        "application/json",
+                        ContentBuilder::new().schema(Some(body)).build(),
+                    )
                     .build(),
             ));
         }
         for (status, text, schema) in op.responses {
             let mut r = ResponseBuilder::new().description(text);
             if let Some(s) = schema {
-                r = r.content("application/json", ContentBuilder::new().schema(Some(s)).build());
+                r = r.content(
+                    "application/json",
+                    ContentBuilder::new().schema(Some(s)).build(),
+                );
             }
             b = b.response(status.to_string(), r.build());
         }
@@ -219,7 +233,10 @@ impl RouteTable {
             "default",
             ResponseBuilder::new()
                 .description("Error")
-                .content("application/json", ContentBuilder::new().schema(Some(err)).build())
+                .content(
+                    "application/json",
+                    ContentBuilder::new().schema(Some(err)).build(),
+                )
                 .build(),
         );
         match op.access {

@@ -17,8 +17,15 @@ struct Issuer {
 const ISSUER: &str = "https://issuer.test/dex";
 
 fn openssl(args: &[&str]) -> Vec<u8> {
-    let out = std::process::Command::new("openssl").args(args).output().expect("openssl must be installed");
-    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = std::process::Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("openssl must be installed");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     out.stdout
 }
 
@@ -26,7 +33,15 @@ fn make_issuer() -> Issuer {
     let dir = tempfile::tempdir().unwrap();
     let key = dir.path().join("key.pem");
     let key_s = key.to_str().unwrap();
-    openssl(&["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", key_s]);
+    openssl(&[
+        "genpkey",
+        "-algorithm",
+        "RSA",
+        "-pkeyopt",
+        "rsa_keygen_bits:2048",
+        "-out",
+        key_s,
+    ]);
     let modulus = String::from_utf8(openssl(&["rsa", "-in", key_s, "-noout", "-modulus"])).unwrap();
     let hex_n = modulus.trim().trim_start_matches("Modulus=");
     let n = hex::decode(hex_n).unwrap();
@@ -82,7 +97,11 @@ async fn walk(backend: Backend) {
 
     let table = metal_api::rest::routes();
     let ops = table.operations();
-    assert!(ops.len() >= 48, "the table holds every route ({})", ops.len());
+    assert!(
+        ops.len() >= 48,
+        "the table holds every route ({})",
+        ops.len()
+    );
     let admin_token = token(&issuer, ISSUER, &["maas-all-all-admin"], 600);
     let view_token = token(&issuer, ISSUER, &["maas-all-all-view"], 600);
     let nogroup_token = token(&issuer, ISSUER, &["some-other-group"], 600);
@@ -101,12 +120,23 @@ async fn walk(backend: Backend) {
         };
         let what = format!("{method} {path} ({})", access.as_str());
         // without, or with bad credentials
-        for caller in [Caller::Anonymous, Caller::WrongKey, Caller::StaleAdmin(600), Caller::Bearer(expired.clone()), Caller::Bearer(foreign.clone()), Caller::Bearer("garbage".into())] {
+        for caller in [
+            Caller::Anonymous,
+            Caller::WrongKey,
+            Caller::StaleAdmin(600),
+            Caller::Bearer(expired.clone()),
+            Caller::Bearer(foreign.clone()),
+            Caller::Bearer("garbage".into()),
+        ] {
             let anonymous = matches!(caller, Caller::Anonymous);
             let r = send(caller.clone()).await;
             if *access == Access::Public {
                 if anonymous {
-                    assert!(r.status < 400 || r.status == 500, "{what} anonymous: {}", r.status);
+                    assert!(
+                        r.status < 400 || r.status == 500,
+                        "{what} anonymous: {}",
+                        r.status
+                    );
                 }
             } else {
                 assert_eq!(r.status, 401, "{what} with {caller:?}: {:?}", r.body);
@@ -130,7 +160,12 @@ async fn walk(backend: Backend) {
                 Access::Role(required) => role.is_some_and(|r| r >= *required),
             };
             if allowed {
-                assert!(r.status != 401 && r.status != 403, "{what} as {caller:?} must pass auth: {} {:?}", r.status, r.body);
+                assert!(
+                    r.status != 401 && r.status != 403,
+                    "{what} as {caller:?} must pass auth: {} {:?}",
+                    r.status,
+                    r.body
+                );
             } else {
                 assert_eq!(r.status, 403, "{what} as {caller:?}: {:?}", r.body);
                 assert!(r.message().contains("not member"), "{}", r.message());
@@ -139,7 +174,10 @@ async fn walk(backend: Backend) {
     }
 
     // user/me tells who called
-    let r = api.client(Caller::Bearer(admin_token)).get("v1/user/me").await;
+    let r = api
+        .client(Caller::Bearer(admin_token))
+        .get("v1/user/me")
+        .await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body["EMail"], "jane@example.com");
     assert_eq!(r.body["Issuer"], ISSUER);
@@ -157,4 +195,65 @@ async fn every_route_enforces_its_access_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_route_enforces_its_access_postgres() {
     walk(Backend::Postgres).await
+}
+
+/// The JWKS can come from the issuer's URL instead of a file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bearer_tokens_verify_against_a_jwks_url() {
+    let issuer = make_issuer();
+    let jwks = std::fs::read_to_string(&issuer.jwks_path).unwrap();
+    let app = axum::Router::new().route(
+        "/keys",
+        axum::routing::get(move || {
+            let j = jwks.clone();
+            async move { ([(axum::http::header::CONTENT_TYPE, "application/json")], j) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/keys", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let api = TestApi::start_with(Backend::Sqlite, |c| {
+        c.oidc_issuer = Some(ISSUER.into());
+        c.oidc_jwks = Some(url);
+        c.oidc_client_id = Some("metal-cli".into());
+    })
+    .await
+    .unwrap();
+    // the audience is checked when a client id is configured
+    let t = token(&issuer, ISSUER, &["maas-all-all-view"], 600);
+    let r = api.client(Caller::Bearer(t)).get("v1/user/me").await;
+    assert_eq!(r.status, 401, "no aud claim: {:?}", r.body);
+    let t = token_with(
+        &issuer,
+        json!({"aud": "metal-cli", "groups": ["maas-all-all-view"], "tenant": "acme"}),
+    );
+    let r = api
+        .client(Caller::Bearer(t.clone()))
+        .get("v1/user/me")
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["Tenant"], "acme");
+    let r = api
+        .client(Caller::Bearer(t))
+        .put("v1/size", json!({"id": "s"}))
+        .await;
+    assert_eq!(r.status, 403);
+    api.stop().await;
+}
+
+fn token_with(issuer: &Issuer, extra: serde_json::Value) -> String {
+    let now = chrono::Utc::now().timestamp();
+    let mut claims =
+        json!({"iss": ISSUER, "sub": "u", "email": "u@example.com", "iat": now, "exp": now + 600});
+    for (k, v) in extra.as_object().unwrap() {
+        claims[k] = v.clone();
+    }
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+    header.kid = Some("k1".into());
+    jsonwebtoken::encode(
+        &header,
+        &claims,
+        &jsonwebtoken::EncodingKey::from_rsa_pem(&issuer.key_pem).unwrap(),
+    )
+    .unwrap()
 }

@@ -10,14 +10,24 @@ backend_test!(partition_crud_and_rules, |api| {
     let r = c.put("v1/partition", partition("fra-equ01")).await;
     assert_eq!(r.status, 201, "{:?}", r.body);
     assert_eq!(r.body["privatenetworkprefixlength"], 22);
-    assert_eq!(r.body["bootconfig"]["kernelurl"], "http://images.test/vmlinuz");
-    assert_eq!(c.put("v1/partition", partition("fra-equ01")).await.status, 409);
+    assert_eq!(
+        r.body["bootconfig"]["kernelurl"],
+        "http://images.test/vmlinuz"
+    );
+    assert_eq!(
+        c.put("v1/partition", partition("fra-equ01")).await.status,
+        409
+    );
 
     let mut bad = partition("p2");
     bad["privatenetworkprefixlength"] = json!(31);
     let r = c.put("v1/partition", bad).await;
     assert_eq!(r.status, 400);
-    assert!(r.message().contains("privatenetworkprefixlength"), "{}", r.message());
+    assert!(
+        r.message().contains("privatenetworkprefixlength"),
+        "{}",
+        r.message()
+    );
     let r = c.put("v1/partition", json!({"bootconfig": {}})).await;
     assert_eq!(r.status, 400);
     assert!(r.message().contains("id"), "{}", r.message());
@@ -28,57 +38,152 @@ backend_test!(partition_crud_and_rules, |api| {
     assert_eq!(r.body["description"], "Frankfurt");
     assert_eq!(r.body["privatenetworkprefixlength"], 24);
     assert_eq!(r.body["name"], "fra-equ01");
-    let r = c.post("v1/partition", json!({"id": "fra-equ01", "privatenetworkprefixlength": 8})).await;
+    let r = c
+        .post(
+            "v1/partition",
+            json!({"id": "fra-equ01", "privatenetworkprefixlength": 8}),
+        )
+        .await;
     assert_eq!(r.status, 400);
-    assert_eq!(c.get("v1/partition/fra-equ01").await.body["privatenetworkprefixlength"], 24);
+    assert_eq!(
+        c.get("v1/partition/fra-equ01").await.body["privatenetworkprefixlength"],
+        24
+    );
 
-    insert_machine(api.store(), "m1", Some("fra-equ01"), None, None, None, json!({})).await.unwrap();
+    insert_machine(
+        api.store(),
+        "m1",
+        Some("fra-equ01"),
+        None,
+        None,
+        None,
+        json!({}),
+    )
+    .await
+    .unwrap();
     let r = c.delete("v1/partition/fra-equ01").await;
     assert_eq!(r.status, 422);
     assert!(r.message().contains("m1"));
-    assert_eq!(c.get("v1/partition").await.body.as_array().unwrap().len(), 1);
+    assert_eq!(
+        c.get("v1/partition").await.body.as_array().unwrap().len(),
+        1
+    );
 });
 
 backend_test!(size_image_constraint_rules_and_try, |api| {
     let c = api.admin();
-    c.put("v1/size", size("n1-medium-x86", (4, 4), (1, 1 << 40))).await;
-    c.put("v1/image", image("firewall-ubuntu-2.0.20201126", &["firewall"])).await;
-    c.put("v1/image", image("firewall-ubuntu-2.0.20211011", &["firewall"])).await;
-    c.put("v1/image", image("ubuntu-20.04.20201026", &["machine"])).await;
+    c.put("v1/size", size("n1-medium-x86", (4, 4), (1, 1 << 40)))
+        .await;
+    c.put(
+        "v1/image",
+        image("firewall-ubuntu-2.0.20201126", &["firewall"]),
+    )
+    .await;
+    c.put(
+        "v1/image",
+        image("firewall-ubuntu-2.0.20211011", &["firewall"]),
+    )
+    .await;
+    c.put("v1/image", image("ubuntu-20.04.20201026", &["machine"]))
+        .await;
 
     // the size must exist; constraints are validated strictly
-    let r = c.put("v1/size-image-constraint", json!({"id": "nope", "constraints": {"images": {"ubuntu": ">= 20.04"}}})).await;
+    let r = c
+        .put(
+            "v1/size-image-constraint",
+            json!({"id": "nope", "constraints": {"images": {"ubuntu": ">= 20.04"}}}),
+        )
+        .await;
     assert_eq!(r.status, 422, "{:?}", r.body);
-    let r = c.put("v1/size-image-constraint", json!({"id": "n1-medium-x86", "constraints": {"images": {"*": ">= 1.0"}}})).await;
+    let r = c
+        .put(
+            "v1/size-image-constraint",
+            json!({"id": "n1-medium-x86", "constraints": {"images": {"*": ">= 1.0"}}}),
+        )
+        .await;
     assert_eq!(r.status, 400);
-    let r = c.put("v1/size-image-constraint", json!({"id": "n1-medium-x86", "constraints": {"images": {"ubuntu": "newest please"}}})).await;
+    let r = c
+        .put(
+            "v1/size-image-constraint",
+            json!({"id": "n1-medium-x86", "constraints": {"images": {"ubuntu": "newest please"}}}),
+        )
+        .await;
     assert_eq!(r.status, 400);
     assert!(r.message().contains("newest please"), "{}", r.message());
 
     let r = c.put("v1/size-image-constraint", json!({"id": "n1-medium-x86", "constraints": {"images": {"firewall-ubuntu": ">= 2.0.20211011"}}})).await;
     assert_eq!(r.status, 201, "{:?}", r.body);
-    assert_eq!(c.put("v1/size-image-constraint", json!({"id": "n1-medium-x86", "constraints": {"images": {}}})).await.status, 409);
+    assert_eq!(
+        c.put(
+            "v1/size-image-constraint",
+            json!({"id": "n1-medium-x86", "constraints": {"images": {}}})
+        )
+        .await
+        .status,
+        409
+    );
 
-    let r = c.post("v1/size-image-constraint/try", json!({"size": "n1-medium-x86", "image": "firewall-ubuntu-2.0.20201126"})).await;
+    let r = c
+        .post(
+            "v1/size-image-constraint/try",
+            json!({"size": "n1-medium-x86", "image": "firewall-ubuntu-2.0.20201126"}),
+        )
+        .await;
     assert_eq!(r.status, 422, "{:?}", r.body);
     assert_eq!(
         r.message(),
         "given size:n1-medium-x86 with image:firewall-ubuntu-2.0.20201126 does violate image constraint:firewall-ubuntu >=2.0.20211011"
     );
-    let r = c.post("v1/size-image-constraint/try", json!({"size": "n1-medium-x86", "image": "firewall-ubuntu-2.0.20211011"})).await;
+    let r = c
+        .post(
+            "v1/size-image-constraint/try",
+            json!({"size": "n1-medium-x86", "image": "firewall-ubuntu-2.0.20211011"}),
+        )
+        .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!(r.body, json!({}));
     // an os without constraint is free
-    let r = c.post("v1/size-image-constraint/try", json!({"size": "n1-medium-x86", "image": "ubuntu-20.04"})).await;
+    let r = c
+        .post(
+            "v1/size-image-constraint/try",
+            json!({"size": "n1-medium-x86", "image": "ubuntu-20.04"}),
+        )
+        .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
-    let r = c.post("v1/size-image-constraint/try", json!({"size": "", "image": "ubuntu-20.04"})).await;
+    let r = c
+        .post(
+            "v1/size-image-constraint/try",
+            json!({"size": "", "image": "ubuntu-20.04"}),
+        )
+        .await;
     assert_eq!(r.status, 400);
 
     let r = c.post("v1/size-image-constraint", json!({"id": "n1-medium-x86", "description": "fw", "constraints": {"images": {"firewall-ubuntu": "*"}}})).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
-    let r = c.post("v1/size-image-constraint/try", json!({"size": "n1-medium-x86", "image": "firewall-ubuntu-2.0.20201126"})).await;
+    let r = c
+        .post(
+            "v1/size-image-constraint/try",
+            json!({"size": "n1-medium-x86", "image": "firewall-ubuntu-2.0.20201126"}),
+        )
+        .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
-    assert_eq!(c.get("v1/size-image-constraint").await.body.as_array().unwrap().len(), 1);
-    assert_eq!(c.delete("v1/size-image-constraint/n1-medium-x86").await.status, 200);
-    assert_eq!(c.get("v1/size-image-constraint/n1-medium-x86").await.status, 404);
+    assert_eq!(
+        c.get("v1/size-image-constraint")
+            .await
+            .body
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        c.delete("v1/size-image-constraint/n1-medium-x86")
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        c.get("v1/size-image-constraint/n1-medium-x86").await.status,
+        404
+    );
 });

@@ -24,13 +24,31 @@ fn layout(id: &str, sizes: &[&str], images: Value) -> Value {
 
 backend_test!(fsl_crud_validation_and_collisions, |api| {
     let c = api.admin();
-    let r = c.put("v1/filesystemlayout", layout("default", &["c1-large"], json!({"ubuntu": ">= 20.04"}))).await;
+    let r = c
+        .put(
+            "v1/filesystemlayout",
+            layout("default", &["c1-large"], json!({"ubuntu": ">= 20.04"})),
+        )
+        .await;
     assert_eq!(r.status, 201, "{:?}", r.body);
     assert_eq!(r.body["filesystems"][0]["path"], "/boot/efi");
-    assert_eq!(c.put("v1/filesystemlayout", layout("default", &["x"], json!({"ubuntu": "*"}))).await.status, 409);
+    assert_eq!(
+        c.put(
+            "v1/filesystemlayout",
+            layout("default", &["x"], json!({"ubuntu": "*"}))
+        )
+        .await
+        .status,
+        409
+    );
 
     // collision with the existing layout: nothing written
-    let r = c.put("v1/filesystemlayout", layout("other", &["c1-large"], json!({"ubuntu": "*"}))).await;
+    let r = c
+        .put(
+            "v1/filesystemlayout",
+            layout("other", &["c1-large"], json!({"ubuntu": "*"})),
+        )
+        .await;
     assert_eq!(r.status, 400, "{:?}", r.body);
     assert!(r.message().contains("already exist"), "{}", r.message());
     assert_eq!(c.get("v1/filesystemlayout/other").await.status, 404);
@@ -84,39 +102,141 @@ backend_test!(fsl_crud_validation_and_collisions, |api| {
     let mut upd = layout("default", &["c1-large"], json!({"ubuntu": ">= 20.04"}));
     upd["filesystems"][0]["device"] = json!("/dev/sdz9");
     assert_eq!(c.post("v1/filesystemlayout", upd).await.status, 400);
-    assert_eq!(c.get("v1/filesystemlayout/default").await.body["filesystems"][0]["device"], "/dev/sda1");
+    assert_eq!(
+        c.get("v1/filesystemlayout/default").await.body["filesystems"][0]["device"],
+        "/dev/sda1"
+    );
 
-    assert_eq!(c.get("v1/filesystemlayout").await.body.as_array().unwrap().len(), 2);
+    assert_eq!(
+        c.get("v1/filesystemlayout")
+            .await
+            .body
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
     assert_eq!(c.delete("v1/filesystemlayout/raid").await.status, 200);
     assert_eq!(c.delete("v1/filesystemlayout/raid").await.status, 404);
 });
 
 backend_test!(fsl_try_and_matches, |api| {
     let c = api.admin();
-    c.put("v1/image", image("ubuntu-20.04.20201026", &["machine"])).await;
-    c.put("v1/image", image("debian-12.0.20230101", &["machine"])).await;
-    assert_eq!(c.put("v1/filesystemlayout", layout("default", &["c1-large"], json!({"ubuntu": ">= 20.04"}))).await.status, 201);
+    c.put("v1/image", image("ubuntu-20.04.20201026", &["machine"]))
+        .await;
+    c.put("v1/image", image("debian-12.0.20230101", &["machine"]))
+        .await;
+    assert_eq!(
+        c.put(
+            "v1/filesystemlayout",
+            layout("default", &["c1-large"], json!({"ubuntu": ">= 20.04"}))
+        )
+        .await
+        .status,
+        201
+    );
 
-    let r = c.post("v1/filesystemlayout/try", json!({"size": "c1-large", "image": "ubuntu-20.04"})).await;
+    let r = c
+        .post(
+            "v1/filesystemlayout/try",
+            json!({"size": "c1-large", "image": "ubuntu-20.04"}),
+        )
+        .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!(r.body["id"], "default");
-    let r = c.post("v1/filesystemlayout/try", json!({"size": "c1-large", "image": "debian-12.0"})).await;
-    assert_eq!(r.status, 404, "{:?}", r.body);
-    assert!(r.message().contains("could not find a matching filesystemLayout"), "{}", r.message());
-    let r = c.post("v1/filesystemlayout/try", json!({"size": "c1-large", "image": "centos-7.0"})).await;
+    let r = c
+        .post(
+            "v1/filesystemlayout/try",
+            json!({"size": "c1-large", "image": "debian-12.0"}),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{:?}", r.body);
+    assert!(
+        r.message()
+            .contains("could not find a matching filesystemLayout"),
+        "{}",
+        r.message()
+    );
+    let r = c
+        .post(
+            "v1/filesystemlayout/try",
+            json!({"size": "c1-large", "image": "centos-7.0"}),
+        )
+        .await;
     assert_eq!(r.status, 404, "unknown image: {:?}", r.body);
 
-    insert_machine(api.store(), "big", None, None, None, None, json!({"disks": [{"name": "sda", "size": 100 * GIB}]})).await.unwrap();
-    insert_machine(api.store(), "tiny", None, None, None, None, json!({"disks": [{"name": "/dev/sda", "size": 100 * 1024 * 1024}]})).await.unwrap();
-    insert_machine(api.store(), "nvme", None, None, None, None, json!({"disks": [{"name": "/dev/nvme0n1", "size": 100 * GIB}]})).await.unwrap();
-    let r = c.post("v1/filesystemlayout/matches", json!({"machine": "big", "filesystemlayout": "default"})).await;
+    insert_machine(
+        api.store(),
+        "big",
+        None,
+        None,
+        None,
+        None,
+        json!({"disks": [{"name": "sda", "size": 100 * GIB}]}),
+    )
+    .await
+    .unwrap();
+    insert_machine(
+        api.store(),
+        "tiny",
+        None,
+        None,
+        None,
+        None,
+        json!({"disks": [{"name": "/dev/sda", "size": 100 * 1024 * 1024}]}),
+    )
+    .await
+    .unwrap();
+    insert_machine(
+        api.store(),
+        "nvme",
+        None,
+        None,
+        None,
+        None,
+        json!({"disks": [{"name": "/dev/nvme0n1", "size": 100 * GIB}]}),
+    )
+    .await
+    .unwrap();
+    let r = c
+        .post(
+            "v1/filesystemlayout/matches",
+            json!({"machine": "big", "filesystemlayout": "default"}),
+        )
+        .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
-    let r = c.post("v1/filesystemlayout/matches", json!({"machine": "tiny", "filesystemlayout": "default"})).await;
+    let r = c
+        .post(
+            "v1/filesystemlayout/matches",
+            json!({"machine": "tiny", "filesystemlayout": "default"}),
+        )
+        .await;
     assert_eq!(r.status, 422, "{:?}", r.body);
     assert!(r.message().contains("big enough"), "{}", r.message());
-    let r = c.post("v1/filesystemlayout/matches", json!({"machine": "nvme", "filesystemlayout": "default"})).await;
+    let r = c
+        .post(
+            "v1/filesystemlayout/matches",
+            json!({"machine": "nvme", "filesystemlayout": "default"}),
+        )
+        .await;
     assert_eq!(r.status, 422);
     assert!(r.message().contains("/dev/sda"), "{}", r.message());
-    assert_eq!(c.post("v1/filesystemlayout/matches", json!({"machine": "ghost", "filesystemlayout": "default"})).await.status, 404);
-    assert_eq!(c.post("v1/filesystemlayout/matches", json!({"machine": "big", "filesystemlayout": "ghost"})).await.status, 404);
+    assert_eq!(
+        c.post(
+            "v1/filesystemlayout/matches",
+            json!({"machine": "ghost", "filesystemlayout": "default"})
+        )
+        .await
+        .status,
+        404
+    );
+    assert_eq!(
+        c.post(
+            "v1/filesystemlayout/matches",
+            json!({"machine": "big", "filesystemlayout": "ghost"})
+        )
+        .await
+        .status,
+        404
+    );
 });

@@ -7,7 +7,9 @@ use metal_testkit::{Backend, Caller, TestApi};
 use serde_json::Value;
 
 fn repo_file(rel: &str) -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(rel)
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(rel)
 }
 
 #[test]
@@ -33,17 +35,34 @@ fn operations(doc: &Value) -> BTreeSet<(String, String)> {
 
 /// Resources this server implements in full.
 const RESOURCES: &[&str] = &[
-    "/v1/image", "/v1/size", "/v1/size-image-constraint", "/v1/partition", "/v1/filesystemlayout",
-    "/v1/project", "/v1/tenant", "/v1/health", "/v1/version", "/v1/user", "/v1/audit",
+    "/v1/image",
+    "/v1/size",
+    "/v1/size-image-constraint",
+    "/v1/partition",
+    "/v1/filesystemlayout",
+    "/v1/project",
+    "/v1/tenant",
+    "/v1/health",
+    "/v1/version",
+    "/v1/user",
+    "/v1/audit",
 ];
 /// Reference operations of those resources that belong to later work, with the reason.
 const LATER: &[(&str, &str)] = &[
-    ("/v1/size/reservations", "size reservations arrive with the machine lifecycle"),
-    ("/v1/partition/capacity", "capacity counts machines: machine lifecycle"),
+    (
+        "/v1/size/reservations",
+        "size reservations arrive with the machine lifecycle",
+    ),
+    (
+        "/v1/partition/capacity",
+        "capacity counts machines: machine lifecycle",
+    ),
 ];
 
 fn in_scope(path: &str) -> bool {
-    RESOURCES.iter().any(|r| path == *r || path.starts_with(&format!("{r}/")))
+    RESOURCES
+        .iter()
+        .any(|r| path == *r || path.starts_with(&format!("{r}/")))
         && !LATER.iter().any(|(p, _)| path.starts_with(p))
 }
 
@@ -55,13 +74,22 @@ fn paths_and_verbs_follow_the_reference() {
     )
     .unwrap();
     let ours: Value = serde_json::from_str(&metal_api::openapi::generate()).unwrap();
-    let want: BTreeSet<_> = operations(&reference).into_iter().filter(|(_, p)| in_scope(p)).collect();
+    let want: BTreeSet<_> = operations(&reference)
+        .into_iter()
+        .filter(|(_, p)| in_scope(p))
+        .collect();
     let have = operations(&ours);
     let missing: Vec<_> = want.difference(&have).collect();
-    assert!(missing.is_empty(), "reference operations not served: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "reference operations not served: {missing:?}"
+    );
     let all_reference = operations(&reference);
     let invented: Vec<_> = have.difference(&all_reference).collect();
-    assert!(invented.is_empty(), "operations the reference does not have: {invented:?}");
+    assert!(
+        invented.is_empty(),
+        "operations the reference does not have: {invented:?}"
+    );
     // success status codes agree
     for (verb, path) in &want {
         let codes = |doc: &Value| -> BTreeSet<String> {
@@ -74,16 +102,24 @@ fn paths_and_verbs_follow_the_reference() {
                 .collect()
         };
         let (r, o) = (codes(&reference), codes(&ours));
-        assert!(o.is_subset(&r) && !o.is_empty(), "{verb} {path}: reference {r:?}, ours {o:?}");
+        assert!(
+            o.is_subset(&r) && !o.is_empty(),
+            "{verb} {path}: reference {r:?}, ours {o:?}"
+        );
     }
 }
 
 #[tokio::test]
 async fn document_is_served_under_the_base_path() {
-    let api = TestApi::start_with(Backend::Sqlite, |c| c.base_path = "/metal/".into()).await.unwrap();
+    let api = TestApi::start_with(Backend::Sqlite, |c| c.base_path = "/metal/".into())
+        .await
+        .unwrap();
     let r = api.client(Caller::Anonymous).get("apidocs.json").await;
     assert_eq!(r.status, 200);
-    assert_eq!(r.body["openapi"].as_str().map(|v| v.starts_with("3.")), Some(true));
+    assert_eq!(
+        r.body["openapi"].as_str().map(|v| v.starts_with("3.")),
+        Some(true)
+    );
     assert_eq!(r.body["servers"][0]["url"], "/metal/");
     assert!(r.body["paths"]["/v1/image"]["put"].is_object());
     api.stop().await;

@@ -6,7 +6,9 @@ use reqwest::Method;
 
 #[tokio::test]
 async fn base_path_and_router_errors() {
-    let api = TestApi::start_with(Backend::Sqlite, |c| c.base_path = "/metal/".into()).await.unwrap();
+    let api = TestApi::start_with(Backend::Sqlite, |c| c.base_path = "/metal/".into())
+        .await
+        .unwrap();
     let c = api.admin();
     assert!(api.url().ends_with("/metal/"));
     let r = c.get("v1/health").await;
@@ -33,9 +35,20 @@ async fn base_path_and_router_errors() {
     assert_eq!(r.body["name"], "metal-api");
     assert!(r.body["version"].as_str().unwrap().starts_with('v'));
 
-    let metrics = reqwest::get(format!("http://{}/metrics", api.server.metrics_addr)).await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("metal_api_http_requests_total"), "{metrics}");
-    assert!(metrics.contains("route=\"/metal/v1/health\"") || metrics.contains("route=\"/v1/health\""), "{metrics}");
+    let metrics = reqwest::get(format!("http://{}/metrics", api.server.metrics_addr))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("metal_api_http_requests_total"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("route=\"/metal/v1/health\"") || metrics.contains("route=\"/v1/health\""),
+        "{metrics}"
+    );
     api.stop().await;
 }
 
@@ -65,10 +78,14 @@ fn first_start_without_configuration() {
     let config = home.path().join(".metalctl/config.yaml");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while !config.exists() {
-        assert!(std::time::Instant::now() < deadline, "no metalctl context written");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no metalctl context written"
+        );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    let v: serde_yaml::Value = serde_yaml::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
+    let v: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
     assert_eq!(v["current"].as_str(), Some("local"));
     let url = v["contexts"]["local"]["url"].as_str().unwrap().to_string();
     let key = v["contexts"]["local"]["hmac"].as_str().unwrap().to_string();
@@ -76,16 +93,83 @@ fn first_start_without_configuration() {
     assert!(home.path().join("data/metal-api/hmac-keys.yaml").exists());
 
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let keys = metal_testkit::Keys { view: String::new(), edit: String::new(), admin: key.clone() };
+    let keys = metal_testkit::Keys {
+        view: String::new(),
+        edit: String::new(),
+        admin: key.clone(),
+    };
     let r = rt.block_on(metal_testkit::TestClient::new(url, Caller::Admin, keys).get("v1/user/me"));
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!(r.body["EMail"], "metal-admin@metal-stack.io");
 
     let pid = child.id().to_string();
-    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "exit after SIGTERM: {:?}", out.status);
     let log = String::from_utf8_lossy(&out.stderr);
     assert!(log.contains("wrote metalctl context"), "{log}");
     assert!(!log.contains(&key), "the key must never be logged");
+}
+
+/// A local HTTP server on loopback answering 200 on `/ok...` and 404 elsewhere; its base URL.
+pub async fn url_target() -> String {
+    use axum::http::{StatusCode, Uri};
+    let app = axum::Router::new().fallback(|uri: Uri| async move {
+        if uri.path().starts_with("/ok") {
+            StatusCode::OK
+        } else {
+            StatusCode::NOT_FOUND
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn url_checks_when_enabled() {
+    let target = url_target().await;
+    let api = TestApi::start_with(Backend::Sqlite, |c| c.check_urls = true)
+        .await
+        .unwrap();
+    let c = api.admin();
+    let img = |url: String| serde_json::json!({"id": "ubuntu-22.04.1", "url": url, "features": ["machine"]});
+    let r = c
+        .put("v1/image", img(format!("{target}/missing.tar.lz4")))
+        .await;
+    assert_eq!(r.status, 400, "{:?}", r.body);
+    assert!(r.message().contains("not reachable"), "{}", r.message());
+    let r = c
+        .put("v1/image", img("http://127.0.0.1:1/closed".into()))
+        .await;
+    assert_eq!(r.status, 400, "{:?}", r.body);
+    assert_eq!(c.get("v1/image/ubuntu-22.04.1").await.status, 404);
+    assert_eq!(
+        c.put("v1/image", img(format!("{target}/ok.tar.lz4")))
+            .await
+            .status,
+        201
+    );
+    let r = c
+        .post(
+            "v1/image",
+            serde_json::json!({"id": "ubuntu-22.04.1", "url": format!("{target}/gone")}),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+
+    let mut p = crate::partition("p1");
+    p["bootconfig"]["kernelurl"] = format!("{target}/missing-kernel").into();
+    p["bootconfig"]["imageurl"] = format!("{target}/ok-initrd").into();
+    let r = c.put("v1/partition", p.clone()).await;
+    assert_eq!(r.status, 400);
+    assert!(r.message().contains("kernelurl"), "{}", r.message());
+    p["bootconfig"]["kernelurl"] = format!("{target}/ok-kernel").into();
+    assert_eq!(c.put("v1/partition", p).await.status, 201);
+    api.stop().await;
 }

@@ -1,0 +1,256 @@
+//! The store against both real backends: migrations, conflicts, optimistic concurrency, and
+//! transactions that roll back.
+
+use metal_domain::audit::{AuditEntry, AuditFindRequest};
+use metal_domain::partition::Partition;
+use metal_domain::project::{Project, Tenant};
+use metal_store::{docs, Store, StoreError, StoreOptions};
+use sqlx::Connection;
+
+struct Db {
+    url: String,
+    pg: Option<String>,
+    _dir: tempfile::TempDir,
+}
+
+fn pg_admin() -> String {
+    std::env::var("METAL_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+async fn db(postgres: bool) -> Db {
+    let dir = tempfile::tempdir().unwrap();
+    if !postgres {
+        let url = format!("sqlite://{}", dir.path().join("s.db").display());
+        return Db {
+            url,
+            pg: None,
+            _dir: dir,
+        };
+    }
+    let name = format!("metal_store_{}", uuid::Uuid::new_v4().simple());
+    let mut c = sqlx::PgConnection::connect(&pg_admin())
+        .await
+        .expect("PostgreSQL must answer");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut c)
+        .await
+        .unwrap();
+    let base = pg_admin().rsplit_once('/').unwrap().0.to_string();
+    Db {
+        url: format!("{base}/{name}"),
+        pg: Some(name),
+        _dir: dir,
+    }
+}
+
+async fn drop_db(d: Db) {
+    if let Some(name) = d.pg {
+        let mut c = sqlx::PgConnection::connect(&pg_admin()).await.unwrap();
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&mut c)
+            .await
+            .unwrap();
+    }
+}
+
+fn partition(id: &str) -> Partition {
+    Partition {
+        id: id.into(),
+        name: format!("name-{id}"),
+        ..Default::default()
+    }
+}
+
+async fn documents(postgres: bool) {
+    let d = db(postgres).await;
+    let store = Store::open(&StoreOptions::new(&d.url)).await.unwrap();
+    // migrations apply once; opening again is a no-op
+    store.close().await;
+    let store = Store::open(&StoreOptions::new(&d.url)).await.unwrap();
+    store.ping().await.unwrap();
+
+    let mut tx = store.begin().await.unwrap();
+    let mut p = partition("p1");
+    docs::insert(&mut tx, &mut p).await.unwrap();
+    assert!(p.created.is_some() && p.created == p.changed);
+    tx.commit().await.unwrap();
+    // a taken id is a conflict (PostgreSQL aborts the transaction: it is dropped, not reused)
+    let mut tx = store.begin().await.unwrap();
+    let err = docs::insert(&mut tx, &mut partition("p1"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Conflict(ref m) if m.contains("already exists")),
+        "{err:?}"
+    );
+    drop(tx);
+
+    // a transaction dropped without commit leaves nothing
+    {
+        let mut tx = store.begin().await.unwrap();
+        docs::insert(&mut tx, &mut partition("p2")).await.unwrap();
+    }
+    let mut conn = store.reader().acquire().await.unwrap();
+    assert!(docs::get::<Partition>(&mut conn, "p2")
+        .await
+        .unwrap()
+        .is_none());
+
+    // optimistic concurrency: the second writer of the same revision loses
+    let read = docs::must_get::<Partition>(&mut conn, "p1").await.unwrap();
+    drop(conn);
+    let mut a = read.value.clone();
+    a.description = "a".into();
+    let mut b = read.value.clone();
+    b.description = "b".into();
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(
+        docs::update(&mut tx, &mut a, read.revision).await.unwrap(),
+        read.revision + 1
+    );
+    let err = docs::update(&mut tx, &mut b, read.revision)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    let mut ghost = partition("ghost");
+    let err = docs::update(&mut tx, &mut ghost, 1).await.unwrap_err();
+    assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+    tx.commit().await.unwrap();
+    let mut conn = store.reader().acquire().await.unwrap();
+    let now = docs::must_get::<Partition>(&mut conn, "p1").await.unwrap();
+    assert_eq!(now.value.description, "a");
+    assert_eq!(now.value.created, p.created, "created survives updates");
+    assert!(now.value.changed > p.changed);
+
+    // find by indexed columns
+    let mut tx = store.begin().await.unwrap();
+    let mut t = Tenant::default();
+    t.meta.id = "t1".into();
+    docs::insert(&mut tx, &mut t).await.unwrap();
+    for (id, tenant) in [("a", "t1"), ("b", "t1"), ("c", "t2")] {
+        let mut pr = Project {
+            tenant_id: tenant.into(),
+            name: format!("n{id}"),
+            ..Default::default()
+        };
+        pr.meta.id = id.into();
+        docs::insert(&mut tx, &mut pr).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    let found = docs::find::<Project>(&mut conn, &[("tenant_id", "t1")])
+        .await
+        .unwrap();
+    assert_eq!(
+        found.iter().map(|p| p.meta.id.as_str()).collect::<Vec<_>>(),
+        ["a", "b"]
+    );
+    let found = docs::find::<Project>(&mut conn, &[("tenant_id", "t1"), ("name", "nb")])
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(
+        docs::count_where::<Project>(&mut conn, "tenant_id", "t2")
+            .await
+            .unwrap(),
+        1
+    );
+    drop(conn);
+
+    let mut tx = store.begin().await.unwrap();
+    assert!(docs::delete::<Project>(&mut tx, "c").await.unwrap());
+    assert!(!docs::delete::<Project>(&mut tx, "c").await.unwrap());
+    tx.commit().await.unwrap();
+    store.close().await;
+    drop_db(d).await;
+}
+
+async fn audit(postgres: bool) {
+    let d = db(postgres).await;
+    let store = Store::open(&StoreOptions::new(&d.url)).await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    for (i, code) in [201, 409, 400].into_iter().enumerate() {
+        let e = AuditEntry {
+            rqid: format!("rq{i}"),
+            user: "u@x".into(),
+            path: "/v1/size".into(),
+            body: format!("{{\"n\":{i}}}"),
+            status_code: code,
+            ..Default::default()
+        };
+        metal_store::audit::insert(&mut tx, &e).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    let mut conn = store.reader().acquire().await.unwrap();
+    let all = metal_store::audit::find(&mut conn, &AuditFindRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        all.iter().map(|e| e.rqid.as_str()).collect::<Vec<_>>(),
+        ["rq2", "rq1", "rq0"],
+        "newest first"
+    );
+    let q = AuditFindRequest {
+        status_code: Some(409),
+        ..Default::default()
+    };
+    assert_eq!(
+        metal_store::audit::find(&mut conn, &q).await.unwrap()[0].rqid,
+        "rq1"
+    );
+    let q = AuditFindRequest {
+        body: Some("\"n\":2".into()),
+        path: Some("size".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        metal_store::audit::find(&mut conn, &q).await.unwrap().len(),
+        1
+    );
+    let q = AuditFindRequest {
+        body: Some("%".into()),
+        ..Default::default()
+    };
+    assert!(
+        metal_store::audit::find(&mut conn, &q).await.unwrap().len() == 3,
+        "a lone % matches as empty filter"
+    );
+    drop(conn);
+    store.close().await;
+    drop_db(d).await;
+}
+
+#[tokio::test]
+async fn documents_sqlite() {
+    documents(false).await
+}
+#[tokio::test]
+async fn documents_postgres() {
+    documents(true).await
+}
+#[tokio::test]
+async fn audit_sqlite() {
+    audit(false).await
+}
+#[tokio::test]
+async fn audit_postgres() {
+    audit(true).await
+}
+
+#[tokio::test]
+async fn bad_urls_are_refused_without_leaking_passwords() {
+    let err = Store::open(&StoreOptions::new("mysql://h/db"))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("sqlite://FILE or postgres://"),
+        "{err}"
+    );
+    let err = Store::open(&StoreOptions::new(
+        "postgres://metal:s3cret@127.0.0.1:1/metal",
+    ))
+    .await
+    .unwrap_err();
+    let text = format!("{err:#}");
+    assert!(!text.contains("s3cret"), "{text}");
+}
