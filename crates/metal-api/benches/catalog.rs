@@ -13,6 +13,8 @@
 //! - `BENCH_SECONDS`: measured seconds per operation (default 5; fractions allowed)
 //! - `BENCH_CONCURRENCY`: concurrent workers (default 16)
 //! - `BENCH_BACKENDS`: `sqlite`, `postgres` or both comma-separated (default both)
+//! - `BENCH_OPS`: operations to run, comma-separated (default all): `image-get`, `image-list`,
+//!   `image-find`, `size-get`, `size-list`
 //!
 //! Run: `cargo bench -p metal-api --bench catalog`
 
@@ -55,6 +57,17 @@ impl Op {
         Op::SizeGet,
         Op::SizeList,
     ];
+
+    /// The name `BENCH_OPS` selects the operation by.
+    fn key(self) -> &'static str {
+        match self {
+            Op::ImageGet => "image-get",
+            Op::ImageList => "image-list",
+            Op::ImageFind => "image-find",
+            Op::SizeGet => "size-get",
+            Op::SizeList => "size-list",
+        }
+    }
 
     fn name(self) -> &'static str {
         match self {
@@ -103,6 +116,7 @@ struct Settings {
     duration: Duration,
     concurrency: usize,
     backends: Vec<Backend>,
+    ops: Vec<Op>,
 }
 
 impl Settings {
@@ -126,10 +140,24 @@ impl Settings {
                 other => panic!("BENCH_BACKENDS: unknown backend {other:?} (sqlite, postgres)"),
             })
             .collect();
+        let ops = match std::env::var("BENCH_OPS") {
+            Err(_) => Op::ALL.to_vec(),
+            Ok(v) => v
+                .split(',')
+                .map(|k| {
+                    let k = k.trim();
+                    Op::ALL
+                        .into_iter()
+                        .find(|op| op.key() == k)
+                        .unwrap_or_else(|| panic!("BENCH_OPS: unknown operation {k:?}"))
+                })
+                .collect(),
+        };
         Self {
             duration: Duration::from_secs_f64(secs),
             concurrency,
             backends,
+            ops,
         }
     }
 }
@@ -461,7 +489,7 @@ async fn run_backend(backend: Backend, s: &Settings) -> (Vec<OpResult>, Vec<Brea
     sanity_check(&admin, &ids).await;
     let ids = std::sync::Arc::new(ids);
     let mut results = Vec::new();
-    for op in Op::ALL {
+    for &op in &s.ops {
         let r = load(&api, backend, op, &ids, s).await;
         eprintln!(
             "{name}: {:<16} {:>8} requests, {:>9.1} req/s",

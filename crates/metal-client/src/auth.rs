@@ -76,7 +76,10 @@ pub enum Auth {
     #[default]
     None,
     /// HMAC signature with a shared key.
-    Hmac { key: String, auth_type: HmacAuthType },
+    Hmac {
+        key: String,
+        auth_type: HmacAuthType,
+    },
     /// `Authorization: Bearer <token>` (an OIDC id-token).
     Bearer(String),
 }

@@ -304,14 +304,14 @@ mod tests {
             "http://host:8080/metal",
             "http://host:8080/metal//",
         ] {
-            assert_eq!(
-                join_url(base, "/v1/size"),
-                "http://host:8080/metal/v1/size"
-            );
+            assert_eq!(join_url(base, "/v1/size"), "http://host:8080/metal/v1/size");
             assert_eq!(join_url(base, "v1/size"), "http://host:8080/metal/v1/size");
         }
         assert_eq!(join_url("http://h:1", "v1/health"), "http://h:1/v1/health");
-        assert_eq!(join_url("http://h:1/", "/v1/health"), "http://h:1/v1/health");
+        assert_eq!(
+            join_url("http://h:1/", "/v1/health"),
+            "http://h:1/v1/health"
+        );
     }
 
     #[test]

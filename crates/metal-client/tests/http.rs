@@ -114,7 +114,11 @@ async fn bearer_token_and_json_body() {
 
 #[tokio::test]
 async fn error_answer_carries_status_and_message() {
-    let (url, seen) = serve_once(404, r#"{"statuscode":404,"message":"no size with id \"x y\""}"#).await;
+    let (url, seen) = serve_once(
+        404,
+        r#"{"statuscode":404,"message":"no size with id \"x y\""}"#,
+    )
+    .await;
     let client = Client::new(&url, Auth::None).unwrap();
     let err = client.get_size("x y").await.unwrap_err();
     assert!(err.is_not_found());
@@ -140,7 +144,10 @@ async fn image_list_sends_show_usage() {
     let (url, seen) = serve_once(200, "[]").await;
     let client = Client::new(&url, Auth::None).unwrap();
     assert!(client.list_images(true).await.unwrap().is_empty());
-    assert_eq!(seen.await.unwrap().target, "/metal/v1/image?show-usage=true");
+    assert_eq!(
+        seen.await.unwrap().target,
+        "/metal/v1/image?show-usage=true"
+    );
 }
 
 #[tokio::test]

@@ -19,13 +19,13 @@ pub struct App {
 }
 
 impl App {
-    /// Validates the output flags; nothing else is touched yet.
-    pub fn new(global: GlobalArgs) -> Result<Self> {
+    /// Validates the output flags; nothing else is touched yet. Results go to `out`.
+    pub fn new(global: GlobalArgs, out: Box<dyn Write + Send>) -> Result<Self> {
         let printer = Printer::new(
             global.output_format.as_deref(),
             global.template.clone(),
             global.no_headers,
-            Box::new(std::io::stdout()),
+            out,
         )?;
         Ok(Self {
             global,

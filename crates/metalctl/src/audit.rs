@@ -16,7 +16,7 @@ use crate::sort::{self, SortArgs, SortKey};
 pub enum AuditCmd {
     /// Search audit entries.
     #[command(visible_alias = "ls")]
-    List(AuditListArgs),
+    List(Box<AuditListArgs>),
     /// Show the audit entries of one request id.
     #[command(visible_alias = "get")]
     Describe {
@@ -79,11 +79,17 @@ const SORT_KEYS: &[&str] = &["timestamp", "rqid", "user", "path", "code"];
 pub async fn run(app: &mut App, cmd: AuditCmd) -> Result<()> {
     match cmd {
         AuditCmd::List(args) => {
+            let args = *args;
             let now = Utc::now();
             let req = AuditFindRequest {
                 rqid: args.rqid,
                 from: Some(parse_time(&args.from, now).context("--from")?),
-                to: args.to.as_deref().map(|t| parse_time(t, now)).transpose().context("--to")?,
+                to: args
+                    .to
+                    .as_deref()
+                    .map(|t| parse_time(t, now))
+                    .transpose()
+                    .context("--to")?,
                 component: args.component,
                 kind: args.kind,
                 user: args.user,
@@ -117,7 +123,8 @@ pub async fn run(app: &mut App, cmd: AuditCmd) -> Result<()> {
                 bail!("no audit entries found for request id {rqid:?}");
             }
             for e in &entries {
-                app.printer.describe(e, |wide| table(std::slice::from_ref(e), wide))?;
+                app.printer
+                    .describe(e, |wide| table(std::slice::from_ref(e), wide))?;
             }
             Ok(())
         }
@@ -143,9 +150,9 @@ pub fn parse_time(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>> {
             'd' => 86_400,
             _ => bail!("{s:?} is neither a duration like 1h30m nor an RFC 3339 time"),
         };
-        let n: i64 = number
-            .parse()
-            .with_context(|| format!("{s:?} is neither a duration like 1h30m nor an RFC 3339 time"))?;
+        let n: i64 = number.parse().with_context(|| {
+            format!("{s:?} is neither a duration like 1h30m nor an RFC 3339 time")
+        })?;
         secs += n * unit;
         number.clear();
     }
@@ -166,7 +173,16 @@ fn sort_key(e: &AuditEntry, key: &str) -> SortKey {
 }
 
 fn table(entries: &[AuditEntry], wide: bool) -> Table {
-    let mut header = vec!["TIME", "REQUEST ID", "COMPONENT", "DETAIL", "PATH", "CODE", "USER", "TENANT"];
+    let mut header = vec![
+        "TIME",
+        "REQUEST ID",
+        "COMPONENT",
+        "DETAIL",
+        "PATH",
+        "CODE",
+        "USER",
+        "TENANT",
+    ];
     if wide {
         header.extend(["PHASE", "REMOTE ADDR", "ERROR", "BODY"]);
     }
@@ -192,7 +208,12 @@ fn table(entries: &[AuditEntry], wide: bool) -> Table {
             e.tenant.clone(),
         ];
         if wide {
-            row.extend([e.phase.clone(), e.remote_addr.clone(), e.error.clone(), e.body.clone()]);
+            row.extend([
+                e.phase.clone(),
+                e.remote_addr.clone(),
+                e.error.clone(),
+                e.body.clone(),
+            ]);
         }
         t.push(row);
     }
@@ -207,9 +228,18 @@ mod tests {
     #[test]
     fn times() {
         let now = Utc.with_ymd_and_hms(2024, 5, 27, 10, 0, 0).unwrap();
-        assert_eq!(parse_time("1h", now).unwrap(), Utc.with_ymd_and_hms(2024, 5, 27, 9, 0, 0).unwrap());
-        assert_eq!(parse_time("1h30m", now).unwrap(), Utc.with_ymd_and_hms(2024, 5, 27, 8, 30, 0).unwrap());
-        assert_eq!(parse_time("2d", now).unwrap(), Utc.with_ymd_and_hms(2024, 5, 25, 10, 0, 0).unwrap());
+        assert_eq!(
+            parse_time("1h", now).unwrap(),
+            Utc.with_ymd_and_hms(2024, 5, 27, 9, 0, 0).unwrap()
+        );
+        assert_eq!(
+            parse_time("1h30m", now).unwrap(),
+            Utc.with_ymd_and_hms(2024, 5, 27, 8, 30, 0).unwrap()
+        );
+        assert_eq!(
+            parse_time("2d", now).unwrap(),
+            Utc.with_ymd_and_hms(2024, 5, 25, 10, 0, 0).unwrap()
+        );
         assert_eq!(
             parse_time("2024-01-01T00:00:00Z", now).unwrap(),
             Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap()
@@ -234,7 +264,16 @@ mod tests {
         let t = table(&[e], false);
         assert_eq!(
             t.rows[0],
-            ["2024-05-27 10:00:00", "r1", "metal-api", "PUT", "/v1/size", "201", "metal-admin@metal-stack.io", ""]
+            [
+                "2024-05-27 10:00:00",
+                "r1",
+                "metal-api",
+                "PUT",
+                "/v1/size",
+                "201",
+                "metal-admin@metal-stack.io",
+                ""
+            ]
         );
     }
 }

@@ -26,6 +26,7 @@ pub struct Cli {
 
 /// Flags valid on every command.
 #[derive(Args, Debug, Clone, Default)]
+#[command(next_help_heading = "Global Options")]
 pub struct GlobalArgs {
     /// Config file (default: /etc/metalctl/config.yaml, ~/.metalctl/config.yaml, ./config.yaml).
     #[arg(short = 'c', long, global = true, env = "METALCTL_CONFIG")]
@@ -34,7 +35,12 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "METALCTL_API_URL")]
     pub api_url: Option<String>,
     /// Bearer token (an OIDC id-token).
-    #[arg(long, global = true, env = "METALCTL_API_TOKEN", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "METALCTL_API_TOKEN",
+        hide_env_values = true
+    )]
     pub api_token: Option<String>,
     /// HMAC key to sign requests with.
     #[arg(long, global = true, env = "METALCTL_HMAC", hide_env_values = true)]
@@ -116,28 +122,53 @@ mod tests {
     fn aliases_and_globals() {
         let cli = parse(&["fsl", "ls", "-o", "wide", "--sort-by", "id:desc"]);
         assert_eq!(cli.global.output_format.as_deref(), Some("wide"));
-        assert!(matches!(cli.command, Command::Filesystemlayout(FslCmd::Crud(Crud::List(_)))));
+        assert!(matches!(
+            cli.command,
+            Command::Filesystemlayout(FslCmd::Crud(Crud::List(_)))
+        ));
         let cli = parse(&["size", "ic", "try", "--size", "s", "--image", "i"]);
-        assert!(matches!(cli.command, Command::Size(SizeCmd::Imageconstraint(_))));
+        assert!(matches!(
+            cli.command,
+            Command::Size(SizeCmd::Imageconstraint(_))
+        ));
         for alias in ["rm", "destroy", "remove", "delete"] {
             let cli = parse(&["image", alias, "ubuntu-22.04"]);
             assert!(matches!(cli.command, Command::Image(Crud::Delete(_))));
         }
-        let cli = parse(&["image", "get", "x", "--no-headers", "--yes-i-really-mean-it"]);
+        let cli = parse(&[
+            "image",
+            "get",
+            "x",
+            "--no-headers",
+            "--yes-i-really-mean-it",
+        ]);
         assert!(cli.global.no_headers && cli.global.yes_i_really_mean_it);
         let cli = parse(&["ctx", "-"]);
-        assert!(matches!(cli.command, Command::Context(ContextArgs { name: Some(ref n), .. }) if n == "-"));
+        assert!(
+            matches!(cli.command, Command::Context(ContextArgs { name: Some(ref n), .. }) if n == "-")
+        );
         let cli = parse(&["context", "short"]);
-        assert!(matches!(cli.command, Command::Context(ContextArgs { cmd: Some(_), .. })));
+        assert!(matches!(
+            cli.command,
+            Command::Context(ContextArgs { cmd: Some(_), .. })
+        ));
         let cli = parse(&["image", "list", "--show-usage"]);
-        assert!(matches!(cli.command, Command::Image(Crud::List(ImageList { show_usage: true, .. }))));
+        assert!(matches!(
+            cli.command,
+            Command::Image(Crud::List(ImageList {
+                show_usage: true,
+                ..
+            }))
+        ));
     }
 
     #[test]
     fn delete_needs_id_or_file() {
         assert!(Cli::try_parse_from(["metalctl", "partition", "delete"]).is_err());
         assert!(Cli::try_parse_from(["metalctl", "partition", "delete", "-f", "x.yaml"]).is_ok());
-        assert!(Cli::try_parse_from(["metalctl", "partition", "delete", "p", "-f", "x.yaml"]).is_err());
+        assert!(
+            Cli::try_parse_from(["metalctl", "partition", "delete", "p", "-f", "x.yaml"]).is_err()
+        );
         assert!(Cli::try_parse_from(["metalctl", "partition", "create"]).is_err());
     }
 }

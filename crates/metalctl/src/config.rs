@@ -104,7 +104,11 @@ impl LoadedConfig {
         Self::load_from(explicit, &search_paths(home.as_deref()), home.as_deref())
     }
 
-    pub fn load_from(explicit: Option<&Path>, search: &[PathBuf], home: Option<&Path>) -> Result<Self> {
+    pub fn load_from(
+        explicit: Option<&Path>,
+        search: &[PathBuf],
+        home: Option<&Path>,
+    ) -> Result<Self> {
         if let Some(path) = explicit {
             let file = read_file(path)?;
             return Ok(Self {
@@ -204,8 +208,10 @@ pub fn resolve(over: &Overrides, ctx: Option<&Context>) -> Result<Settings> {
         .or_else(|| ctx.map(|c| c.url.trim()).filter(|u| !u.is_empty()))
         .unwrap_or(DEFAULT_API_URL)
         .to_string();
-    let auth_type_str = non_empty(&over.hmac_auth_type)
-        .or_else(|| ctx.map(|c| c.hmac_auth_type.trim()).filter(|t| !t.is_empty()));
+    let auth_type_str = non_empty(&over.hmac_auth_type).or_else(|| {
+        ctx.map(|c| c.hmac_auth_type.trim())
+            .filter(|t| !t.is_empty())
+    });
     let auth_type = match auth_type_str {
         Some(t) => t.parse::<HmacAuthType>()?,
         None => HmacAuthType::Admin,
@@ -298,10 +304,19 @@ contexts:
     #[test]
     fn search_order_and_explicit_file() {
         let dir = tempfile::tempdir().unwrap();
-        let a = write(dir.path(), "a.yaml", "current: a\ncontexts: {a: {url: 'http://a'}}\n");
-        let b = write(dir.path(), "b.yaml", "current: b\ncontexts: {b: {url: 'http://b'}}\n");
+        let a = write(
+            dir.path(),
+            "a.yaml",
+            "current: a\ncontexts: {a: {url: 'http://a'}}\n",
+        );
+        let b = write(
+            dir.path(),
+            "b.yaml",
+            "current: b\ncontexts: {b: {url: 'http://b'}}\n",
+        );
         let missing = dir.path().join("missing.yaml");
-        let cfg = LoadedConfig::load_from(None, &[missing.clone(), b.clone(), a.clone()], None).unwrap();
+        let cfg =
+            LoadedConfig::load_from(None, &[missing.clone(), b.clone(), a.clone()], None).unwrap();
         assert_eq!(cfg.file.current, "b");
         let cfg = LoadedConfig::load_from(Some(&a), &[b], None).unwrap();
         assert_eq!(cfg.file.current, "a");
@@ -339,16 +354,23 @@ contexts:
             api_token: Some("cli-token".into()),
             ..Default::default()
         };
-        assert!(matches!(resolve(&over, local).unwrap().auth, Auth::Bearer(ref t) if t == "cli-token"));
+        assert!(
+            matches!(resolve(&over, local).unwrap().auth, Auth::Bearer(ref t) if t == "cli-token")
+        );
         // an hmac key given on the command line beats a token
         let over = Overrides {
             api_token: Some("cli-token".into()),
             hmac: Some("k".into()),
             ..Default::default()
         };
-        assert!(matches!(resolve(&over, prod).unwrap().auth, Auth::Hmac { .. }));
+        assert!(matches!(
+            resolve(&over, prod).unwrap().auth,
+            Auth::Hmac { .. }
+        ));
         // the context's own token
-        assert!(matches!(resolve(&Overrides::default(), prod).unwrap().auth, Auth::Bearer(ref t) if t == "tok"));
+        assert!(
+            matches!(resolve(&Overrides::default(), prod).unwrap().auth, Auth::Bearer(ref t) if t == "tok")
+        );
 
         let bad = Overrides {
             hmac_auth_type: Some("Metal-Root".into()),
@@ -395,7 +417,13 @@ contexts:
     fn new_file_is_created_in_home() {
         let home = tempfile::tempdir().unwrap();
         let mut cfg = LoadedConfig::load_from(None, &[], Some(home.path())).unwrap();
-        cfg.file.contexts.insert("x".into(), Context { url: "http://x".into(), ..Default::default() });
+        cfg.file.contexts.insert(
+            "x".into(),
+            Context {
+                url: "http://x".into(),
+                ..Default::default()
+            },
+        );
         switch(&mut cfg.file, "x").unwrap();
         cfg.save().unwrap();
         let text = std::fs::read_to_string(home.path().join(".metalctl/config.yaml")).unwrap();

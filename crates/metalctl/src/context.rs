@@ -84,9 +84,9 @@ mod tests {
         assert_eq!(
             context_table(&file).render_plain(true),
             "\
-NAME         API URL                 ISSUER URL
-local [*]    http://localhost:8080/
-prod         https://api             https://dex
+NAME       API URL                 ISSUER URL
+local [*]  http://localhost:8080/
+prod       https://api             https://dex
 "
         );
         let empty = context_table(&ConfigFile::default());

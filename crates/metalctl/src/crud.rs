@@ -109,7 +109,12 @@ pub struct BulkArgs {
     #[arg(long)]
     pub bulk_output: bool,
     /// Do not ask before bulk operations.
-    #[arg(long, env = "METALCTL_SKIP_SECURITY_PROMPTS")]
+    #[arg(
+        long,
+        env = "METALCTL_SKIP_SECURITY_PROMPTS",
+        action = clap::ArgAction::SetTrue,
+        value_parser = clap::builder::FalseyValueParser::new()
+    )]
     pub skip_security_prompts: bool,
 }
 
@@ -131,14 +136,16 @@ pub async fn list<R: Resource>(app: &mut App, args: &R::List) -> Result<()> {
     let client = app.client()?;
     let mut items = R::list(&client, args).await?;
     sort::sort(&mut items, &orders, R::sort_key);
-    app.printer.list(&items, |wide| R::table(&items, wide, args))
+    app.printer
+        .list(&items, |wide| R::table(&items, wide, args))
 }
 
 /// Prints one entity with the describe printer.
 pub fn describe_one<R: Resource>(app: &mut App, item: &R::Entity) -> Result<()> {
     let args = R::List::default();
-    app.printer
-        .describe(item, |wide| R::table(std::slice::from_ref(item), wide, &args))
+    app.printer.describe(item, |wide| {
+        R::table(std::slice::from_ref(item), wide, &args)
+    })
 }
 
 /// Runs one of the generic verbs.
@@ -179,7 +186,13 @@ async fn from_file<R: Resource>(app: &mut App, f: &FileArgs, verb: Verb) -> Resu
     if docs.len() > 1 {
         let ids: Vec<String> = docs.iter().map(R::doc_id).collect();
         app.confirm(
-            &format!("{} {} {}s: {}", verb.as_str(), docs.len(), R::KIND, ids.join(", ")),
+            &format!(
+                "{} {} {}s: {}",
+                verb.as_str(),
+                docs.len(),
+                R::KIND,
+                ids.join(", ")
+            ),
             f.bulk.skip_security_prompts,
         )?;
     }

@@ -47,7 +47,9 @@ mod tests {
     #[test]
     fn changed_and_unchanged_files() {
         assert_eq!(
-            edit_with("sed -i s/old/new/", "name: old\n").unwrap().as_deref(),
+            edit_with("sed -i s/old/new/", "name: old\n")
+                .unwrap()
+                .as_deref(),
             Some("name: new\n")
         );
         assert_eq!(edit_with("true", "name: old\n").unwrap(), None);

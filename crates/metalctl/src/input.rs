@@ -35,7 +35,11 @@ pub fn parse_documents<T: DeserializeOwned>(text: &str, source: &str) -> Result<
         };
         for (j, element) in elements.into_iter().enumerate() {
             let item = serde_yaml::from_value(element).with_context(|| {
-                format!("document {} (entry {}) of {source} does not fit", i + 1, j + 1)
+                format!(
+                    "document {} (entry {}) of {source} does not fit",
+                    i + 1,
+                    j + 1
+                )
             })?;
             out.push(item);
         }
@@ -72,7 +76,10 @@ mod tests {
     #[test]
     fn multiple_documents() {
         let text = "---\nid: a\nn: 1\n---\n\n---\nid: b\n...\n";
-        assert_eq!(parse_documents::<Doc>(text, "x").unwrap(), vec![doc("a", 1), doc("b", 0)]);
+        assert_eq!(
+            parse_documents::<Doc>(text, "x").unwrap(),
+            vec![doc("a", 1), doc("b", 0)]
+        );
     }
 
     #[test]
@@ -82,15 +89,24 @@ mod tests {
             parse_documents::<Doc>(text, "x").unwrap(),
             vec![doc("a", 0), doc("b", 0), doc("c", 3)]
         );
-        assert_eq!(parse_documents::<Doc>("[{\"id\":\"j\"}]", "x").unwrap(), vec![doc("j", 0)]);
+        assert_eq!(
+            parse_documents::<Doc>("[{\"id\":\"j\"}]", "x").unwrap(),
+            vec![doc("j", 0)]
+        );
     }
 
     #[test]
     fn errors_name_the_document() {
         let err = parse_documents::<Doc>("id: a\n---\nn: 2\n", "f.yaml").unwrap_err();
-        assert!(format!("{err:#}").starts_with("document 2 (entry 1) of f.yaml does not fit"), "{err:#}");
+        assert!(
+            format!("{err:#}").starts_with("document 2 (entry 1) of f.yaml does not fit"),
+            "{err:#}"
+        );
         let err = parse_documents::<Doc>("id: [\n", "f.yaml").unwrap_err();
-        assert!(format!("{err:#}").starts_with("parsing document 1 of f.yaml"), "{err:#}");
+        assert!(
+            format!("{err:#}").starts_with("parsing document 1 of f.yaml"),
+            "{err:#}"
+        );
     }
 
     #[test]

@@ -34,12 +34,18 @@ use crate::resources::{
     tenant::TenantResource,
 };
 
-/// Runs a parsed command line.
+/// Runs a parsed command line, printing results to stdout.
 pub async fn run(cli: Cli) -> Result<()> {
+    run_to(cli, Box::new(std::io::stdout())).await
+}
+
+/// Runs a parsed command line, printing results to `out` (for driving metalctl in-process,
+/// e.g. from tests). Prompts and notes still go to stderr.
+pub async fn run_to(cli: Cli, out: Box<dyn std::io::Write + Send>) -> Result<()> {
     if let Command::Completion { shell } = cli.command {
         return misc::completion(shell);
     }
-    let mut app = App::new(cli.global)?;
+    let mut app = App::new(cli.global, out)?;
     match cli.command {
         Command::Image(c) => crud::run::<ImageResource>(&mut app, c).await,
         Command::Size(c) => size::run(&mut app, c).await,
@@ -57,9 +63,20 @@ pub async fn run(cli: Cli) -> Result<()> {
 }
 
 /// The message printed after `Error: `: the server's message for API errors, otherwise the
-/// error with its causes.
+/// error with its causes. For a connection failure the HTTP stack's intermediate layers are
+/// left out: the URL and the root cause are what a user can act on.
 pub fn error_message(err: &anyhow::Error) -> String {
-    format!("{err:#}")
+    let mut parts = Vec::new();
+    for e in err.chain() {
+        parts.push(e.to_string());
+        if let Some(metal_client::Error::Connect { .. }) = e.downcast_ref::<metal_client::Error>() {
+            if let Some(root) = e.source().map(|_| err.root_cause()) {
+                parts.push(root.to_string());
+            }
+            break;
+        }
+    }
+    parts.join(": ")
 }
 
 /// True if the error is a closed standard output (e.g. `metalctl image ls | head -1`).
@@ -68,4 +85,52 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
         e.downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[test]
+    fn error_messages() {
+        let api = anyhow::Error::from(metal_client::Error::Api {
+            status: 404,
+            message: "no image with id \"x\"".into(),
+        });
+        assert_eq!(error_message(&api), "no image with id \"x\"");
+        let ctx = api.context("create image \"x\"");
+        assert_eq!(
+            error_message(&ctx),
+            "create image \"x\": no image with id \"x\""
+        );
+        let io = std::io::Error::new(std::io::ErrorKind::BrokenPipe, "closed");
+        assert!(is_broken_pipe(&anyhow::Error::from(io).context("writing")));
+    }
+
+    #[test]
+    fn run_is_send() {
+        fn assert_send<T: Send>(_: T) {}
+        let cli = Cli::try_parse_from(["metalctl", "version"]).unwrap();
+        assert_send(run_to(cli, Box::new(std::io::sink())));
+    }
+
+    #[tokio::test]
+    async fn connection_errors_name_url_and_root_cause() {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let client = metal_client::Client::new(
+            &format!("http://127.0.0.1:{port}/metal/"),
+            metal_client::Auth::None,
+        )
+        .unwrap();
+        let err = anyhow::Error::from(client.version().await.unwrap_err())
+            .context("failed to get server info");
+        assert_eq!(
+            error_message(&err),
+            format!("failed to get server info: cannot reach metal-api at http://127.0.0.1:{port}/metal/v1/version: Connection refused (os error 111)")
+        );
+    }
 }

@@ -1,6 +1,7 @@
 //! The `metalctl` binary: parse the command line, run it, map the outcome to an exit code
 //! (0 success, 1 any error, printed as `Error: <message>` on stderr).
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -12,10 +13,14 @@ fn main() -> ExitCode {
     if debug {
         tracing_subscriber::fmt()
             .with_writer(std::io::stderr)
+            .with_ansi(std::io::stderr().is_terminal())
             .with_env_filter("metal_client=debug,metalctl=debug")
             .init();
     }
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("Error: starting the async runtime: {e}");

@@ -1,5 +1,7 @@
 //! Commands without an entity: `health`, `version`, `whoami` and `completion`.
 
+use std::io::Write;
+
 use anyhow::{bail, Context as _, Result};
 use clap::CommandFactory;
 use clap_complete::Shell;
@@ -15,7 +17,14 @@ pub async fn health(app: &mut App) -> Result<()> {
     let h = app.client()?.health().await?;
     app.printer.value(&h)?;
     if h.status != "healthy" {
-        bail!("metal-api is {}", if h.status.is_empty() { "not healthy" } else { &h.status });
+        bail!(
+            "metal-api is {}",
+            if h.status.is_empty() {
+                "not healthy"
+            } else {
+                &h.status
+            }
+        );
     }
     Ok(())
 }
@@ -67,7 +76,11 @@ pub async fn whoami(app: &mut App) -> Result<()> {
 /// `metalctl completion <shell>`: the completion script on stdout.
 pub fn completion(shell: Shell) -> Result<()> {
     let mut cmd = Cli::command();
+    // generate into memory: clap_complete panics when its writer fails (a closed pipe)
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "metalctl", &mut script);
     let mut out = std::io::stdout();
-    clap_complete::generate(shell, &mut cmd, "metalctl", &mut out);
-    std::io::Write::flush(&mut out).context("writing the completion script")
+    out.write_all(&script)
+        .and_then(|()| out.flush())
+        .context("writing the completion script")
 }

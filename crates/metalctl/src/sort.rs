@@ -129,12 +129,27 @@ mod tests {
         assert_eq!(
             o,
             vec![
-                Order { key: "name".into(), descending: true },
-                Order { key: "id".into(), descending: false },
-                Order { key: "size".into(), descending: false },
+                Order {
+                    key: "name".into(),
+                    descending: true
+                },
+                Order {
+                    key: "id".into(),
+                    descending: false
+                },
+                Order {
+                    key: "size".into(),
+                    descending: false
+                },
             ]
         );
-        assert_eq!(parsed(&[]).unwrap(), vec![Order { key: "id".into(), descending: false }]);
+        assert_eq!(
+            parsed(&[]).unwrap(),
+            vec![Order {
+                key: "id".into(),
+                descending: false
+            }]
+        );
         assert_eq!(
             parsed(&["bogus"]).unwrap_err().to_string(),
             "unknown sort key \"bogus\", valid keys are: id, name, size"

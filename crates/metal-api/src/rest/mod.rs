@@ -395,6 +395,11 @@ fn system(t: &mut RouteTable) {
     t.add(
         Op::get("/v1/health", "health", PUBLIC)
             .summary("perform a healthcheck")
+            .query(
+                "service",
+                "string",
+                "return health for this specific service only",
+            )
             .returns::<HealthResponse>(200)
             .returns::<HealthResponse>(500),
         get(s::health),

@@ -89,8 +89,26 @@ pub async fn audit_find(
     Ok(Json(metal_store::audit::find(&mut conn, &q).await?))
 }
 
-/// 200 when the database answers, 500 with the same body shape otherwise.
-pub async fn health(State(a): State<App>) -> (StatusCode, Json<HealthResponse>) {
+#[derive(Debug, serde::Deserialize)]
+pub struct HealthQuery {
+    service: Option<String>,
+}
+
+/// 200 when the database answers, 500 with the same body shape otherwise; `?service=database`
+/// answers that service alone, an unknown service is a 404.
+pub async fn health(
+    State(a): State<App>,
+    axum::extract::Query(q): axum::extract::Query<HealthQuery>,
+) -> ApiResult<(StatusCode, Json<HealthResponse>)> {
+    if let Some(s) = q
+        .service
+        .as_deref()
+        .filter(|s| !s.is_empty() && *s != "database")
+    {
+        return Err(ApiError::not_found(format!(
+            "unknown service {s:?}: this server checks \"database\""
+        )));
+    }
     let db = match a.store.ping().await {
         Ok(()) => HealthResponse {
             status: "healthy".into(),
@@ -121,7 +139,7 @@ pub async fn health(State(a): State<App>) -> (StatusCode, Json<HealthResponse>) 
     } else {
         StatusCode::INTERNAL_SERVER_ERROR
     };
-    (code, Json(body))
+    Ok((code, Json(body)))
 }
 
 pub async fn version(State(a): State<App>) -> Json<VersionResponse> {

@@ -15,6 +15,8 @@ async fn base_path_and_router_errors() {
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!(r.body["status"], "healthy");
     assert_eq!(r.body["services"]["database"]["status"], "healthy");
+    assert_eq!(c.get("v1/health?service=database").await.status, 200);
+    assert_eq!(c.get("v1/health?service=rethinkdb").await.status, 404);
 
     // outside the base path nothing is served
     let root = api.url().trim_end_matches("metal/").to_string();

@@ -31,7 +31,11 @@ impl Client {
     }
 
     /// `POST /v1/image/find?show-usage=`
-    pub async fn find_images(&self, req: &ImageFindRequest, show_usage: bool) -> Result<Vec<Image>> {
+    pub async fn find_images(
+        &self,
+        req: &ImageFindRequest,
+        show_usage: bool,
+    ) -> Result<Vec<Image>> {
         self.post(&format!("{PATH}/find?show-usage={show_usage}"), req)
             .await
     }

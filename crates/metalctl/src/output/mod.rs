@@ -49,7 +49,7 @@ pub struct Printer {
     template: Option<String>,
     no_headers: bool,
     documents: usize,
-    out: Box<dyn Write>,
+    out: Box<dyn Write + Send>,
 }
 
 impl Printer {
@@ -58,7 +58,7 @@ impl Printer {
         format: Option<&str>,
         template: Option<String>,
         no_headers: bool,
-        out: Box<dyn Write>,
+        out: Box<dyn Write + Send>,
     ) -> Result<Self> {
         let template = template.filter(|t| !t.is_empty());
         let explicit = match format.map(str::trim).filter(|f| !f.is_empty()) {
@@ -79,7 +79,11 @@ impl Printer {
     }
 
     /// Prints a list: a table unless `-o` says otherwise; `table(wide)` builds the table.
-    pub fn list<T: Serialize>(&mut self, items: &[T], table: impl FnOnce(bool) -> Table) -> Result<()> {
+    pub fn list<T: Serialize>(
+        &mut self,
+        items: &[T],
+        table: impl FnOnce(bool) -> Table,
+    ) -> Result<()> {
         let format = self.explicit.unwrap_or(Format::Table);
         match format {
             Format::Table | Format::Wide | Format::Markdown => self.table(format, table),
@@ -99,7 +103,11 @@ impl Printer {
 
     /// Prints one entity: YAML unless `-o` says otherwise. Several calls print several YAML
     /// documents separated by `---`.
-    pub fn describe<T: Serialize>(&mut self, item: &T, table: impl FnOnce(bool) -> Table) -> Result<()> {
+    pub fn describe<T: Serialize>(
+        &mut self,
+        item: &T,
+        table: impl FnOnce(bool) -> Table,
+    ) -> Result<()> {
         let format = self.explicit.unwrap_or(Format::Yaml);
         match format {
             Format::Table | Format::Wide | Format::Markdown => self.table(format, table),
@@ -193,20 +201,27 @@ mod tests {
     fn table(items: &[Item], wide: bool) -> Table {
         let mut t = Table::new(if wide { vec!["ID", "Wide"] } else { vec!["ID"] });
         for i in items {
-            t.push([i.id, "w"]);
+            t.push(if wide { vec![i.id, "w"] } else { vec![i.id] });
         }
         t
     }
 
     fn print(format: Option<&str>, template: Option<&str>, list: bool) -> String {
         let buf = Buf::default();
-        let mut p = Printer::new(format, template.map(Into::into), false, Box::new(buf.clone())).unwrap();
+        let mut p = Printer::new(
+            format,
+            template.map(Into::into),
+            false,
+            Box::new(buf.clone()),
+        )
+        .unwrap();
         let items = [Item { id: "a" }, Item { id: "b" }];
         if list {
             p.list(&items, |w| table(&items, w)).unwrap();
         } else {
             for i in &items {
-                p.describe(i, |w| table(std::slice::from_ref(i), w)).unwrap();
+                p.describe(i, |w| table(std::slice::from_ref(i), w))
+                    .unwrap();
             }
         }
         buf.text()
@@ -223,7 +238,10 @@ mod tests {
             print(Some("json"), None, true),
             "[\n  {\n    \"id\": \"a\"\n  },\n  {\n    \"id\": \"b\"\n  }\n]\n"
         );
-        assert_eq!(print(Some("markdown"), None, true), "| ID  |\n|-----|\n| a   |\n| b   |\n");
+        assert_eq!(
+            print(Some("markdown"), None, true),
+            "| ID  |\n|-----|\n| a   |\n| b   |\n"
+        );
     }
 
     #[test]
@@ -234,7 +252,9 @@ mod tests {
 
     #[test]
     fn bad_formats_are_refused() {
-        let err = Printer::new(Some("xml"), None, false, Box::new(Buf::default())).err().unwrap();
+        let err = Printer::new(Some("xml"), None, false, Box::new(Buf::default()))
+            .err()
+            .unwrap();
         assert!(err.to_string().starts_with("unknown output format \"xml\""));
         assert!(Printer::new(Some("template"), None, false, Box::new(Buf::default())).is_err());
     }

@@ -73,14 +73,31 @@ impl Table {
     /// inside a cell become `<br>`.
     pub fn render_markdown(&self, headers: bool) -> String {
         let cols = self.columns();
-        let cell = |s: &str| s.replace('|', "\\|").lines().collect::<Vec<_>>().join("<br>");
+        let cell = |s: &str| {
+            s.replace('|', "\\|")
+                .lines()
+                .collect::<Vec<_>>()
+                .join("<br>")
+        };
         let header: Vec<String> = (0..cols)
-            .map(|i| cell(&self.header.get(i).map(|h| h.to_uppercase()).unwrap_or_default()))
+            .map(|i| {
+                cell(
+                    &self
+                        .header
+                        .get(i)
+                        .map(|h| h.to_uppercase())
+                        .unwrap_or_default(),
+                )
+            })
             .collect();
         let rows: Vec<Vec<String>> = self
             .rows
             .iter()
-            .map(|r| (0..cols).map(|i| cell(r.get(i).map_or("", String::as_str))).collect())
+            .map(|r| {
+                (0..cols)
+                    .map(|i| cell(r.get(i).map_or("", String::as_str)))
+                    .collect()
+            })
             .collect();
         let mut widths: Vec<usize> = header.iter().map(|h| display_width(h).max(3)).collect();
         for row in &rows {
@@ -161,11 +178,11 @@ partition-2  two            first line
         assert_eq!(
             t.render_markdown(true),
             "\
-| ID          | NAME          | DESCRIPTION        |
-|-------------|---------------|--------------------|
-| p1          | partition one |                    |
+| ID          | NAME          | DESCRIPTION          |
+|-------------|---------------|----------------------|
+| p1          | partition one |                      |
 | partition-2 | two           | first line<br>second |
-| a\\|b        |               |                    |
+| a\\|b        |               |                      |
 "
         );
     }

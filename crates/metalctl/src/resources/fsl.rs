@@ -82,7 +82,11 @@ fn filesystems(fss: &[Filesystem]) -> String {
     let mut sorted: Vec<&Filesystem> = fss.iter().collect();
     sorted.sort_by_key(|f| depth(f));
     let path = |f: &Filesystem| f.path.clone().unwrap_or_else(|| "-".to_string());
-    let width = sorted.iter().map(|f| display_width(&path(f))).max().unwrap_or(0);
+    let width = sorted
+        .iter()
+        .map(|f| display_width(&path(f)))
+        .max()
+        .unwrap_or(0);
     sorted
         .iter()
         .map(|f| {
@@ -217,7 +221,7 @@ filesystems:
         assert_eq!(
             t.render_plain(true),
             "\
-ID       DESCRIPTION      FILESYSTEMS          SIZES          IMAGES
+ID       DESCRIPTION      FILESYSTEMS           SIZES          IMAGES
 default  standard layout  /          /dev/sda2  c1-large-x86   debian *
                           /var/lib   /dev/sda3  c1-xlarge-x86  ubuntu >= 20.04
                           /boot/efi  /dev/sda1

@@ -79,7 +79,14 @@ impl Resource for ImageResource {
     }
 
     fn table(items: &[Image], wide: bool, args: &ImageList) -> Table {
-        let mut header = vec!["ID", "NAME", "DESCRIPTION", "FEATURES", "EXPIRATION", "STATUS"];
+        let mut header = vec![
+            "ID",
+            "NAME",
+            "DESCRIPTION",
+            "FEATURES",
+            "EXPIRATION",
+            "STATUS",
+        ];
         if args.show_usage {
             header.push("USEDBY");
         }
@@ -147,8 +154,8 @@ mod tests {
             description: "LTS".into(),
             url: "http://images/ubuntu.tar.lz4".into(),
             features: vec![ImageFeature::Firewall, ImageFeature::Machine],
-            // a little slack so the humanized value does not flip during the test
-            expiration_date: Utc::now() + Duration::days(days) + Duration::seconds(30),
+            // the seconds are not shown next to days and hours, so the test does not flip
+            expiration_date: Utc::now() + Duration::days(days) + Duration::minutes(90),
             classification: ImageClassification::Supported,
             created: None,
             changed: None,
@@ -162,11 +169,25 @@ mod tests {
         let t = ImageResource::table(&items, false, &ImageList::default());
         assert_eq!(
             t.header,
-            ["ID", "NAME", "DESCRIPTION", "FEATURES", "EXPIRATION", "STATUS"]
+            [
+                "ID",
+                "NAME",
+                "DESCRIPTION",
+                "FEATURES",
+                "EXPIRATION",
+                "STATUS"
+            ]
         );
         assert_eq!(
             t.rows[0],
-            ["ubuntu-22.04.20240101", "Ubuntu", "LTS", "firewall,machine", "3d 30s", "supported"]
+            [
+                "ubuntu-22.04.20240101",
+                "Ubuntu",
+                "LTS",
+                "firewall,machine",
+                "3d 1h",
+                "supported"
+            ]
         );
         let usage = ImageList {
             show_usage: true,

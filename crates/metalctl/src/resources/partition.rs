@@ -114,7 +114,10 @@ mod tests {
         };
         p.labels.insert("region".into(), "eu".into());
         let t = PartitionResource::table(std::slice::from_ref(&p), false, &PlainList::default());
-        assert_eq!(t.render_plain(true), "ID         NAME       DESCRIPTION\nfra-equ01  Frankfurt  room 1\n");
+        assert_eq!(
+            t.render_plain(true),
+            "ID         NAME       DESCRIPTION\nfra-equ01  Frankfurt  room 1\n"
+        );
         let t = PartitionResource::table(&[p], true, &PlainList::default());
         assert_eq!(
             t.render_plain(true),
@@ -132,7 +135,10 @@ mod tests {
         };
         let c = PartitionResource::to_create(&p);
         assert_eq!(c.privatenetworkprefixlength, Some(24));
-        let u = PartitionResource::to_update(&Partition { privatenetworkprefixlength: 0, ..p });
+        let u = PartitionResource::to_update(&Partition {
+            privatenetworkprefixlength: 0,
+            ..p
+        });
         assert_eq!(u.privatenetworkprefixlength, None);
         assert_eq!(u.mgmtserviceaddress.as_deref(), Some("10.0.0.1:4242"));
     }

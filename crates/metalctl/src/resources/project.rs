@@ -26,7 +26,12 @@ pub fn quota(q: &Option<Quota>) -> String {
 /// `clusters/machines/ips` limits, e.g. `∞/10/∞`.
 pub fn project_quotas(q: &Option<QuotaSet>) -> String {
     let q = q.clone().unwrap_or_default();
-    format!("{}/{}/{}", quota(&q.cluster), quota(&q.machine), quota(&q.ip))
+    format!(
+        "{}/{}/{}",
+        quota(&q.cluster),
+        quota(&q.machine),
+        quota(&q.ip)
+    )
 }
 
 impl Resource for ProjectResource {
@@ -56,7 +61,14 @@ impl Resource for ProjectResource {
     }
 
     fn table(items: &[Project], wide: bool, _args: &PlainList) -> Table {
-        let mut header = vec!["UID", "TENANT", "NAME", "DESCRIPTION", "LABELS", "ANNOTATIONS"];
+        let mut header = vec![
+            "UID",
+            "TENANT",
+            "NAME",
+            "DESCRIPTION",
+            "LABELS",
+            "ANNOTATIONS",
+        ];
         if wide {
             header.push("QUOTAS CLUSTERS/MACHINES/IPS");
         }
@@ -123,7 +135,10 @@ mod tests {
         p.meta.labels = vec!["a".into(), "b".into()];
         p.meta.annotations.insert("owner".into(), "ops".into());
         p.quotas = Some(QuotaSet {
-            machine: Some(Quota { quota: Some(10), used: Some(2) }),
+            machine: Some(Quota {
+                quota: Some(10),
+                used: Some(2),
+            }),
             ..Default::default()
         });
         let t = ProjectResource::table(std::slice::from_ref(&p), false, &PlainList::default());

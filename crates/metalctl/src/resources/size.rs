@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use anyhow::Result as AnyResult;
 use clap::{Args, Subcommand};
 use metal_client::{Client, Result};
-use metal_domain::size::{ConstraintType, Size, SizeConstraint, SizeCreateRequest, SizeUpdateRequest};
+use metal_domain::size::{
+    ConstraintType, Size, SizeConstraint, SizeCreateRequest, SizeUpdateRequest,
+};
 
 use super::sic::{self, SicCmd};
 use super::{labels, non_empty};
@@ -207,7 +209,11 @@ mod tests {
             constraints: vec![
                 SizeConstraint::new(ConstraintType::Cores, 4, 8),
                 SizeConstraint::new(ConstraintType::Memory, 16_000_000_000, 32_000_000_000),
-                SizeConstraint::new(ConstraintType::Storage, 1_000_000_000_000, 2_500_000_000_000),
+                SizeConstraint::new(
+                    ConstraintType::Storage,
+                    1_000_000_000_000,
+                    2_500_000_000_000,
+                ),
                 gpu,
             ],
             labels: BTreeMap::new(),
@@ -219,8 +225,8 @@ mod tests {
         assert_eq!(
             t.render_plain(true),
             "\
-ID             NAME  DESCRIPTION  CPU RANGE  MEMORY RANGE    STORAGE RANGE    GPU RANGE
-c1-xlarge-x86  c1    big          4 - 8      16 GB - 32 GB   1.0 TB - 2.5 TB  AD102GL*: 1 - 2
+ID             NAME  DESCRIPTION  CPU RANGE  MEMORY RANGE   STORAGE RANGE    GPU RANGE
+c1-xlarge-x86  c1    big          4 - 8      16 GB - 32 GB  1.0 TB - 2.5 TB  AD102GL*: 1 - 2
 "
         );
         let t = SizeResource::table(&[s], true, &PlainList::default());

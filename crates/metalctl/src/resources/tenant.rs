@@ -111,9 +111,22 @@ mod tests {
         };
         t.meta.id = "acme".into();
         let table = TenantResource::table(std::slice::from_ref(&t), false, &PlainList::default());
-        assert_eq!(table.render_plain(true), "ID    NAME  DESCRIPTION\nacme  Acme\n");
+        assert_eq!(
+            table.render_plain(true),
+            "ID    NAME  DESCRIPTION\nacme  Acme\n"
+        );
         let table = TenantResource::table(&[t], true, &PlainList::default());
-        assert_eq!(table.header, ["ID", "NAME", "DESCRIPTION", "LABELS", "ANNOTATIONS", "QUOTAS"]);
+        assert_eq!(
+            table.header,
+            [
+                "ID",
+                "NAME",
+                "DESCRIPTION",
+                "LABELS",
+                "ANNOTATIONS",
+                "QUOTAS"
+            ]
+        );
         assert_eq!(table.rows[0][5], "cluster=∞\nmachine=∞\nip=∞\nproject=∞");
     }
 }

@@ -1,0 +1,287 @@
+//! metalctl against a real metal-api (in-process on port 0, SQLite and PostgreSQL): an
+//! operator's first day from YAML files, tables with the columns of metal-stack's metalctl, the
+//! server's errors with a non-zero exit code.
+
+use std::process::Output;
+
+use metal_testkit::{Backend, TestApi};
+
+struct Ctl {
+    url: String,
+    key: String,
+    home: tempfile::TempDir,
+}
+
+impl Ctl {
+    fn run(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        use std::io::Write;
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_metalctl"));
+        cmd.args(args)
+            .env("HOME", self.home.path())
+            .env("METALCTL_API_URL", &self.url)
+            .env("METALCTL_HMAC", &self.key)
+            .env_remove("METALCTL_API_TOKEN")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn().expect("metalctl runs");
+        if let Some(input) = stdin {
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(input.as_bytes())
+                .unwrap();
+        }
+        drop(child.stdin.take());
+        child.wait_with_output().unwrap()
+    }
+
+    /// Runs and expects success; returns stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args, None);
+        assert!(
+            out.status.success(),
+            "metalctl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn file(&self, name: &str, content: &str) -> String {
+        let p = self.home.path().join(name);
+        std::fs::write(&p, content).unwrap();
+        p.to_str().unwrap().to_string()
+    }
+}
+
+fn header(table: &str) -> Vec<String> {
+    table
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
+fn rows_with<'a>(table: &'a str, needle: &str) -> Vec<&'a str> {
+    table.lines().filter(|l| l.contains(needle)).collect()
+}
+
+async fn first_day(backend: Backend) {
+    let api = TestApi::start(backend).await.unwrap();
+    let ctl = Ctl {
+        url: api.url(),
+        key: api.keys.admin.clone(),
+        home: tempfile::tempdir().unwrap(),
+    };
+    let ctl = std::sync::Arc::new(ctl);
+    let c = ctl.clone();
+    tokio::task::spawn_blocking(move || scenario(&c))
+        .await
+        .unwrap();
+    api.stop().await;
+}
+
+fn scenario(ctl: &Ctl) {
+    let health = ctl.ok(&["health"]);
+    assert!(health.contains("healthy"), "{health}");
+    let who = ctl.ok(&["whoami"]);
+    assert!(
+        who.contains("metal-admin@metal-stack.io") || who.contains("metal-admin"),
+        "{who}"
+    );
+
+    // partitions from a multi-document file
+    let f = ctl.file("partitions.yaml", "id: fra-equ01\nname: Frankfurt\ndescription: first\nbootconfig:\n  imageurl: http://images.test/hammer.img\n  kernelurl: http://images.test/vmlinuz\n---\nid: ams-01\nname: Amsterdam\nbootconfig:\n  imageurl: http://images.test/hammer.img\n  kernelurl: http://images.test/vmlinuz\n");
+    ctl.ok(&["partition", "create", "-f", &f, "--skip-security-prompts"]);
+    let list = ctl.ok(&["partition", "list"]);
+    assert_eq!(header(&list), ["ID", "NAME", "DESCRIPTION"]);
+    assert_eq!(rows_with(&list, "fra-equ01").len(), 1);
+    assert_eq!(rows_with(&list, "ams-01").len(), 1);
+
+    // creating it again: the server's 409 message, exit 1
+    let out = ctl.run(
+        &["partition", "create", "-f", &f, "--skip-security-prompts"],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("already exists"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // apply updates what exists
+    let upd = ctl.file("p.yaml", "id: fra-equ01\nname: Frankfurt\ndescription: updated by apply\nbootconfig:\n  imageurl: http://images.test/hammer.img\n  kernelurl: http://images.test/vmlinuz\n");
+    ctl.ok(&["partition", "apply", "-f", &upd]);
+    let desc = ctl.ok(&["partition", "describe", "fra-equ01"]);
+    assert!(desc.contains("updated by apply"), "{desc}");
+    let json = ctl.ok(&["partition", "describe", "fra-equ01", "-o", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["privatenetworkprefixlength"], 22);
+
+    // edit with an editor that rewrites the description
+    let editor = ctl.file(
+        "editor.sh",
+        "#!/bin/sh\nsed -i 's/^description: .*/description: edited/' \"$1\"\n",
+    );
+    std::fs::set_permissions(&editor, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_metalctl"));
+    let out = cmd
+        .args(["partition", "edit", "ams-01"])
+        .env("HOME", ctl.home.path())
+        .env("METALCTL_API_URL", &ctl.url)
+        .env("METALCTL_HMAC", &ctl.key)
+        .env("EDITOR", &editor)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(ctl
+        .ok(&["partition", "describe", "ams-01"])
+        .contains("description: edited"));
+
+    // images, sizes and a constraint from standard input
+    let imgs = "id: ubuntu-20.04.20201026\nurl: http://images.test/ubuntu.tar.lz4\nfeatures: [machine]\n---\nid: firewall-ubuntu-2.0.20201126\nurl: http://images.test/fw.tar.lz4\nfeatures: [firewall]\n";
+    let out = ctl.run(
+        &["image", "create", "-f", "-", "--skip-security-prompts"],
+        Some(imgs),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let list = ctl.ok(&["image", "list"]);
+    assert_eq!(
+        header(&list),
+        [
+            "ID",
+            "NAME",
+            "DESCRIPTION",
+            "FEATURES",
+            "EXPIRATION",
+            "STATUS"
+        ]
+    );
+    assert!(rows_with(&list, "firewall-ubuntu-2.0.20201126")[0].contains("firewall"));
+    let ids = ctl.ok(&["image", "list", "-o", "template", "--template", "{{ .id }}"]);
+    assert!(
+        ids.contains("ubuntu-20.04.20201026") && ids.contains("firewall-ubuntu-2.0.20201126"),
+        "{ids}"
+    );
+
+    let size = ctl.file("size.yaml", "id: n1-medium-x86\nconstraints:\n- type: cores\n  min: 4\n  max: 4\n- type: memory\n  min: 1073741824\n  max: 8589934592\n");
+    ctl.ok(&["size", "create", "-f", &size]);
+    let list = ctl.ok(&["size", "list"]);
+    assert_eq!(header(&list)[..3], ["ID", "NAME", "DESCRIPTION"]);
+    assert!(
+        rows_with(&list, "n1-medium-x86")[0].contains("4 - 4"),
+        "{list}"
+    );
+
+    let ic = ctl.file("ic.yaml", "id: n1-medium-x86\nconstraints:\n  images:\n    firewall-ubuntu: \">= 2.0.20211011\"\n    ubuntu: \"*\"\n");
+    ctl.ok(&["size", "ic", "create", "-f", &ic]);
+    let list = ctl.ok(&["size", "imageconstraint", "list"]);
+    assert_eq!(
+        header(&list),
+        ["ID", "NAME", "DESCRIPTION", "IMAGE", "CONSTRAINT"]
+    );
+    let rows = rows_with(&list, "n1-medium-x86");
+    assert_eq!(rows.len(), 2, "one row per image constraint: {list}");
+    assert!(
+        rows.iter()
+            .any(|r| r.contains("firewall-ubuntu") && r.contains(">= 2.0.20211011")),
+        "{list}"
+    );
+    let out = ctl.run(
+        &[
+            "size",
+            "ic",
+            "try",
+            "--size",
+            "n1-medium-x86",
+            "--image",
+            "firewall-ubuntu-2.0.20201126",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("given size:n1-medium-x86 with image:firewall-ubuntu-2.0.20201126 does violate image constraint:firewall-ubuntu"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // a layout, and which one a size and image get
+    let fsl = ctl.file("fsl.yaml", "id: default\ndescription: efi and root\nconstraints:\n  sizes: [n1-medium-x86]\n  images:\n    ubuntu: \"*\"\ndisks:\n- device: /dev/sda\n  wipeonreinstall: true\n  partitions:\n  - {number: 1, label: efi, size: 500, gpttype: ef00}\n  - {number: 2, label: root, size: 0, gpttype: \"8300\"}\nfilesystems:\n- {path: /boot/efi, device: /dev/sda1, format: vfat}\n- {path: /, device: /dev/sda2, format: ext4}\n");
+    ctl.ok(&["fsl", "create", "-f", &fsl]);
+    let list = ctl.ok(&["filesystemlayout", "list"]);
+    assert_eq!(
+        header(&list),
+        ["ID", "DESCRIPTION", "FILESYSTEMS", "SIZES", "IMAGES"]
+    );
+    let tried = ctl.ok(&[
+        "fsl",
+        "try",
+        "--size",
+        "n1-medium-x86",
+        "--image",
+        "ubuntu-20.04",
+    ]);
+    assert!(tried.contains("default"), "{tried}");
+
+    // tenant and project, deletes
+    ctl.ok(&[
+        "tenant",
+        "create",
+        "-f",
+        &ctl.file("t.yaml", "meta:\n  id: acme\nname: ACME\n"),
+    ]);
+    ctl.ok(&[
+        "project",
+        "create",
+        "-f",
+        &ctl.file("pr.yaml", "meta:\n  id: web\nname: web\ntenant_id: acme\n"),
+    ]);
+    let list = ctl.ok(&["project", "list"]);
+    assert_eq!(header(&list)[..4], ["UID", "TENANT", "NAME", "DESCRIPTION"]);
+    ctl.ok(&["project", "delete", "web"]);
+    ctl.ok(&["partition", "rm", "ams-01"]);
+    let out = ctl.run(&["partition", "describe", "ams-01"], None);
+    assert_eq!(out.status.code(), Some(1));
+
+    // the audit trail saw it
+    let audit = ctl.ok(&["audit", "list", "--path", "/v1/partition", "-o", "json"]);
+    assert!(audit.contains("metal-admin@metal-stack.io"), "{audit}");
+
+    // a wrong key is refused with the server's 401 message
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_metalctl"))
+        .args(["partition", "list"])
+        .env("HOME", ctl.home.path())
+        .env("METALCTL_API_URL", &ctl.url)
+        .env("METALCTL_HMAC", "wrong-key")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("invalid HMAC signature"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operators_first_day_sqlite() {
+    first_day(Backend::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operators_first_day_postgres() {
+    first_day(Backend::Postgres).await
+}
