@@ -13,7 +13,8 @@
 //! - [`auth`]: HMAC signing exactly as metal-stack does it, and bearer tokens;
 //! - [`client`]: base URL handling and the generic [`Client::request`];
 //! - `endpoints`: one typed method per REST endpoint (images, sizes, size-image constraints,
-//!   partitions, filesystem layouts, projects, tenants, health, version, user, audit);
+//!   partitions, filesystem layouts, projects, tenants, networks, IPs, health, version, user,
+//!   audit);
 //! - [`error`]: the error enum carrying the server's status and message.
 //!
 //! Wire types are those of `metal-domain`.

@@ -151,6 +151,87 @@ async fn image_list_sends_show_usage() {
 }
 
 #[tokio::test]
+async fn network_find_and_free() {
+    let (url, seen) = serve_once(
+        200,
+        r#"[{"id":"tenant-1","parentnetworkid":"super","prefixes":["10.0.0.0/22"],"consumption":{"ipv4":{"available_ips":1024,"used_ips":3,"available_prefixes":0,"used_prefixes":0}}}]"#,
+    )
+    .await;
+    let client = Client::new(&url, Auth::None).unwrap();
+    let req = metal_domain::network::NetworkFindRequest {
+        partitionid: Some("fra-equ01".into()),
+        nat: Some(false),
+        ..Default::default()
+    };
+    let found = client.find_networks(&req).await.unwrap();
+    assert_eq!(found[0].parentnetworkid, "super");
+    assert_eq!(found[0].consumption.ipv4.unwrap().used_ips, 3);
+    let seen = seen.await.unwrap();
+    assert_eq!(
+        (seen.method.as_str(), seen.target.as_str()),
+        ("POST", "/metal/v1/network/find")
+    );
+    let body: serde_json::Value = serde_json::from_str(&seen.body).unwrap();
+    assert_eq!(body["partitionid"], "fra-equ01");
+    assert_eq!(body["nat"], false);
+
+    let (url, seen) = serve_once(200, r#"{"id":"tenant-1"}"#).await;
+    let client = Client::new(&url, Auth::None).unwrap();
+    assert_eq!(
+        client.free_network("tenant-1").await.unwrap().id,
+        "tenant-1"
+    );
+    let seen = seen.await.unwrap();
+    assert_eq!(
+        (seen.method.as_str(), seen.target.as_str()),
+        ("DELETE", "/metal/v1/network/free/tenant-1")
+    );
+}
+
+#[tokio::test]
+async fn specific_ip_is_allocated_and_freed_by_address() {
+    let (url, seen) = serve_once(
+        201,
+        r#"{"ipaddress":"2001:db8::5","networkid":"internet","projectid":"p1","type":"static","tags":[]}"#,
+    )
+    .await;
+    let client = Client::new(&url, Auth::None).unwrap();
+    let req = metal_domain::ip::IpAllocateRequest {
+        networkid: "internet".into(),
+        projectid: "p1".into(),
+        kind: "static".into(),
+        ..Default::default()
+    };
+    let ip = client
+        .allocate_specific_ip("2001:db8::5", &req)
+        .await
+        .unwrap();
+    assert_eq!(ip.kind, metal_domain::ip::IpType::Static);
+    let seen = seen.await.unwrap();
+    assert_eq!(
+        (seen.method.as_str(), seen.target.as_str()),
+        ("POST", "/metal/v1/ip/allocate/2001%3Adb8%3A%3A5")
+    );
+    let body: serde_json::Value = serde_json::from_str(&seen.body).unwrap();
+    assert_eq!(
+        (body["networkid"].as_str(), body["type"].as_str()),
+        (Some("internet"), Some("static"))
+    );
+
+    let (url, seen) = serve_once(200, r#"{"ipaddress":"10.0.0.5"}"#).await;
+    let client = Client::new(&url, Auth::None).unwrap();
+    assert_eq!(
+        client.free_ip("10.0.0.5").await.unwrap().ipaddress,
+        "10.0.0.5"
+    );
+    let seen = seen.await.unwrap();
+    assert_eq!(
+        (seen.method.as_str(), seen.target.as_str()),
+        ("DELETE", "/metal/v1/ip/free/10.0.0.5")
+    );
+}
+
+#[tokio::test]
 async fn unreachable_server_names_the_url() {
     // bind and drop to get a port nobody listens on
     let port = {

@@ -218,3 +218,11 @@ pub async fn delete<T: Document>(conn: &mut AnyConnection, id: &str) -> StoreRes
     let done = sqlx::query(&sql).bind(id).execute(conn).await?;
     Ok(done.rows_affected() > 0)
 }
+
+/// Locks an entity's row until the transaction ends (a write that changes nothing), so that
+/// concurrent transactions deciding on it go one after the other. `false` when it is missing.
+pub async fn lock<T: Document>(conn: &mut AnyConnection, id: &str) -> StoreResult<bool> {
+    let sql = format!("UPDATE {} SET revision = revision WHERE id = $1", T::TABLE);
+    let done = sqlx::query(&sql).bind(id).execute(conn).await?;
+    Ok(done.rows_affected() > 0)
+}

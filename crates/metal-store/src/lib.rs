@@ -12,6 +12,7 @@
 pub mod audit;
 pub mod docs;
 mod error;
+pub mod ipam;
 pub mod time;
 pub mod usage;
 

@@ -126,6 +126,17 @@ impl TestApi {
         })
     }
 
+    /// A second server on the same database (as a second replica would run), with the same
+    /// keys; stop it before stopping `self`.
+    pub async fn start_replica(&self) -> anyhow::Result<RunningServer> {
+        let mut config =
+            Config::for_tests(self.db.url.clone(), PathBuf::from(self.data_dir.path()));
+        config.hmac_view_key = Some(self.keys.view.clone());
+        config.hmac_edit_key = Some(self.keys.edit.clone());
+        config.hmac_admin_key = Some(self.keys.admin.clone());
+        metal_api::start(config).await
+    }
+
     /// The REST base URL (with the base path).
     pub fn url(&self) -> String {
         self.server.url()

@@ -14,6 +14,8 @@ use crate::output::Printer;
 pub struct App {
     pub global: GlobalArgs,
     pub printer: Printer,
+    /// Whether tables may be coloured (the output is a terminal); off unless the caller says.
+    pub color: bool,
     config: Option<LoadedConfig>,
     client: Option<Client>,
 }
@@ -30,6 +32,7 @@ impl App {
         Ok(Self {
             global,
             printer,
+            color: false,
             config: None,
             client: None,
         })

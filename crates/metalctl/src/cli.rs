@@ -12,6 +12,7 @@ use crate::context::ContextArgs;
 use crate::crud::{Crud, PlainList};
 use crate::resources::fsl::FslCmd;
 use crate::resources::image::ImageList;
+use crate::resources::network::NetworkCmd;
 use crate::resources::size::SizeCmd;
 
 /// metalctl: the command line client of metal-api.
@@ -79,6 +80,9 @@ pub enum Command {
     /// Manage filesystem layouts.
     #[command(subcommand, visible_alias = "fsl")]
     Filesystemlayout(FslCmd),
+    /// Manage networks and their IPs.
+    #[command(subcommand)]
+    Network(NetworkCmd),
     /// Manage projects.
     #[command(subcommand)]
     Project(Crud<PlainList>),
@@ -159,6 +163,166 @@ mod tests {
                 show_usage: true,
                 ..
             }))
+        ));
+    }
+
+    #[test]
+    fn network_commands() {
+        use crate::resources::ip::IpCmd;
+        use crate::resources::network::{AllocateArgs, NetworkList};
+        let cli = parse(&[
+            "network",
+            "ls",
+            "--partition",
+            "fra",
+            "--nat",
+            "--privatesuper=false",
+            "--labels",
+            "a=b,c=d",
+            "--prefixes",
+            "10.0.0.0/16",
+            "--addressfamily",
+            "ipv6",
+            "--vrf",
+            "42",
+        ]);
+        let Command::Network(NetworkCmd::Crud(Crud::List(l))) = cli.command else {
+            panic!("not network list: {cli:?}");
+        };
+        assert_eq!(l.partition.as_deref(), Some("fra"));
+        assert_eq!(
+            (l.nat, l.privatesuper, l.underlay),
+            (Some(true), Some(false), None)
+        );
+        assert_eq!(l.labels, ["a=b", "c=d"]);
+        assert_eq!(l.addressfamily.as_deref(), Some("IPv6"));
+        assert_eq!(l.vrf, Some(42));
+        assert!(matches!(
+            parse(&["network", "list"]).command,
+            Command::Network(NetworkCmd::Crud(Crud::List(NetworkList { nat: None, .. })))
+        ));
+        assert!(
+            Cli::try_parse_from(["metalctl", "network", "ls", "--addressfamily", "v5"]).is_err()
+        );
+
+        let cli = parse(&[
+            "network",
+            "allocate",
+            "--name",
+            "n",
+            "--partition",
+            "fra",
+            "--project",
+            "p",
+            "--shared",
+            "--ipv4-prefix-length",
+            "24",
+        ]);
+        assert!(matches!(
+            cli.command,
+            Command::Network(NetworkCmd::Allocate(AllocateArgs {
+                shared: true,
+                nat: false,
+                ipv4_prefix_length: Some(24),
+                ipv6_prefix_length: None,
+                ..
+            }))
+        ));
+        for bad in [
+            vec!["network", "allocate", "--name", "n", "--partition", "fra"],
+            vec![
+                "network",
+                "allocate",
+                "--name",
+                "n",
+                "--partition",
+                "f",
+                "--project",
+                "p",
+                "--ipv4-prefix-length",
+                "33",
+            ],
+            vec!["network", "free"],
+        ] {
+            assert!(
+                Cli::try_parse_from(std::iter::once("metalctl").chain(bad.iter().copied()))
+                    .is_err(),
+                "{bad:?}"
+            );
+        }
+        assert!(matches!(
+            parse(&["network", "free", "tenant-1"]).command,
+            Command::Network(NetworkCmd::Free { ref id }) if id == "tenant-1"
+        ));
+        assert!(matches!(
+            parse(&["network", "rm", "tenant-1"]).command,
+            Command::Network(NetworkCmd::Crud(Crud::Delete(_)))
+        ));
+        assert!(matches!(
+            parse(&["network", "apply", "-f", "n.yaml"]).command,
+            Command::Network(NetworkCmd::Crud(Crud::Apply(_)))
+        ));
+
+        let cli = parse(&[
+            "network",
+            "ip",
+            "ls",
+            "--type",
+            "static",
+            "--tags",
+            "a,b",
+            "--machineid",
+            "m1",
+        ]);
+        let Command::Network(NetworkCmd::Ip(IpCmd::List(l))) = cli.command else {
+            panic!("not ip list: {cli:?}");
+        };
+        assert_eq!((l.kind.as_deref(), l.tags.len()), (Some("static"), 2));
+        assert!(
+            Cli::try_parse_from(["metalctl", "network", "ip", "ls", "--type", "sticky"]).is_err()
+        );
+        for alias in ["free", "delete", "rm"] {
+            assert!(matches!(
+                parse(&["network", "ip", alias, "10.0.0.5"]).command,
+                Command::Network(NetworkCmd::Ip(IpCmd::Delete(_)))
+            ));
+        }
+        let cli = parse(&[
+            "network",
+            "ip",
+            "create",
+            "--network",
+            "internet",
+            "--project",
+            "p",
+            "--ipaddress",
+            "212.34.83.7",
+        ]);
+        let Command::Network(NetworkCmd::Ip(IpCmd::Create(c))) = cli.command else {
+            panic!("not ip create: {cli:?}");
+        };
+        assert_eq!(c.kind, "static", "static by default");
+        assert_eq!(c.ipaddress.as_deref(), Some("212.34.83.7"));
+        assert!(matches!(
+            parse(&["network", "ip", "create", "-f", "ips.yaml"]).command,
+            Command::Network(NetworkCmd::Ip(IpCmd::Create(ref c))) if c.file.as_deref() == Some("ips.yaml")
+        ));
+        for bad in [
+            vec!["network", "ip", "create"],
+            vec!["network", "ip", "create", "--network", "internet"],
+            vec!["network", "ip", "create", "-f", "x.yaml", "--project", "p"],
+            vec!["network", "ip", "describe"],
+            vec!["network", "ip", "update"],
+        ] {
+            assert!(
+                Cli::try_parse_from(std::iter::once("metalctl").chain(bad.iter().copied()))
+                    .is_err(),
+                "{bad:?}"
+            );
+        }
+        assert!(matches!(
+            parse(&["network", "ip", "get", "2001:db8::1"]).command,
+            Command::Network(NetworkCmd::Ip(IpCmd::Describe { ref ip })) if ip == "2001:db8::1"
         ));
     }
 

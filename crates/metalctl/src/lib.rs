@@ -30,27 +30,35 @@ use anyhow::Result;
 use crate::app::App;
 use crate::cli::Command;
 use crate::resources::{
-    fsl, image::ImageResource, partition::PartitionResource, project::ProjectResource, size,
-    tenant::TenantResource,
+    fsl, image::ImageResource, network, partition::PartitionResource, project::ProjectResource,
+    size, tenant::TenantResource,
 };
 
-/// Runs a parsed command line, printing results to stdout.
+/// Runs a parsed command line, printing results to stdout (coloured if it is a terminal).
 pub async fn run(cli: Cli) -> Result<()> {
-    run_to(cli, Box::new(std::io::stdout())).await
+    use std::io::IsTerminal;
+    let color = output::color::wanted(std::io::stdout().is_terminal());
+    run_with(cli, Box::new(std::io::stdout()), color).await
 }
 
-/// Runs a parsed command line, printing results to `out` (for driving metalctl in-process,
-/// e.g. from tests). Prompts and notes still go to stderr.
+/// Runs a parsed command line, printing results to `out` without colours (for driving
+/// metalctl in-process, e.g. from tests). Prompts and notes still go to stderr.
 pub async fn run_to(cli: Cli, out: Box<dyn std::io::Write + Send>) -> Result<()> {
+    run_with(cli, out, false).await
+}
+
+async fn run_with(cli: Cli, out: Box<dyn std::io::Write + Send>, color: bool) -> Result<()> {
     if let Command::Completion { shell } = cli.command {
         return misc::completion(shell);
     }
     let mut app = App::new(cli.global, out)?;
+    app.color = color;
     match cli.command {
         Command::Image(c) => crud::run::<ImageResource>(&mut app, c).await,
         Command::Size(c) => size::run(&mut app, c).await,
         Command::Partition(c) => crud::run::<PartitionResource>(&mut app, c).await,
         Command::Filesystemlayout(c) => fsl::run(&mut app, c).await,
+        Command::Network(c) => network::run(&mut app, c).await,
         Command::Project(c) => crud::run::<ProjectResource>(&mut app, c).await,
         Command::Tenant(c) => crud::run::<TenantResource>(&mut app, c).await,
         Command::Audit(c) => audit::run(&mut app, c).await,

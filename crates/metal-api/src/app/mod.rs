@@ -5,6 +5,8 @@
 pub mod catalog;
 pub mod fsl;
 pub mod image;
+pub mod ip;
+pub mod network;
 pub mod project;
 pub mod size;
 

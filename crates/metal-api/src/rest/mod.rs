@@ -3,6 +3,7 @@
 
 pub mod catalog;
 pub mod extract;
+pub mod ipam;
 pub mod system;
 pub mod table;
 
@@ -10,13 +11,16 @@ use axum::routing::{delete, get, post, put};
 use metal_domain::audit::{AuditEntry, AuditFindRequest};
 use metal_domain::fsl::*;
 use metal_domain::image::*;
+use metal_domain::ip::*;
 use metal_domain::misc::{EmptyBody, HealthResponse, User, VersionResponse};
+use metal_domain::network::*;
 use metal_domain::partition::*;
 use metal_domain::project::*;
 use metal_domain::sic::*;
 use metal_domain::size::*;
 
 use self::catalog as c;
+use self::ipam as n;
 use self::system as s;
 use self::table::{Op, RouteTable};
 use crate::auth::{Access, Role};
@@ -24,6 +28,7 @@ use crate::auth::{Access, Role};
 const PUBLIC: Access = Access::Public;
 const AUTH: Access = Access::Authenticated;
 const VIEW: Access = Access::Role(Role::View);
+const EDIT: Access = Access::Role(Role::Edit);
 const ADMIN: Access = Access::Role(Role::Admin);
 
 /// Every v1 route of this server.
@@ -34,6 +39,8 @@ pub fn routes() -> RouteTable {
     partitions(&mut t);
     layouts(&mut t);
     projects(&mut t);
+    networks(&mut t);
+    ips(&mut t);
     system(&mut t);
     t
 }
@@ -415,5 +422,128 @@ fn system(t: &mut RouteTable) {
             .summary("the calling user")
             .returns::<User>(200),
         get(s::user_me),
+    );
+}
+
+fn networks(t: &mut RouteTable) {
+    t.add(
+        Op::get("/v1/network", "listNetworks", VIEW)
+            .summary("get all networks with their usage")
+            .returns_list::<Network>(200),
+        get(n::network_list),
+    );
+    t.add(
+        Op::get("/v1/network/{id}", "findNetwork", VIEW)
+            .summary("get network by id")
+            .returns::<Network>(200),
+        get(n::network_get),
+    );
+    t.add(
+        Op::post("/v1/network/find", "findNetworks", VIEW)
+            .summary("find networks")
+            .body::<NetworkFindRequest>()
+            .returns_list::<Network>(200),
+        post(n::network_find),
+    );
+    t.add(
+        Op::put("/v1/network", "createNetwork", ADMIN)
+            .summary("create a network")
+            .body::<NetworkCreateRequest>()
+            .returns::<Network>(201)
+            .error(409),
+        put(n::network_create),
+    );
+    t.add(
+        Op::post("/v1/network", "updateNetwork", ADMIN)
+            .summary("update a network")
+            .query(
+                "force",
+                "boolean",
+                "accepted for compatibility; prefix removals are checked either way",
+            )
+            .body::<NetworkUpdateRequest>()
+            .returns::<Network>(200)
+            .error(409),
+        post(n::network_update),
+    );
+    t.add(
+        Op::delete("/v1/network/{id}", "deleteNetwork", ADMIN)
+            .summary("delete a network without child networks and ips")
+            .returns::<Network>(200),
+        delete(n::network_delete),
+    );
+    t.add(
+        Op::post("/v1/network/allocate", "allocateNetwork", EDIT)
+            .summary("allocate a tenant network from the partition's private super network")
+            .body::<NetworkAllocateRequest>()
+            .returns::<Network>(201)
+            .error(409),
+        post(n::network_allocate),
+    );
+    t.add(
+        Op::delete("/v1/network/free/{id}", "freeNetwork", EDIT)
+            .summary("free a tenant network")
+            .returns::<Network>(200)
+            .error(409),
+        delete(n::network_free),
+    );
+    t.add(
+        Op::post("/v1/network/free/{id}", "freeNetworkDeprecated", EDIT)
+            .summary("free a tenant network (deprecated: use DELETE)")
+            .returns::<Network>(200)
+            .error(409),
+        post(n::network_free),
+    );
+}
+
+fn ips(t: &mut RouteTable) {
+    t.add(
+        Op::get("/v1/ip", "listIPs", VIEW)
+            .summary("get all ips")
+            .returns_list::<Ip>(200),
+        get(n::ip_list),
+    );
+    t.add(
+        Op::get("/v1/ip/{id}", "findIP", VIEW)
+            .summary("get ip by address")
+            .returns::<Ip>(200),
+        get(n::ip_get),
+    );
+    t.add(
+        Op::post("/v1/ip/find", "findIPs", VIEW)
+            .summary("find ips")
+            .body::<IpFindRequest>()
+            .returns_list::<Ip>(200),
+        post(n::ip_find),
+    );
+    t.add(
+        Op::post("/v1/ip", "updateIP", EDIT)
+            .summary("update an ip")
+            .body::<IpUpdateRequest>()
+            .returns::<Ip>(200)
+            .error(409),
+        post(n::ip_update),
+    );
+    t.add(
+        Op::post("/v1/ip/allocate", "allocateIP", EDIT)
+            .summary("allocate the next free ip of a network")
+            .body::<IpAllocateRequest>()
+            .returns::<Ip>(201)
+            .error(409),
+        post(n::ip_allocate),
+    );
+    t.add(
+        Op::post("/v1/ip/allocate/{ip}", "allocateSpecificIP", EDIT)
+            .summary("allocate a given ip of a network")
+            .body::<IpAllocateRequest>()
+            .returns::<Ip>(201)
+            .error(409),
+        post(n::ip_allocate_specific),
+    );
+    t.add(
+        Op::delete("/v1/ip/free/{id}", "freeIP", EDIT)
+            .summary("free an ip no machine uses")
+            .returns::<Ip>(200),
+        delete(n::ip_free),
     );
 }

@@ -5,8 +5,11 @@
 mod audit;
 mod auth;
 mod catalog;
+mod concurrency;
 mod fsl;
 mod image;
+mod ip;
+mod network;
 mod openapi;
 mod project;
 mod server;

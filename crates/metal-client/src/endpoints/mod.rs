@@ -5,7 +5,9 @@
 mod audit;
 mod fsl;
 mod image;
+mod ip;
 mod misc;
+mod network;
 mod partition;
 mod project;
 mod sic;

@@ -137,3 +137,39 @@ impl Document for metal_domain::fsl::FilesystemLayout {
         self.created
     }
 }
+
+impl Document for metal_domain::network::Network {
+    const TABLE: &'static str = "networks";
+    const KIND: &'static str = "network";
+    const COLUMNS: &'static [&'static str] = &[
+        "name",
+        "partition_id",
+        "project_id",
+        "parent_id",
+        "privatesuper",
+        "underlay",
+        "vrf",
+    ];
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn column_values(&self) -> Vec<Option<String>> {
+        let opt = |s: &str| Some(s.to_string()).filter(|s| !s.is_empty());
+        vec![
+            Some(self.name.clone()),
+            opt(&self.partitionid),
+            opt(&self.projectid),
+            opt(&self.parentnetworkid),
+            Some(self.privatesuper.to_string()),
+            Some(self.underlay.to_string()),
+            (self.vrf != 0).then(|| self.vrf.to_string()),
+        ]
+    }
+    fn set_times(&mut self, created: DateTime<Utc>, changed: DateTime<Utc>) {
+        self.created = Some(created);
+        self.changed = Some(changed);
+    }
+    fn created(&self) -> Option<DateTime<Utc>> {
+        self.created
+    }
+}

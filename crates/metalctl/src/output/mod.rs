@@ -2,6 +2,7 @@
 //! printer (table unless `-o` says otherwise) and the describe printer (YAML unless `-o` says
 //! otherwise). Tables are built by each resource; this module decides how they are shown.
 
+pub mod color;
 pub mod humanize;
 pub mod table;
 pub mod template;

@@ -134,9 +134,44 @@ impl Table {
 }
 
 /// Width of a string in terminal columns, counting characters (good enough for the ASCII,
-/// latin and box-drawing text of our tables).
+/// latin and box-drawing text of our tables); ANSI escape sequences (colours) take no room.
 pub fn display_width(s: &str) -> usize {
-    s.chars().count()
+    let mut width = 0;
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            // CSI: ESC [ parameters, ended by a letter
+            if chars.next() == Some('[') {
+                for c in chars.by_ref() {
+                    if c.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            }
+            continue;
+        }
+        width += 1;
+    }
+    width
+}
+
+/// Shortens `s` to at most `max` characters by replacing its middle with `...` (metal-lib's
+/// `TruncateMiddle`): `abcdefghij` at 7 becomes `ab...ij`.
+pub fn truncate_middle(s: &str, max: usize) -> String {
+    const ELLIPSIS: &str = "...";
+    let chars: Vec<char> = s.chars().collect();
+    if chars.len() <= max {
+        return s.to_string();
+    }
+    if max <= ELLIPSIS.len() {
+        return chars[..max].iter().collect();
+    }
+    let keep = max - ELLIPSIS.len();
+    let (start, end) = (keep.div_ceil(2), keep / 2);
+    let mut out: String = chars[..start].iter().collect();
+    out.push_str(ELLIPSIS);
+    out.extend(&chars[chars.len() - end..]);
+    out
 }
 
 #[cfg(test)]
@@ -185,6 +220,32 @@ partition-2  two            first line
 | a\\|b        |               |                      |
 "
         );
+    }
+
+    #[test]
+    fn colours_take_no_room() {
+        assert_eq!(display_width("\x1b[32m●\x1b[0m"), 1);
+        assert_eq!(display_width("a\x1b[1;31mbc\x1b[0m"), 3);
+        let mut t = Table::new(["ID", "", "Name"]);
+        t.push(["a", "\x1b[32m●\x1b[0m", "x"]);
+        t.push(["bb", "◕", "y"]);
+        assert_eq!(
+            t.render_plain(true),
+            "ID     NAME\na   \x1b[32m●\x1b[0m  x\nbb  ◕  y\n"
+        );
+    }
+
+    #[test]
+    fn middle_truncation() {
+        assert_eq!(truncate_middle("abcdefghij", 10), "abcdefghij");
+        assert_eq!(truncate_middle("abcdefghij", 7), "ab...ij");
+        assert_eq!(truncate_middle("abcdefghij", 8), "abc...ij");
+        assert_eq!(truncate_middle("abcdefghij", 3), "abc");
+        assert_eq!(truncate_middle("äöüäöüäöü", 6), "äö...ü");
+        let long = "a-very-long-name-of-an-ip-address-for-a-service";
+        let t = truncate_middle(long, 30);
+        assert_eq!(t, "a-very-long-na...for-a-service");
+        assert_eq!(t.chars().count(), 30);
     }
 
     #[test]

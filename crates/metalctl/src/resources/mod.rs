@@ -3,6 +3,8 @@
 
 pub mod fsl;
 pub mod image;
+pub mod ip;
+pub mod network;
 pub mod partition;
 pub mod project;
 pub mod sic;
@@ -17,6 +19,18 @@ pub fn labels(map: &BTreeMap<String, String>) -> String {
         .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// Parses `key=value` flag values into a map; a value without `=` is a key with an empty value.
+pub fn parse_labels(values: &[String]) -> BTreeMap<String, String> {
+    values
+        .iter()
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let (k, v) = l.split_once('=').unwrap_or((l.as_str(), ""));
+            (k.to_string(), v.to_string())
+        })
+        .collect()
 }
 
 /// `Some("")` and `None` are both "not given".
@@ -35,6 +49,8 @@ mod tests {
         m.insert("a".to_string(), "1".to_string());
         assert_eq!(labels(&m), "a=1\nb=2");
         assert_eq!(labels(&BTreeMap::new()), "");
+        let parsed = parse_labels(&["b=2".into(), "a=1=x".into(), "c".into(), String::new()]);
+        assert_eq!(labels(&parsed), "a=1=x\nb=2\nc=");
         assert_eq!(non_empty(""), None);
         assert_eq!(non_empty("x"), Some("x".to_string()));
     }

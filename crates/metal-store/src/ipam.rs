@@ -1,0 +1,691 @@
+//! IP address management in SQL: prefixes with their allocation counters, IPs, child prefixes
+//! and integer pools (VRF, ASN), all inside the caller's transaction.
+//!
+//! Each prefix row is the lock of its prefix: [`lock_prefix`] updates it (a no-op write), which
+//! makes concurrent allocations in the same prefix wait for each other on PostgreSQL, across
+//! replicas, while allocations in other prefixes run in parallel; SQLite has one writer anyway.
+//! A *hint* per prefix says below which address everything is taken, so finding the next free
+//! address or child block is an index range scan from the hint, not a scan of the prefix.
+
+use ipnet::IpNet;
+use metal_domain::ip::Ip;
+use metal_domain::prefix::{self, AddressFamily};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use crate::docs::Stored;
+use crate::error::{StoreError, StoreResult};
+use crate::time;
+
+/// How many rows a free-slot search reads at a time.
+const SCAN: i64 = 128;
+
+/// A prefix with its allocation state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrefixState {
+    pub cidr: IpNet,
+    pub network_id: String,
+    pub parent: Option<IpNet>,
+    pub ip_hint: u128,
+    pub used_ips: u64,
+    pub child_hint: u128,
+    pub child_count: u64,
+    pub child_addresses: u128,
+}
+
+impl PrefixState {
+    pub fn family(&self) -> AddressFamily {
+        AddressFamily::of_net(&self.cidr)
+    }
+}
+
+const PREFIX_COLUMNS: &str = "cidr, network_id, parent_cidr, ip_hint_hex, used_ips, child_hint_hex, child_count, child_addresses_hex";
+
+fn corrupt(what: &str, v: &str) -> StoreError {
+    StoreError::Config(format!("stored {what} {v:?} is not readable"))
+}
+
+fn hex_col(row: &AnyRow, col: &str) -> StoreResult<u128> {
+    let s: String = row.try_get(col)?;
+    prefix::from_hex(&s).ok_or_else(|| corrupt(col, &s))
+}
+
+fn net_col(s: &str) -> StoreResult<IpNet> {
+    s.parse().map_err(|_| corrupt("prefix", s))
+}
+
+fn decode_prefix(row: &AnyRow) -> StoreResult<PrefixState> {
+    let cidr: String = row.try_get("cidr")?;
+    let parent: Option<String> = row.try_get("parent_cidr")?;
+    Ok(PrefixState {
+        cidr: net_col(&cidr)?,
+        network_id: row.try_get("network_id")?,
+        parent: parent.as_deref().map(net_col).transpose()?,
+        ip_hint: hex_col(row, "ip_hint_hex")?,
+        used_ips: row.try_get::<i64, _>("used_ips")? as u64,
+        child_hint: hex_col(row, "child_hint_hex")?,
+        child_count: row.try_get::<i64, _>("child_count")? as u64,
+        child_addresses: hex_col(row, "child_addresses_hex")?,
+    })
+}
+
+/// Serializes changes that must see every prefix (overlap checks) until the transaction ends.
+pub async fn lock_topology(conn: &mut AnyConnection) -> StoreResult<()> {
+    sqlx::query("UPDATE ipam_locks SET n = n + 1 WHERE name = 'topology'")
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Top-level prefixes (not cut from a parent) that share an address with `net`.
+pub async fn overlapping(conn: &mut AnyConnection, net: &IpNet) -> StoreResult<Vec<PrefixState>> {
+    let (first, last) = prefix::range(net);
+    let sql = format!(
+        "SELECT {PREFIX_COLUMNS} FROM ipam_prefixes WHERE parent_cidr IS NULL AND family = $1 \
+         AND first_hex <= $2 AND last_hex >= $3 ORDER BY first_hex"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(AddressFamily::of_net(net).as_str())
+        .bind(prefix::hex(last))
+        .bind(prefix::hex(first))
+        .fetch_all(conn)
+        .await?;
+    rows.iter().map(decode_prefix).collect()
+}
+
+/// Adds a prefix of a network (a child when `parent` is given; the parent's counters are the
+/// caller's through [`acquire_child`]).
+pub async fn insert_prefix(
+    conn: &mut AnyConnection,
+    net: &IpNet,
+    network_id: &str,
+    parent: Option<&IpNet>,
+) -> StoreResult<()> {
+    let (first, last) = prefix::range(net);
+    let hint = prefix::usable_range(net).map(|(a, _)| a).unwrap_or(first);
+    let res = sqlx::query(
+        "INSERT INTO ipam_prefixes (cidr, network_id, parent_cidr, family, first_hex, last_hex, \
+         ip_hint_hex, used_ips, child_hint_hex, child_count, child_addresses_hex) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $5, 0, $9)",
+    )
+    .bind(net.to_string())
+    .bind(network_id)
+    .bind(parent.map(ToString::to_string))
+    .bind(AddressFamily::of_net(net).as_str())
+    .bind(prefix::hex(first))
+    .bind(prefix::hex(last))
+    .bind(prefix::hex(hint))
+    .bind(prefix::reserved_count(net) as i64)
+    .bind(prefix::hex(0))
+    .execute(conn)
+    .await;
+    match res {
+        Ok(_) => Ok(()),
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(StoreError::Conflict(
+            format!("prefix {net} already belongs to a network"),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Locks a prefix for the rest of the transaction and reads its state.
+pub async fn lock_prefix(
+    conn: &mut AnyConnection,
+    cidr: &IpNet,
+) -> StoreResult<Option<PrefixState>> {
+    let sql = format!(
+        "UPDATE ipam_prefixes SET used_ips = used_ips WHERE cidr = $1 RETURNING {PREFIX_COLUMNS}"
+    );
+    let row = sqlx::query(&sql)
+        .bind(cidr.to_string())
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(decode_prefix).transpose()
+}
+
+/// The prefixes of a network, by address.
+pub async fn prefixes_of(
+    conn: &mut AnyConnection,
+    network_id: &str,
+) -> StoreResult<Vec<PrefixState>> {
+    let sql = format!(
+        "SELECT {PREFIX_COLUMNS} FROM ipam_prefixes WHERE network_id = $1 ORDER BY family, first_hex"
+    );
+    let rows = sqlx::query(&sql).bind(network_id).fetch_all(conn).await?;
+    rows.iter().map(decode_prefix).collect()
+}
+
+/// Every prefix, for usage of many networks at once.
+pub async fn all_prefixes(conn: &mut AnyConnection) -> StoreResult<Vec<PrefixState>> {
+    let sql = format!("SELECT {PREFIX_COLUMNS} FROM ipam_prefixes ORDER BY family, first_hex");
+    let rows = sqlx::query(&sql).fetch_all(conn).await?;
+    rows.iter().map(decode_prefix).collect()
+}
+
+/// Counts the IPs allocated in a prefix and the child prefixes cut from it.
+pub async fn prefix_occupancy(conn: &mut AnyConnection, cidr: &IpNet) -> StoreResult<(i64, i64)> {
+    let c = cidr.to_string();
+    let ips: i64 = sqlx::query("SELECT count(*) AS n FROM ips WHERE prefix_cidr = $1")
+        .bind(&c)
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get("n")?;
+    let children: i64 =
+        sqlx::query("SELECT count(*) AS n FROM ipam_prefixes WHERE parent_cidr = $1")
+            .bind(&c)
+            .fetch_one(conn)
+            .await?
+            .try_get("n")?;
+    Ok((ips, children))
+}
+
+/// Removes a prefix that holds no IPs and no children; a child gives its block back to its
+/// parent.
+pub async fn delete_prefix(conn: &mut AnyConnection, p: &PrefixState) -> StoreResult<()> {
+    if let Some(parent) = &p.parent {
+        let parent_state = lock_prefix(conn, parent)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("parent prefix {parent} not found")))?;
+        let (first, last) = prefix::range(&p.cidr);
+        let size = last - first + 1;
+        sqlx::query(
+            "UPDATE ipam_prefixes SET child_hint_hex = $2, child_count = child_count - 1, \
+             child_addresses_hex = $3 WHERE cidr = $1",
+        )
+        .bind(parent.to_string())
+        .bind(prefix::hex(parent_state.child_hint.min(first)))
+        .bind(prefix::hex(
+            parent_state.child_addresses.saturating_sub(size),
+        ))
+        .execute(&mut *conn)
+        .await?;
+    }
+    sqlx::query("DELETE FROM ipam_prefixes WHERE cidr = $1")
+        .bind(p.cidr.to_string())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Why an address could not be acquired.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AcquireError {
+    /// Someone holds it.
+    Taken,
+    /// The prefix keeps it back (network, broadcast, subnet-router anycast).
+    Reserved,
+    /// Nothing left.
+    Exhausted,
+}
+
+/// The first address at or above `from` that no IP of the prefix holds.
+async fn first_free_ip(
+    conn: &mut AnyConnection,
+    cidr: &str,
+    mut from: u128,
+    last: u128,
+) -> StoreResult<Option<u128>> {
+    loop {
+        if from > last {
+            return Ok(None);
+        }
+        let rows = sqlx::query(
+            "SELECT addr_hex FROM ips WHERE prefix_cidr = $1 AND addr_hex >= $2 ORDER BY addr_hex LIMIT $3",
+        )
+        .bind(cidr)
+        .bind(prefix::hex(from))
+        .bind(SCAN)
+        .fetch_all(&mut *conn)
+        .await?;
+        let n = rows.len();
+        for r in &rows {
+            let used = hex_col(r, "addr_hex")?;
+            if used != from {
+                return Ok(Some(from).filter(|f| *f <= last));
+            }
+            from += 1;
+        }
+        if (n as i64) < SCAN {
+            return Ok(Some(from).filter(|f| *f <= last));
+        }
+    }
+}
+
+/// Picks an address in a locked prefix (the next free one, or `specific`) and counts it as
+/// used. The caller then stores the IP with [`insert_ip`] in the same transaction.
+pub async fn acquire_ip(
+    conn: &mut AnyConnection,
+    p: &PrefixState,
+    specific: Option<u128>,
+) -> StoreResult<Result<u128, AcquireError>> {
+    let Some((usable_first, usable_last)) = prefix::usable_range(&p.cidr) else {
+        return Ok(Err(AcquireError::Exhausted));
+    };
+    let cidr = p.cidr.to_string();
+    let hint = p.ip_hint.max(usable_first);
+    let (addr, new_hint) = match specific {
+        Some(a) if a < usable_first || a > usable_last => return Ok(Err(AcquireError::Reserved)),
+        Some(a) => {
+            let taken =
+                sqlx::query("SELECT 1 AS x FROM ips WHERE prefix_cidr = $1 AND addr_hex = $2")
+                    .bind(&cidr)
+                    .bind(prefix::hex(a))
+                    .fetch_optional(&mut *conn)
+                    .await?
+                    .is_some();
+            if taken {
+                return Ok(Err(AcquireError::Taken));
+            }
+            (a, if a == hint { a + 1 } else { hint })
+        }
+        None => match first_free_ip(conn, &cidr, hint, usable_last).await? {
+            Some(a) => (a, a + 1),
+            None => return Ok(Err(AcquireError::Exhausted)),
+        },
+    };
+    sqlx::query(
+        "UPDATE ipam_prefixes SET ip_hint_hex = $2, used_ips = used_ips + 1 WHERE cidr = $1",
+    )
+    .bind(&cidr)
+    .bind(prefix::hex(new_hint))
+    .execute(conn)
+    .await?;
+    Ok(Ok(addr))
+}
+
+/// Stores an IP acquired from `prefix` with its tags.
+pub async fn insert_ip(
+    conn: &mut AnyConnection,
+    ip: &mut Ip,
+    prefix_cidr: &IpNet,
+) -> StoreResult<()> {
+    let addr = prefix::parse_ip("ipaddress", &ip.ipaddress)
+        .map_err(|e| StoreError::Config(e.to_string()))?;
+    let now = time::now();
+    ip.ipaddress = addr.to_string();
+    ip.created = Some(now);
+    ip.changed = Some(now);
+    let res = sqlx::query(
+        "INSERT INTO ips (address, addr_hex, family, prefix_cidr, network_id, project_id, allocation_uuid, \
+         name, kind, doc, revision, created_at, changed_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, $11, $11)",
+    )
+    .bind(&ip.ipaddress)
+    .bind(prefix::hex(prefix::to_u128(&addr)))
+    .bind(AddressFamily::of(&addr).as_str())
+    .bind(prefix_cidr.to_string())
+    .bind(&ip.networkid)
+    .bind(&ip.projectid)
+    .bind(&ip.allocationuuid)
+    .bind(&ip.name)
+    .bind(ip.kind.as_str())
+    .bind(serde_json::to_string(ip).map_err(|source| StoreError::Corrupt { kind: "ip", id: ip.ipaddress.clone(), source })?)
+    .bind(time::to_db(now))
+    .execute(&mut *conn)
+    .await;
+    match res {
+        Ok(_) => {}
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+            return Err(StoreError::Conflict(format!(
+                "ip {} is already allocated",
+                ip.ipaddress
+            )))
+        }
+        Err(e) => return Err(e.into()),
+    }
+    write_tags(conn, &ip.ipaddress, &ip.tags).await
+}
+
+async fn write_tags(conn: &mut AnyConnection, address: &str, tags: &[String]) -> StoreResult<()> {
+    sqlx::query("DELETE FROM ip_tags WHERE address = $1")
+        .bind(address)
+        .execute(&mut *conn)
+        .await?;
+    for t in tags {
+        sqlx::query("INSERT INTO ip_tags (address, tag) VALUES ($1, $2)")
+            .bind(address)
+            .bind(t)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+fn decode_ip(row: &AnyRow) -> StoreResult<Stored<Ip>> {
+    let doc: String = row.try_get("doc")?;
+    let value = serde_json::from_str(&doc).map_err(|source| StoreError::Corrupt {
+        kind: "ip",
+        id: row.try_get::<String, _>("address").unwrap_or_default(),
+        source,
+    })?;
+    Ok(Stored {
+        value,
+        revision: row.try_get("revision")?,
+    })
+}
+
+/// One IP by address.
+pub async fn get_ip(conn: &mut AnyConnection, address: &str) -> StoreResult<Option<Stored<Ip>>> {
+    let row = sqlx::query("SELECT address, doc, revision FROM ips WHERE address = $1")
+        .bind(address)
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(decode_ip).transpose()
+}
+
+/// Rewrites an IP if it is still at `revision`.
+pub async fn update_ip(conn: &mut AnyConnection, ip: &mut Ip, revision: i64) -> StoreResult<()> {
+    ip.changed = Some(time::now());
+    let done = sqlx::query(
+        "UPDATE ips SET doc = $1, name = $2, kind = $3, revision = revision + 1, changed_at = $4 \
+         WHERE address = $5 AND revision = $6",
+    )
+    .bind(
+        serde_json::to_string(ip).map_err(|source| StoreError::Corrupt {
+            kind: "ip",
+            id: ip.ipaddress.clone(),
+            source,
+        })?,
+    )
+    .bind(&ip.name)
+    .bind(ip.kind.as_str())
+    .bind(time::to_db(ip.changed.unwrap_or_else(time::now)))
+    .bind(&ip.ipaddress)
+    .bind(revision)
+    .execute(&mut *conn)
+    .await?;
+    if done.rows_affected() != 1 {
+        return Err(StoreError::Conflict(format!(
+            "ip {} was changed by another request, please retry",
+            ip.ipaddress
+        )));
+    }
+    write_tags(conn, &ip.ipaddress, &ip.tags).await
+}
+
+/// Deletes an IP and gives its address back to its prefix.
+pub async fn release_ip(conn: &mut AnyConnection, address: &str) -> StoreResult<bool> {
+    let Some(row) = sqlx::query("SELECT prefix_cidr, addr_hex FROM ips WHERE address = $1")
+        .bind(address)
+        .fetch_optional(&mut *conn)
+        .await?
+    else {
+        return Ok(false);
+    };
+    let cidr: String = row.try_get("prefix_cidr")?;
+    let addr = hex_col(&row, "addr_hex")?;
+    let p = lock_prefix(conn, &net_col(&cidr)?)
+        .await?
+        .ok_or_else(|| corrupt("prefix of ip", &cidr))?;
+    sqlx::query("DELETE FROM ips WHERE address = $1")
+        .bind(address)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(
+        "UPDATE ipam_prefixes SET ip_hint_hex = $2, used_ips = used_ips - 1 WHERE cidr = $1",
+    )
+    .bind(&cidr)
+    .bind(prefix::hex(p.ip_hint.min(addr)))
+    .execute(conn)
+    .await?;
+    Ok(true)
+}
+
+/// Search filters for IPs; each given one must hold.
+#[derive(Debug, Clone, Default)]
+pub struct IpFilter {
+    pub address: Option<String>,
+    pub allocation_uuid: Option<String>,
+    pub name: Option<String>,
+    pub network_id: Option<String>,
+    pub project_id: Option<String>,
+    pub kind: Option<String>,
+    pub family: Option<AddressFamily>,
+    /// Only IPs inside this prefix.
+    pub within: Option<IpNet>,
+    /// Every one of these tags.
+    pub tags: Vec<String>,
+}
+
+/// IPs matching a filter, by address.
+pub async fn find_ips(conn: &mut AnyConnection, f: &IpFilter) -> StoreResult<Vec<Ip>> {
+    let mut conds: Vec<String> = Vec::new();
+    let mut args: Vec<String> = Vec::new();
+    let mut eq = |col: &str, v: &Option<String>| {
+        if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
+            args.push(v.to_string());
+            conds.push(format!("{col} = ${}", args.len()));
+        }
+    };
+    eq("address", &f.address);
+    eq("allocation_uuid", &f.allocation_uuid);
+    eq("name", &f.name);
+    eq("network_id", &f.network_id);
+    eq("project_id", &f.project_id);
+    eq("kind", &f.kind);
+    eq("family", &f.family.map(|a| a.as_str().to_string()));
+    if let Some(net) = &f.within {
+        let (first, last) = prefix::range(net);
+        args.push(AddressFamily::of_net(net).as_str().into());
+        conds.push(format!("family = ${}", args.len()));
+        args.push(prefix::hex(first));
+        conds.push(format!("addr_hex >= ${}", args.len()));
+        args.push(prefix::hex(last));
+        conds.push(format!("addr_hex <= ${}", args.len()));
+    }
+    for t in &f.tags {
+        args.push(t.clone());
+        conds.push(format!(
+            "EXISTS (SELECT 1 FROM ip_tags t WHERE t.address = ips.address AND t.tag = ${})",
+            args.len()
+        ));
+    }
+    let mut sql = String::from("SELECT address, doc, revision FROM ips");
+    if !conds.is_empty() {
+        sql.push_str(" WHERE ");
+        sql.push_str(&conds.join(" AND "));
+    }
+    sql.push_str(" ORDER BY family, addr_hex");
+    let mut q = sqlx::query(&sql);
+    for a in args {
+        q = q.bind(a);
+    }
+    let rows = q.fetch_all(conn).await?;
+    rows.iter().map(|r| decode_ip(r).map(|s| s.value)).collect()
+}
+
+fn align_up(v: u128, block: u128) -> Option<u128> {
+    let rem = v % block;
+    if rem == 0 {
+        Some(v)
+    } else {
+        v.checked_add(block - rem)
+    }
+}
+
+/// Cuts the first free child block of length `len` from a locked parent prefix and counts it;
+/// the caller then stores the child with [`insert_prefix`]. `None` when no block is left.
+///
+/// Children never overlap, so the only child that can collide with a candidate block is the
+/// one starting last at or before the block's end: one indexed lookup per candidate. The same
+/// holds for IPs allocated in the parent itself.
+pub async fn acquire_child(
+    conn: &mut AnyConnection,
+    parent: &PrefixState,
+    len: u8,
+) -> StoreResult<Option<IpNet>> {
+    let family = parent.family();
+    if len <= parent.cidr.prefix_len() || len > family.bits() {
+        return Ok(None);
+    }
+    let (pfirst, plast) = prefix::range(&parent.cidr);
+    let block = 1u128 << (u32::from(family.bits()) - u32::from(len));
+    let pc = parent.cidr.to_string();
+    let start = parent.child_hint.max(pfirst);
+    let Some(mut cand) = align_up(start, block) else {
+        return Ok(None);
+    };
+    loop {
+        let Some(cand_last) = cand.checked_add(block - 1).filter(|l| *l <= plast) else {
+            return Ok(None);
+        };
+        let child = sqlx::query(
+            "SELECT last_hex FROM ipam_prefixes WHERE parent_cidr = $1 AND first_hex <= $2 \
+             ORDER BY first_hex DESC LIMIT 1",
+        )
+        .bind(&pc)
+        .bind(prefix::hex(cand_last))
+        .fetch_optional(&mut *conn)
+        .await?;
+        let mut blocked_until = None;
+        if let Some(r) = child {
+            let l = hex_col(&r, "last_hex")?;
+            if l >= cand {
+                blocked_until = Some(l);
+            }
+        }
+        if blocked_until.is_none() {
+            let ip = sqlx::query(
+                "SELECT addr_hex FROM ips WHERE prefix_cidr = $1 AND addr_hex >= $2 AND addr_hex <= $3 \
+                 ORDER BY addr_hex DESC LIMIT 1",
+            )
+            .bind(&pc)
+            .bind(prefix::hex(cand))
+            .bind(prefix::hex(cand_last))
+            .fetch_optional(&mut *conn)
+            .await?;
+            if let Some(r) = ip {
+                blocked_until = Some(hex_col(&r, "addr_hex")?);
+            }
+        }
+        if let Some(end) = blocked_until {
+            match end.checked_add(1).and_then(|n| align_up(n, block)) {
+                Some(next) => {
+                    cand = next;
+                    continue;
+                }
+                None => return Ok(None),
+            }
+        }
+        let new_hint = if cand == start {
+            cand_last.saturating_add(1)
+        } else {
+            parent.child_hint
+        };
+        sqlx::query(
+            "UPDATE ipam_prefixes SET child_hint_hex = $2, child_count = child_count + 1, \
+             child_addresses_hex = $3 WHERE cidr = $1",
+        )
+        .bind(&pc)
+        .bind(prefix::hex(new_hint))
+        .bind(prefix::hex(parent.child_addresses.saturating_add(block)))
+        .execute(conn)
+        .await?;
+        return prefix::net_from(family, cand, len)
+            .map(Some)
+            .map_err(|e| StoreError::Config(e.to_string()));
+    }
+}
+
+/// Takes a value of an integer pool: `preferred` if free, else the next free one above it,
+/// wrapping to `min`. `None` when every value of `[min, max]` is taken.
+pub async fn acquire_int(
+    conn: &mut AnyConnection,
+    pool: &str,
+    min: u64,
+    max: u64,
+    preferred: u64,
+) -> StoreResult<Option<u64>> {
+    let preferred = preferred.clamp(min, max);
+    for (from, to) in [(preferred, max), (min, preferred.saturating_sub(1))] {
+        if from > to {
+            continue;
+        }
+        let mut cand = from;
+        loop {
+            if cand > to {
+                break;
+            }
+            let rows = sqlx::query(
+                "SELECT value FROM integer_pools WHERE pool = $1 AND value >= $2 AND value <= $3 ORDER BY value LIMIT $4",
+            )
+            .bind(pool)
+            .bind(cand as i64)
+            .bind(to as i64)
+            .bind(SCAN)
+            .fetch_all(&mut *conn)
+            .await?;
+            let n = rows.len();
+            let mut gap = None;
+            for r in &rows {
+                let v = r.try_get::<i64, _>("value")? as u64;
+                if v != cand {
+                    gap = Some(cand);
+                    break;
+                }
+                cand += 1;
+            }
+            if gap.is_none() && (n as i64) < SCAN && cand <= to {
+                gap = Some(cand);
+            }
+            if let Some(v) = gap {
+                if acquire_int_exact(conn, pool, v).await? {
+                    return Ok(Some(v));
+                }
+                // taken meanwhile by a concurrent transaction: look further
+                cand = v + 1;
+            } else if (n as i64) < SCAN {
+                break;
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Takes exactly `value`; `false` when it is taken.
+pub async fn acquire_int_exact(
+    conn: &mut AnyConnection,
+    pool: &str,
+    value: u64,
+) -> StoreResult<bool> {
+    let row = sqlx::query(
+        "INSERT INTO integer_pools (pool, value) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING value",
+    )
+    .bind(pool)
+    .bind(value as i64)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.is_some())
+}
+
+/// Gives a value back; `false` when it was not taken.
+pub async fn release_int(conn: &mut AnyConnection, pool: &str, value: u64) -> StoreResult<bool> {
+    let done = sqlx::query("DELETE FROM integer_pools WHERE pool = $1 AND value = $2")
+        .bind(pool)
+        .bind(value as i64)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// How many values of a pool are taken.
+pub async fn int_pool_used(conn: &mut AnyConnection, pool: &str) -> StoreResult<i64> {
+    Ok(
+        sqlx::query("SELECT count(*) AS n FROM integer_pools WHERE pool = $1")
+            .bind(pool)
+            .fetch_one(conn)
+            .await?
+            .try_get("n")?,
+    )
+}
+
+/// How many IPs a project holds.
+pub async fn count_ips_of_project(conn: &mut AnyConnection, project_id: &str) -> StoreResult<i64> {
+    Ok(
+        sqlx::query("SELECT count(*) AS n FROM ips WHERE project_id = $1")
+            .bind(project_id)
+            .fetch_one(conn)
+            .await?
+            .try_get("n")?,
+    )
+}
