@@ -16,6 +16,7 @@ pub mod ip;
 pub mod misc;
 pub mod network;
 pub mod partition;
+pub mod pool;
 pub mod prefix;
 pub mod project;
 pub mod sic;

@@ -26,7 +26,8 @@ pub struct PrefixState {
     pub cidr: IpNet,
     pub network_id: String,
     pub parent: Option<IpNet>,
-    pub ip_hint: u128,
+    /// Offset from the first usable address below which every address is allocated.
+    pub ip_hint: u64,
     pub used_ips: u64,
     pub child_hint: u128,
     pub child_count: u64,
@@ -39,7 +40,7 @@ impl PrefixState {
     }
 }
 
-const PREFIX_COLUMNS: &str = "cidr, network_id, parent_cidr, ip_hint_hex, used_ips, child_hint_hex, child_count, child_addresses_hex";
+const PREFIX_COLUMNS: &str = "cidr, network_id, parent_cidr, ip_hint, used_ips, child_hint_hex, child_count, child_addresses_hex";
 
 fn corrupt(what: &str, v: &str) -> StoreError {
     StoreError::Config(format!("stored {what} {v:?} is not readable"))
@@ -61,7 +62,7 @@ fn decode_prefix(row: &AnyRow) -> StoreResult<PrefixState> {
         cidr: net_col(&cidr)?,
         network_id: row.try_get("network_id")?,
         parent: parent.as_deref().map(net_col).transpose()?,
-        ip_hint: hex_col(row, "ip_hint_hex")?,
+        ip_hint: row.try_get::<i64, _>("ip_hint")? as u64,
         used_ips: row.try_get::<i64, _>("used_ips")? as u64,
         child_hint: hex_col(row, "child_hint_hex")?,
         child_count: row.try_get::<i64, _>("child_count")? as u64,
@@ -93,6 +94,20 @@ pub async fn overlapping(conn: &mut AnyConnection, net: &IpNet) -> StoreResult<V
     rows.iter().map(decode_prefix).collect()
 }
 
+/// The state of a prefix just inserted with [`insert_prefix`].
+pub fn fresh_prefix(net: &IpNet, network_id: &str, parent: Option<&IpNet>) -> PrefixState {
+    PrefixState {
+        cidr: *net,
+        network_id: network_id.to_string(),
+        parent: parent.copied(),
+        ip_hint: 0,
+        used_ips: prefix::reserved_count(net),
+        child_hint: prefix::range(net).0,
+        child_count: 0,
+        child_addresses: 0,
+    }
+}
+
 /// Adds a prefix of a network (a child when `parent` is given; the parent's counters are the
 /// caller's through [`acquire_child`]).
 pub async fn insert_prefix(
@@ -102,11 +117,11 @@ pub async fn insert_prefix(
     parent: Option<&IpNet>,
 ) -> StoreResult<()> {
     let (first, last) = prefix::range(net);
-    let hint = prefix::usable_range(net).map(|(a, _)| a).unwrap_or(first);
+    let capacity = prefix::size(net).min(i64::MAX as u128) as i64;
     let res = sqlx::query(
         "INSERT INTO ipam_prefixes (cidr, network_id, parent_cidr, family, first_hex, last_hex, \
-         ip_hint_hex, used_ips, child_hint_hex, child_count, child_addresses_hex) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $5, 0, $9)",
+         ip_hint, used_ips, ip_capacity, child_hint_hex, child_count, child_addresses_hex) \
+         VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $5, 0, $9)",
     )
     .bind(net.to_string())
     .bind(network_id)
@@ -114,8 +129,8 @@ pub async fn insert_prefix(
     .bind(AddressFamily::of_net(net).as_str())
     .bind(prefix::hex(first))
     .bind(prefix::hex(last))
-    .bind(prefix::hex(hint))
     .bind(prefix::reserved_count(net) as i64)
+    .bind(capacity)
     .bind(prefix::hex(0))
     .execute(conn)
     .await;
@@ -207,24 +222,8 @@ pub async fn delete_prefix(conn: &mut AnyConnection, p: &PrefixState) -> StoreRe
     Ok(())
 }
 
-/// Why an address could not be acquired.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AcquireError {
-    /// Someone holds it.
-    Taken,
-    /// The prefix keeps it back (network, broadcast, subnet-router anycast).
-    Reserved,
-    /// Nothing left.
-    Exhausted,
-}
-
 /// The first address at or above `from` that no IP of the prefix holds.
-async fn first_free_ip(
-    conn: &mut AnyConnection,
-    cidr: &str,
-    mut from: u128,
-    last: u128,
-) -> StoreResult<Option<u128>> {
+async fn first_free_ip(conn: &mut AnyConnection, cidr: &str, mut from: u128, last: u128) -> StoreResult<Option<u128>> {
     loop {
         if from > last {
             return Ok(None);
@@ -251,64 +250,134 @@ async fn first_free_ip(
     }
 }
 
-/// Picks an address in a locked prefix (the next free one, or `specific`) and counts it as
-/// used. The caller then stores the IP with [`insert_ip`] in the same transaction.
-pub async fn acquire_ip(
-    conn: &mut AnyConnection,
-    p: &PrefixState,
-    specific: Option<u128>,
-) -> StoreResult<Result<u128, AcquireError>> {
-    let Some((usable_first, usable_last)) = prefix::usable_range(&p.cidr) else {
-        return Ok(Err(AcquireError::Exhausted));
-    };
-    let cidr = p.cidr.to_string();
-    let hint = p.ip_hint.max(usable_first);
-    let (addr, new_hint) = match specific {
-        Some(a) if a < usable_first || a > usable_last => return Ok(Err(AcquireError::Reserved)),
-        Some(a) => {
-            let taken =
-                sqlx::query("SELECT 1 AS x FROM ips WHERE prefix_cidr = $1 AND addr_hex = $2")
-                    .bind(&cidr)
-                    .bind(prefix::hex(a))
-                    .fetch_optional(&mut *conn)
-                    .await?
-                    .is_some();
-            if taken {
-                return Ok(Err(AcquireError::Taken));
-            }
-            (a, if a == hint { a + 1 } else { hint })
-        }
-        None => match first_free_ip(conn, &cidr, hint, usable_last).await? {
-            Some(a) => (a, a + 1),
-            None => return Ok(Err(AcquireError::Exhausted)),
-        },
-    };
-    sqlx::query(
-        "UPDATE ipam_prefixes SET ip_hint_hex = $2, used_ips = used_ips + 1 WHERE cidr = $1",
-    )
-    .bind(&cidr)
-    .bind(prefix::hex(new_hint))
-    .execute(conn)
-    .await?;
-    Ok(Ok(addr))
+fn offset_of(first_usable: u128, addr: u128) -> i64 {
+    (addr - first_usable).min(i64::MAX as u128) as i64
 }
 
-/// Stores an IP acquired from `prefix` with its tags.
-pub async fn insert_ip(
+/// Claims the next free address of a network (of `family`, else of the first family that has
+/// one) and stores `ip` there, all in the caller's transaction. The claim is one statement that
+/// picks a prefix with room, locks it and advances its hint; the insert then normally succeeds
+/// at once (an address taken out of order by [`claim_ip`] makes it search from the hint).
+/// Prefixes split into child networks give no IPs. `None` when the network is full.
+pub async fn allocate_next_ip(
     conn: &mut AnyConnection,
+    network_id: &str,
+    family: Option<AddressFamily>,
     ip: &mut Ip,
-    prefix_cidr: &IpNet,
-) -> StoreResult<()> {
-    let addr = prefix::parse_ip("ipaddress", &ip.ipaddress)
-        .map_err(|e| StoreError::Config(e.to_string()))?;
+) -> StoreResult<Option<IpNet>> {
+    let family = family.map(|f| f.as_str()).unwrap_or("");
+    let sql = format!(
+        "UPDATE ipam_prefixes SET used_ips = used_ips + 1, ip_hint = ip_hint + 1 \
+         WHERE cidr = (SELECT cidr FROM ipam_prefixes WHERE network_id = $1 AND ($2 = '' OR family = $2) \
+                       AND child_count = 0 AND used_ips < ip_capacity ORDER BY family, first_hex LIMIT 1) \
+           AND child_count = 0 AND used_ips < ip_capacity \
+         RETURNING {PREFIX_COLUMNS}"
+    );
+    // A concurrent claim may fill the chosen prefix between choosing and locking it: retry.
+    for _ in 0..8 {
+        let row = sqlx::query(&sql)
+            .bind(network_id)
+            .bind(family)
+            .fetch_optional(&mut *conn)
+            .await?;
+        let Some(row) = row else {
+            let room = sqlx::query(
+                "SELECT 1 AS x FROM ipam_prefixes WHERE network_id = $1 AND ($2 = '' OR family = $2) \
+                 AND child_count = 0 AND used_ips < ip_capacity LIMIT 1",
+            )
+            .bind(network_id)
+            .bind(family)
+            .fetch_optional(&mut *conn)
+            .await?;
+            if room.is_none() {
+                return Ok(None);
+            }
+            continue;
+        };
+        let p = decode_prefix(&row)?;
+        let Some((first_usable, last_usable)) = prefix::usable_range(&p.cidr) else {
+            continue;
+        };
+        // the hint before this claim
+        let claimed = first_usable + u128::from(p.ip_hint - 1);
+        let fam = p.family();
+        ip.ipaddress = prefix::from_u128(fam, claimed).to_string();
+        if claimed <= last_usable && insert_ip(conn, ip, &p.cidr).await? {
+            return Ok(Some(p.cidr));
+        }
+        // taken out of order: the first free address above it (one exists: used < capacity)
+        let cidr = p.cidr.to_string();
+        let free = first_free_ip(conn, &cidr, claimed + 1, last_usable)
+            .await?
+            .ok_or_else(|| StoreError::Config(format!("prefix {cidr}: counters say free, addresses say full")))?;
+        ip.ipaddress = prefix::from_u128(fam, free).to_string();
+        if !insert_ip(conn, ip, &p.cidr).await? {
+            return Err(StoreError::Conflict(format!("ip {} is already allocated", ip.ipaddress)));
+        }
+        sqlx::query("UPDATE ipam_prefixes SET ip_hint = $2 WHERE cidr = $1")
+            .bind(&cidr)
+            .bind(offset_of(first_usable, free) + 1)
+            .execute(&mut *conn)
+            .await?;
+        return Ok(Some(p.cidr));
+    }
+    Err(StoreError::Conflict(format!(
+        "network {network_id}: too many concurrent allocations, please retry"
+    )))
+}
+
+/// Why a given address could not be allocated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClaimError {
+    /// Someone holds it.
+    Taken,
+    /// The prefix keeps it back (network, broadcast, subnet-router anycast).
+    Reserved,
+    /// The prefix is split into child networks.
+    Split,
+}
+
+/// Stores `ip` at its own (given) address in the locked-by-this-call prefix `cidr`.
+pub async fn claim_ip(conn: &mut AnyConnection, cidr: &IpNet, ip: &mut Ip) -> StoreResult<Result<(), ClaimError>> {
+    let addr = prefix::parse_ip("ipaddress", &ip.ipaddress).map_err(|e| StoreError::Config(e.to_string()))?;
+    let a = prefix::to_u128(&addr);
+    let Some((first_usable, last_usable)) = prefix::usable_range(cidr).filter(|(f, l)| a >= *f && a <= *l) else {
+        return Ok(Err(ClaimError::Reserved));
+    };
+    let _ = last_usable;
+    let sql = format!(
+        "UPDATE ipam_prefixes SET used_ips = used_ips + 1, \
+         ip_hint = CASE WHEN ip_hint = $2 THEN ip_hint + 1 ELSE ip_hint END \
+         WHERE cidr = $1 RETURNING {PREFIX_COLUMNS}"
+    );
+    let row = sqlx::query(&sql)
+        .bind(cidr.to_string())
+        .bind(offset_of(first_usable, a))
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("prefix {cidr} not found")))?;
+    if decode_prefix(&row)?.child_count > 0 {
+        return Ok(Err(ClaimError::Split));
+    }
+    if insert_ip(conn, ip, cidr).await? {
+        Ok(Ok(()))
+    } else {
+        Ok(Err(ClaimError::Taken))
+    }
+}
+
+/// Stores an IP in `prefix_cidr` with its tags; `false` when its address is taken.
+async fn insert_ip(conn: &mut AnyConnection, ip: &mut Ip, prefix_cidr: &IpNet) -> StoreResult<bool> {
+    let addr = prefix::parse_ip("ipaddress", &ip.ipaddress).map_err(|e| StoreError::Config(e.to_string()))?;
     let now = time::now();
     ip.ipaddress = addr.to_string();
     ip.created = Some(now);
     ip.changed = Some(now);
-    let res = sqlx::query(
+    let doc = serde_json::to_string(ip).map_err(|source| StoreError::Corrupt { kind: "ip", id: ip.ipaddress.clone(), source })?;
+    let inserted = sqlx::query(
         "INSERT INTO ips (address, addr_hex, family, prefix_cidr, network_id, project_id, allocation_uuid, \
          name, kind, doc, revision, created_at, changed_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, $11, $11)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, $11, $11) ON CONFLICT DO NOTHING RETURNING address",
     )
     .bind(&ip.ipaddress)
     .bind(prefix::hex(prefix::to_u128(&addr)))
@@ -319,21 +388,31 @@ pub async fn insert_ip(
     .bind(&ip.allocationuuid)
     .bind(&ip.name)
     .bind(ip.kind.as_str())
-    .bind(serde_json::to_string(ip).map_err(|source| StoreError::Corrupt { kind: "ip", id: ip.ipaddress.clone(), source })?)
+    .bind(doc)
     .bind(time::to_db(now))
-    .execute(&mut *conn)
-    .await;
-    match res {
-        Ok(_) => {}
-        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-            return Err(StoreError::Conflict(format!(
-                "ip {} is already allocated",
-                ip.ipaddress
-            )))
-        }
-        Err(e) => return Err(e.into()),
+    .fetch_optional(&mut *conn)
+    .await?
+    .is_some();
+    if inserted && !ip.tags.is_empty() {
+        insert_tags(conn, &ip.ipaddress, &ip.tags).await?;
     }
-    write_tags(conn, &ip.ipaddress, &ip.tags).await
+    Ok(inserted)
+}
+
+async fn insert_tags(conn: &mut AnyConnection, address: &str, tags: &[String]) -> StoreResult<()> {
+    let mut sql = String::from("INSERT INTO ip_tags (address, tag) VALUES ");
+    for i in 0..tags.len() {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&format!("($1, ${})", i + 2));
+    }
+    let mut q = sqlx::query(&sql).bind(address);
+    for t in tags {
+        q = q.bind(t);
+    }
+    q.execute(conn).await?;
+    Ok(())
 }
 
 async fn write_tags(conn: &mut AnyConnection, address: &str, tags: &[String]) -> StoreResult<()> {
@@ -341,12 +420,8 @@ async fn write_tags(conn: &mut AnyConnection, address: &str, tags: &[String]) ->
         .bind(address)
         .execute(&mut *conn)
         .await?;
-    for t in tags {
-        sqlx::query("INSERT INTO ip_tags (address, tag) VALUES ($1, $2)")
-            .bind(address)
-            .bind(t)
-            .execute(&mut *conn)
-            .await?;
+    if !tags.is_empty() {
+        insert_tags(conn, address, tags).await?;
     }
     Ok(())
 }
@@ -403,7 +478,8 @@ pub async fn update_ip(conn: &mut AnyConnection, ip: &mut Ip, revision: i64) -> 
     write_tags(conn, &ip.ipaddress, &ip.tags).await
 }
 
-/// Deletes an IP and gives its address back to its prefix.
+/// Deletes an IP and gives its address back to its prefix. The prefix row is locked before the
+/// IP row is touched, in the same order as allocations take them.
 pub async fn release_ip(conn: &mut AnyConnection, address: &str) -> StoreResult<bool> {
     let Some(row) = sqlx::query("SELECT prefix_cidr, addr_hex FROM ips WHERE address = $1")
         .bind(address)
@@ -414,20 +490,24 @@ pub async fn release_ip(conn: &mut AnyConnection, address: &str) -> StoreResult<
     };
     let cidr: String = row.try_get("prefix_cidr")?;
     let addr = hex_col(&row, "addr_hex")?;
-    let p = lock_prefix(conn, &net_col(&cidr)?)
-        .await?
-        .ok_or_else(|| corrupt("prefix of ip", &cidr))?;
-    sqlx::query("DELETE FROM ips WHERE address = $1")
-        .bind(address)
-        .execute(&mut *conn)
-        .await?;
+    let net = net_col(&cidr)?;
+    let first_usable = prefix::usable_range(&net).map(|(f, _)| f).unwrap_or(addr).min(addr);
+    let off = offset_of(first_usable, addr);
     sqlx::query(
-        "UPDATE ipam_prefixes SET ip_hint_hex = $2, used_ips = used_ips - 1 WHERE cidr = $1",
+        "UPDATE ipam_prefixes SET used_ips = used_ips - 1, \
+         ip_hint = CASE WHEN ip_hint > $2 THEN $2 ELSE ip_hint END WHERE cidr = $1",
     )
     .bind(&cidr)
-    .bind(prefix::hex(p.ip_hint.min(addr)))
-    .execute(conn)
+    .bind(off)
+    .execute(&mut *conn)
     .await?;
+    let done = sqlx::query("DELETE FROM ips WHERE address = $1")
+        .bind(address)
+        .execute(conn)
+        .await?;
+    if done.rows_affected() != 1 {
+        return Err(StoreError::Conflict(format!("ip {address} was freed by another request")));
+    }
     Ok(true)
 }
 
@@ -544,7 +624,9 @@ pub async fn acquire_child(
                 blocked_until = Some(l);
             }
         }
-        if blocked_until.is_none() {
+        // IPs in the parent itself (besides its reserved addresses) block blocks too
+        let parent_has_ips = parent.used_ips > prefix::reserved_count(&parent.cidr);
+        if blocked_until.is_none() && parent_has_ips {
             let ip = sqlx::query(
                 "SELECT addr_hex FROM ips WHERE prefix_cidr = $1 AND addr_hex >= $2 AND addr_hex <= $3 \
                  ORDER BY addr_hex DESC LIMIT 1",
@@ -597,6 +679,9 @@ pub async fn acquire_int(
     preferred: u64,
 ) -> StoreResult<Option<u64>> {
     let preferred = preferred.clamp(min, max);
+    if acquire_int_exact(conn, pool, preferred).await? {
+        return Ok(Some(preferred));
+    }
     for (from, to) in [(preferred, max), (min, preferred.saturating_sub(1))] {
         if from > to {
             continue;

@@ -254,3 +254,60 @@ async fn bad_urls_are_refused_without_leaking_passwords() {
     let text = format!("{err:#}");
     assert!(!text.contains("s3cret"), "{text}");
 }
+
+async fn pools(postgres: bool) {
+    use metal_store::ipam;
+    let d = db(postgres).await;
+    let store = Store::open(&StoreOptions::new(&d.url)).await.unwrap();
+    // exact values: taken once, refused twice, free again after release
+    let mut tx = store.begin().await.unwrap();
+    assert!(ipam::acquire_int_exact(&mut tx, "vrf", 42).await.unwrap());
+    assert!(!ipam::acquire_int_exact(&mut tx, "vrf", 42).await.unwrap());
+    assert!(ipam::acquire_int_exact(&mut tx, "asn", 42).await.unwrap(), "pools are separate");
+    assert!(ipam::release_int(&mut tx, "vrf", 42).await.unwrap());
+    assert!(!ipam::release_int(&mut tx, "vrf", 42).await.unwrap());
+    // random start: the preferred value if free, else the next one, wrapping around
+    assert_eq!(ipam::acquire_int(&mut tx, "small", 1, 4, 3).await.unwrap(), Some(3));
+    assert_eq!(ipam::acquire_int(&mut tx, "small", 1, 4, 3).await.unwrap(), Some(4));
+    assert_eq!(ipam::acquire_int(&mut tx, "small", 1, 4, 3).await.unwrap(), Some(1));
+    assert_eq!(ipam::acquire_int(&mut tx, "small", 1, 4, 4).await.unwrap(), Some(2));
+    assert_eq!(ipam::acquire_int(&mut tx, "small", 1, 4, 1).await.unwrap(), None, "exhausted");
+    assert_eq!(ipam::int_pool_used(&mut tx, "small").await.unwrap(), 4);
+    tx.commit().await.unwrap();
+
+    // many concurrent transactions on a pool of 40 values: 40 distinct winners, the rest see
+    // an exhausted pool, and nothing is taken twice
+    let tasks = (0..48u64).map(|i| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let mut tx = store.begin().await.unwrap();
+            let got = ipam::acquire_int(&mut tx, "race", 1, 40, 1 + i % 40).await.unwrap();
+            tx.commit().await.unwrap();
+            got
+        })
+    });
+    let got: Vec<Option<u64>> = futures_join(tasks).await;
+    let values: std::collections::HashSet<u64> = got.iter().flatten().copied().collect();
+    assert_eq!(got.iter().flatten().count(), 40);
+    assert_eq!(values.len(), 40);
+    assert_eq!(got.iter().filter(|g| g.is_none()).count(), 8);
+    store.close().await;
+    drop_db(d).await;
+}
+
+async fn futures_join<T: Send + 'static>(tasks: impl Iterator<Item = tokio::task::JoinHandle<T>>) -> Vec<T> {
+    let mut out = Vec::new();
+    for t in tasks.collect::<Vec<_>>() {
+        out.push(t.await.unwrap());
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pools_sqlite() {
+    pools(false).await
+}
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pools_postgres() {
+    pools(true).await
+}

@@ -248,3 +248,46 @@ fn version_prints_the_client_when_the_server_is_unreachable() {
         stderr(&o)
     );
 }
+
+#[test]
+fn network_list_searches_with_filters_and_prints_a_plain_tree() {
+    let home = home_with_config();
+    let body = r#"[
+        {"id":"super","partitionid":"fra","privatesuper":true,"prefixes":["10.0.0.0/16"],
+         "consumption":{"ipv4":{"available_ips":65536,"used_ips":2,"available_prefixes":10,"used_prefixes":9}}},
+        {"id":"tenant","parentnetworkid":"super","partitionid":"fra","projectid":"p1","prefixes":["10.0.0.0/22"],
+         "consumption":{"ipv4":{"available_ips":1024,"used_ips":2,"available_prefixes":0,"used_prefixes":0}}}
+    ]"#;
+    let (url, seen) = stub(200, body);
+    let o = metalctl(
+        home.path(),
+        &["network", "ls", "--partition", "fra", "--api-url", &url],
+        &[],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    // stdout is no terminal: the dots come without colour codes
+    assert_eq!(
+        stdout(&o),
+        "\
+ID         NAME  PROJECT  PARTITION  NAT    SHARED     PREFIXES     IP USAGE
+super                     fra        false  false   ◕  10.0.0.0/16  2/65536
+└─╴tenant        p1       fra        false  false   ●  10.0.0.0/22  2/1024
+"
+    );
+    let head = seen.recv().unwrap();
+    assert!(head.starts_with("POST /metal/v1/network/find "), "{head}");
+
+    let (url, seen) = stub(200, "[]");
+    let o = metalctl(
+        home.path(),
+        &["network", "ip", "ls", "--api-url", &url],
+        &[],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        "IP  DESCRIPTION  NAME  NETWORK  PROJECT  TYPE  TAGS\n"
+    );
+    let head = seen.recv().unwrap();
+    assert!(head.starts_with("GET /metal/v1/ip "), "{head}");
+}

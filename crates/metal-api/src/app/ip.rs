@@ -8,66 +8,60 @@ use metal_domain::ip::{
 use metal_domain::network::Network;
 use metal_domain::prefix::{self, AddressFamily};
 use metal_domain::project::Project;
-use metal_store::ipam::{self, AcquireError, IpFilter};
+use metal_store::ipam::{self, ClaimError, IpFilter};
 use metal_store::{docs, Tx};
 
 use super::store_err;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
-/// Checks the rules of §4.11 that need the network and the project, and the project's IP quota.
-async fn check_allocation(tx: &mut Tx, req: &IpAllocateRequest) -> ApiResult<Network> {
+/// Checks the rules of §4.11 that need the network and the project. Runs on the read pool
+/// before the transaction: a network deleted meanwhile has no prefixes left to allocate from,
+/// and the allocation then fails cleanly.
+async fn check_allocation(app: &AppState, req: &IpAllocateRequest) -> ApiResult<(Network, Project)> {
     if req.networkid.is_empty() {
         return Err(ApiError::bad_request("networkid should not be empty"));
     }
     if req.projectid.is_empty() {
         return Err(ApiError::bad_request("projectid should not be empty"));
     }
-    let network = docs::get::<Network>(tx, &req.networkid)
-        .await?
-        .map(|s| s.value)
-        .ok_or_else(|| {
-            ApiError::not_found(format!("no network with id {:?} found", req.networkid))
-        })?;
-    let project = docs::get::<Project>(tx, &req.projectid)
-        .await?
-        .ok_or_else(|| {
-            ApiError::unprocessable(format!(
-                "projectid: project {:?} does not exist",
-                req.projectid
-            ))
-        })?;
-    if !network.shared && !network.parentnetworkid.is_empty() && network.projectid != req.projectid
-    {
+    let (network, project) = tokio::try_join!(super::get::<Network>(app, &req.networkid), async {
+        super::get::<Project>(app, &req.projectid).await.map_err(|e| match e {
+            ApiError::NotFound(_) => {
+                ApiError::unprocessable(format!("projectid: project {:?} does not exist", req.projectid))
+            }
+            e => e,
+        })
+    })?;
+    if !network.shared && !network.parentnetworkid.is_empty() && network.projectid != req.projectid {
         return Err(ApiError::unprocessable(format!(
             "network {} belongs to project {}, not to {}: only shared networks give ips to other projects",
             network.id, network.projectid, req.projectid
         )));
     }
-    // With a quota, the project row is locked so that concurrent allocations count one after
-    // the other.
-    if let Some(limit) = project
-        .value
-        .quotas
-        .as_ref()
-        .and_then(|q| q.ip.as_ref())
-        .and_then(|q| q.quota)
-    {
-        docs::lock::<Project>(tx, &req.projectid).await?;
-        let used = ipam::count_ips_of_project(tx, &req.projectid).await?;
-        if used >= i64::from(limit) {
-            return Err(ApiError::unprocessable(format!(
-                "project {} has reached its quota of {limit} ip(s)",
-                req.projectid
-            )));
-        }
-    }
-    Ok(network)
+    Ok((network, project))
 }
 
-fn new_ip(req: &IpAllocateRequest, address: String) -> ApiResult<Ip> {
+/// With an IP quota, locks the project row so that concurrent allocations count one after the
+/// other, and refuses when the quota is reached.
+async fn check_quota(tx: &mut Tx, project: &Project) -> ApiResult<()> {
+    let Some(limit) = project.quotas.as_ref().and_then(|q| q.ip.as_ref()).and_then(|q| q.quota) else {
+        return Ok(());
+    };
+    docs::lock::<Project>(tx, &project.meta.id).await?;
+    let used = ipam::count_ips_of_project(tx, &project.meta.id).await?;
+    if used >= i64::from(limit) {
+        return Err(ApiError::unprocessable(format!(
+            "project {} has reached its quota of {limit} ip(s)",
+            project.meta.id
+        )));
+    }
+    Ok(())
+}
+
+fn new_ip(req: &IpAllocateRequest) -> ApiResult<Ip> {
     Ok(Ip {
-        ipaddress: address,
+        ipaddress: String::new(),
         allocationuuid: uuid::Uuid::new_v4().to_string(),
         name: req.name.clone(),
         description: req.description.clone(),
@@ -82,12 +76,8 @@ fn new_ip(req: &IpAllocateRequest, address: String) -> ApiResult<Ip> {
 
 /// `POST /v1/ip/allocate[/{ip}]`: the next free address of the network (of the requested
 /// family, IPv4 first otherwise), or `specific`.
-pub async fn allocate(
-    app: &AppState,
-    req: IpAllocateRequest,
-    specific: Option<&str>,
-) -> ApiResult<Ip> {
-    IpType::parse(&req.kind)?;
+pub async fn allocate(app: &AppState, req: IpAllocateRequest, specific: Option<&str>) -> ApiResult<Ip> {
+    let mut ip = new_ip(&req)?;
     let family = req
         .addressfamily
         .as_deref()
@@ -95,80 +85,51 @@ pub async fn allocate(
         .map(AddressFamily::parse)
         .transpose()?;
     let wanted = specific.map(|s| prefix::parse_ip("ip", s)).transpose()?;
+    let (network, project) = check_allocation(app, &req).await?;
+    let prefixes: Vec<ipnet::IpNet> = network.prefixes.iter().filter_map(|p| p.parse().ok()).collect();
     let mut tx = app.store.begin().await?;
-    let network = check_allocation(&mut tx, &req).await?;
-    let prefixes = ipam::prefixes_of(&mut tx, &network.id).await?;
-    let (addr, cidr) = match wanted {
+    check_quota(&mut tx, &project).await?;
+    match wanted {
         Some(w) => {
-            let Some(p) = prefixes.iter().find(|p| p.cidr.contains(&w)) else {
+            let Some(cidr) = prefixes.into_iter().find(|p| p.contains(&w)) else {
                 return Err(ApiError::unprocessable(format!(
                     "ip {w} is not inside any prefix of network {}",
                     network.id
                 )));
             };
-            let locked = lock(&mut tx, &p.cidr).await?;
-            refuse_parent_prefix(&locked)?;
-            match ipam::acquire_ip(&mut tx, &locked, Some(prefix::to_u128(&w))).await? {
-                Ok(a) => (a, locked.cidr),
-                Err(AcquireError::Taken) => return Err(ApiError::Conflict(format!("ip {w} is already allocated"))),
-                Err(_) => {
+            ip.ipaddress = w.to_string();
+            match ipam::claim_ip(&mut tx, &cidr, &mut ip).await? {
+                Ok(()) => {}
+                Err(ClaimError::Taken) => return Err(ApiError::Conflict(format!("ip {w} is already allocated"))),
+                Err(ClaimError::Split) => {
                     return Err(ApiError::unprocessable(format!(
-                        "ip {w} is reserved in prefix {}: network and broadcast addresses are never handed out",
-                        p.cidr
+                        "prefix {cidr} is split into child networks: allocate ips in those"
+                    )))
+                }
+                Err(ClaimError::Reserved) => {
+                    return Err(ApiError::unprocessable(format!(
+                        "ip {w} is reserved in prefix {cidr}: network and broadcast addresses are never handed out"
                     )))
                 }
             }
         }
         None => {
-            let mut candidates: Vec<_> = prefixes
-                .iter()
-                .filter(|p| family.is_none_or(|f| p.family() == f))
-                .collect();
-            candidates.sort_by_key(|p| p.family());
-            if candidates.is_empty() {
-                return Err(ApiError::unprocessable(format!(
-                    "network {} has no {} prefix",
-                    network.id,
-                    family.map(AddressFamily::as_str).unwrap_or("")
-                )));
-            }
-            let mut got = None;
-            for p in candidates.iter().filter(|p| p.child_count == 0) {
-                let locked = lock(&mut tx, &p.cidr).await?;
-                if locked.child_count > 0 {
-                    continue;
-                }
-                if let Ok(a) = ipam::acquire_ip(&mut tx, &locked, None).await? {
-                    got = Some((a, locked.cidr));
-                    break;
+            if let Some(f) = family {
+                if !prefixes.iter().any(|p| AddressFamily::of_net(p) == f) {
+                    return Err(ApiError::unprocessable(format!(
+                        "network {} has no {} prefix",
+                        network.id,
+                        f.as_str()
+                    )));
                 }
             }
-            got.ok_or_else(|| {
-                ApiError::unprocessable(format!("no ips left in network {}", network.id))
-            })?
+            if ipam::allocate_next_ip(&mut tx, &network.id, family, &mut ip).await?.is_none() {
+                return Err(ApiError::unprocessable(format!("no ips left in network {}", network.id)));
+            }
         }
-    };
-    let family = AddressFamily::of_net(&cidr);
-    let mut ip = new_ip(&req, prefix::from_u128(family, addr).to_string())?;
-    ipam::insert_ip(&mut tx, &mut ip, &cidr).await?;
+    }
     tx.commit().await.map_err(store_err)?;
     Ok(ip)
-}
-
-async fn lock(tx: &mut Tx, cidr: &ipnet::IpNet) -> ApiResult<ipam::PrefixState> {
-    ipam::lock_prefix(tx, cidr)
-        .await?
-        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("prefix {cidr} vanished")))
-}
-
-fn refuse_parent_prefix(p: &ipam::PrefixState) -> ApiResult<()> {
-    if p.child_count > 0 {
-        return Err(ApiError::unprocessable(format!(
-            "prefix {} is split into child networks: allocate ips in those",
-            p.cidr
-        )));
-    }
-    Ok(())
 }
 
 pub async fn get(app: &AppState, address: &str) -> ApiResult<Ip> {

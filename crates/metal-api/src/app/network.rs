@@ -11,18 +11,16 @@ use metal_domain::network::{
     NetworkFindRequest, NetworkUpdateRequest, NetworkUsage,
 };
 use metal_domain::partition::Partition;
+use metal_domain::pool;
 use metal_domain::prefix::{self, AddressFamily};
 use metal_domain::project::Project;
 use metal_store::ipam::{self, PrefixState};
 use metal_store::{docs, Tx};
-use rand::Rng;
 
 use super::store_err;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
-/// The VRF pool (as metal-stack's defaults).
-pub const VRF_POOL: (&str, u64, u64) = ("vrf", 1, 131_072);
 /// Default child length of IPv6 private super networks.
 pub const DEFAULT_IPV6_CHILD_LENGTH: u8 = 64;
 
@@ -119,6 +117,14 @@ pub async fn find(app: &AppState, q: &NetworkFindRequest) -> ApiResult<Vec<Netwo
         .filter(|n| q.matches(n))
         .collect();
     views(&mut conn, found).await
+}
+
+/// A reference in the request body to an entity that does not exist is a 422 naming the field.
+fn missing(field: &str, e: ApiError) -> ApiError {
+    match e {
+        ApiError::NotFound(m) => ApiError::unprocessable(format!("{field}: {m}")),
+        e => e,
+    }
 }
 
 async fn require_project(tx: &mut Tx, id: &str) -> ApiResult<()> {
@@ -218,12 +224,16 @@ pub async fn create(app: &AppState, req: NetworkCreateRequest) -> ApiResult<Netw
     }
     check_overlaps(&mut tx, &nets, &n.id).await?;
     if n.vrf != 0 {
-        let got = ipam::acquire_int_exact(&mut tx, VRF_POOL.0, u64::from(n.vrf)).await?;
-        if !got && !n.vrfshared {
-            return Err(ApiError::unprocessable(format!(
-                "vrf {} is already in use; set vrfshared to share it",
-                n.vrf
-            )));
+        match super::pool::acquire(&mut tx, &pool::VRF, u64::from(n.vrf)).await {
+            Ok(()) => {}
+            Err(ApiError::Conflict(_)) if n.vrfshared => {}
+            Err(ApiError::Conflict(_)) => {
+                return Err(ApiError::unprocessable(format!(
+                    "vrf {} is already in use; set vrfshared to share it",
+                    n.vrf
+                )))
+            }
+            Err(e) => return Err(e),
         }
     }
     for net in &nets {
@@ -305,7 +315,7 @@ async fn remove(tx: &mut Tx, n: &Network) -> ApiResult<()> {
     if n.vrf != 0 {
         let vrf = n.vrf.to_string();
         if docs::count_where::<Network>(tx, "vrf", &vrf).await? == 0 {
-            ipam::release_int(tx, VRF_POOL.0, u64::from(n.vrf)).await?;
+            super::pool::release(tx, &pool::VRF, u64::from(n.vrf)).await?;
         }
     }
     Ok(())
@@ -355,24 +365,31 @@ pub async fn allocate(app: &AppState, req: NetworkAllocateRequest) -> ApiResult<
         .filter(|s| !s.is_empty())
         .map(AddressFamily::parse)
         .transpose()?;
-    let mut tx = app.store.begin().await?;
-    require_project(&mut tx, &req.projectid).await?;
-    require_partition(&mut tx, &req.partitionid).await?;
-    let supers = docs::find::<Network>(
-        &mut tx,
-        &[
-            ("partition_id", req.partitionid.as_str()),
-            ("privatesuper", "true"),
-        ],
-    )
-    .await?;
-    let Some(sup) = supers.into_iter().next() else {
-        return Err(ApiError::not_found(format!(
-            "partition {} has no private super network",
-            req.partitionid
-        )));
+    // Reads that only validate run before the transaction, side by side; the transaction
+    // then holds each parent prefix's lock for as short as possible.
+    let (sup, parents) = {
+        let (_, _, supers) = tokio::try_join!(
+            async { super::get::<Project>(app, &req.projectid).await.map_err(|e| missing("projectid", e)) },
+            async { super::get::<Partition>(app, &req.partitionid).await.map_err(|e| missing("partitionid", e)) },
+            async {
+                let mut conn = app.store.reader().acquire().await.map_err(store_err)?;
+                let supers = docs::find::<Network>(&mut conn, &[("partition_id", req.partitionid.as_str()), ("privatesuper", "true")]).await?;
+                let parents = match supers.first() {
+                    Some(s) => ipam::prefixes_of(&mut conn, &s.id).await?,
+                    None => Vec::new(),
+                };
+                Ok::<_, ApiError>((supers, parents))
+            }
+        )?;
+        let (supers, parents) = supers;
+        let Some(sup) = supers.into_iter().next() else {
+            return Err(ApiError::not_found(format!(
+                "partition {} has no private super network",
+                req.partitionid
+            )));
+        };
+        (sup, parents)
     };
-    let parents = ipam::prefixes_of(&mut tx, &sup.id).await?;
     let mut families: Vec<AddressFamily> = parents.iter().map(PrefixState::family).collect();
     families.dedup();
     if let Some(af) = only {
@@ -385,26 +402,26 @@ pub async fn allocate(app: &AppState, req: NetworkAllocateRequest) -> ApiResult<
         }
         families = vec![af];
     }
-    let mut id = uuid::Uuid::new_v4().to_string();
-    let mut children: Vec<(IpNet, IpNet)> = Vec::new();
+    let id = uuid::Uuid::new_v4().to_string();
+    let mut tx = app.store.begin().await?;
+    let vrf = super::pool::acquire_random(&mut tx, &pool::VRF).await?;
+    let mut children: Vec<PrefixState> = Vec::new();
     for af in families {
         let len = lengths
             .get(&af)
             .or_else(|| sup.defaultchildprefixlength.get(&af))
             .copied()
             .unwrap_or(match af {
-                AddressFamily::IPv4 => {
-                    metal_domain::partition::DEFAULT_PRIVATE_NETWORK_PREFIX_LENGTH
-                }
+                AddressFamily::IPv4 => metal_domain::partition::DEFAULT_PRIVATE_NETWORK_PREFIX_LENGTH,
                 AddressFamily::IPv6 => DEFAULT_IPV6_CHILD_LENGTH,
             });
         let mut got = None;
         for p in parents.iter().filter(|p| p.family() == af) {
-            let locked = ipam::lock_prefix(&mut tx, &p.cidr)
-                .await?
-                .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("prefix {} vanished", p.cidr)))?;
+            let Some(locked) = ipam::lock_prefix(&mut tx, &p.cidr).await? else {
+                continue;
+            };
             if let Some(child) = ipam::acquire_child(&mut tx, &locked, len).await? {
-                got = Some((child, p.cidr));
+                got = Some(ipam::fresh_prefix(&child, &id, Some(&p.cidr)));
                 break;
             }
         }
@@ -419,16 +436,8 @@ pub async fn allocate(app: &AppState, req: NetworkAllocateRequest) -> ApiResult<
             }
         }
     }
-    let preferred = rand::thread_rng().gen_range(VRF_POOL.1..=VRF_POOL.2);
-    let vrf = ipam::acquire_int(&mut tx, VRF_POOL.0, VRF_POOL.1, VRF_POOL.2, preferred)
-        .await?
-        .ok_or_else(|| ApiError::unprocessable("no vrf left: the vrf pool is exhausted"))?;
-    // a tenant network's id is its uuid; keep it unique even against hand-made ids
-    while docs::get::<Network>(&mut tx, &id).await?.is_some() {
-        id = uuid::Uuid::new_v4().to_string();
-    }
-    for (child, parent) in &children {
-        ipam::insert_prefix(&mut tx, child, &id, Some(parent)).await?;
+    for c in &children {
+        ipam::insert_prefix(&mut tx, &c.cidr, &id, c.parent.as_ref()).await?;
     }
     let mut n = Network {
         id,
@@ -438,7 +447,7 @@ pub async fn allocate(app: &AppState, req: NetworkAllocateRequest) -> ApiResult<
         partitionid: req.partitionid,
         projectid: req.projectid,
         parentnetworkid: sup.id.clone(),
-        prefixes: children.iter().map(|(c, _)| c.to_string()).collect(),
+        prefixes: children.iter().map(|c| c.cidr.to_string()).collect(),
         destinationprefixes: req.destinationprefixes,
         vrf: vrf as u32,
         nat: req.nat,
@@ -446,7 +455,7 @@ pub async fn allocate(app: &AppState, req: NetworkAllocateRequest) -> ApiResult<
         ..Default::default()
     };
     docs::insert(&mut tx, &mut n).await?;
-    let out = view(&mut tx, n).await?;
     tx.commit().await.map_err(store_err)?;
-    Ok(out)
+    let refs: Vec<&PrefixState> = children.iter().collect();
+    Ok(with_usage(n, &refs))
 }

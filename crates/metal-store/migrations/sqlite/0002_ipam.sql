@@ -35,10 +35,12 @@ CREATE TABLE ipam_prefixes (
     family TEXT NOT NULL,
     first_hex TEXT NOT NULL,
     last_hex TEXT NOT NULL,
-    -- every usable address below this one is allocated
-    ip_hint_hex TEXT NOT NULL,
+    -- every usable address below this offset (from the first usable address) is allocated
+    ip_hint BIGINT NOT NULL,
     -- allocated addresses, counting the reserved ones (network, broadcast)
     used_ips BIGINT NOT NULL,
+    -- addresses of the prefix (capped at 2^63-1 for large IPv6 prefixes)
+    ip_capacity BIGINT NOT NULL,
     -- every address below this one lies in a child prefix
     child_hint_hex TEXT NOT NULL,
     child_count BIGINT NOT NULL,
