@@ -42,19 +42,39 @@ impl Kind {
 
 async fn setup(api: &TestApi) {
     let c = api.admin();
-    assert_eq!(c.put("v1/tenant", json!({"meta": {"id": "t"}})).await.status, 201);
-    assert_eq!(c.put("v1/project", json!({"meta": {"id": "p"}, "tenant_id": "t"})).await.status, 201);
+    assert_eq!(
+        c.put("v1/tenant", json!({"meta": {"id": "t"}}))
+            .await
+            .status,
+        201
+    );
+    assert_eq!(
+        c.put("v1/project", json!({"meta": {"id": "p"}, "tenant_id": "t"}))
+            .await
+            .status,
+        201
+    );
     let part = json!({"id": "fra", "bootconfig": {}, "privatenetworkprefixlength": 28});
     assert_eq!(c.put("v1/partition", part).await.status, 201);
     // big enough that no run exhausts it: 2^20 addresses, 2^20 /28 blocks
-    let r = c.put("v1/network", json!({"id": "ext", "prefixes": ["100.64.0.0/12"]})).await;
+    let r = c
+        .put(
+            "v1/network",
+            json!({"id": "ext", "prefixes": ["100.64.0.0/12"]}),
+        )
+        .await;
     assert_eq!(r.status, 201, "{:?}", r.body);
     let r = c.put("v1/network", json!({"id": "super", "partitionid": "fra", "prefixes": ["10.0.0.0/8"], "privatesuper": true})).await;
     assert_eq!(r.status, 201, "{:?}", r.body);
 }
 
 /// Runs `clients` workers for `secs`; returns (acquisitions, distinct results, latencies).
-async fn run(api: &TestApi, kind: Kind, clients: usize, secs: f64) -> (usize, usize, Vec<Duration>) {
+async fn run(
+    api: &TestApi,
+    kind: Kind,
+    clients: usize,
+    secs: f64,
+) -> (usize, usize, Vec<Duration>) {
     let app: Arc<AppState> = api.server.app.clone();
     let deadline = Instant::now() + Duration::from_secs_f64(secs);
     let mut tasks = Vec::new();
@@ -68,16 +88,34 @@ async fn run(api: &TestApi, kind: Kind, clients: usize, secs: f64) -> (usize, us
                 let t = Instant::now();
                 let key = match kind {
                     Kind::Ip => {
-                        let req = IpAllocateRequest { networkid: "ext".into(), projectid: "p".into(), ..Default::default() };
-                        metal_api::app::ip::allocate(&app, req, None).await.expect("ip allocation").ipaddress
+                        let req = IpAllocateRequest {
+                            networkid: "ext".into(),
+                            projectid: "p".into(),
+                            ..Default::default()
+                        };
+                        metal_api::app::ip::allocate(&app, req, None)
+                            .await
+                            .expect("ip allocation")
+                            .ipaddress
                     }
                     Kind::ChildPrefix => {
-                        let req = NetworkAllocateRequest { partitionid: "fra".into(), projectid: "p".into(), ..Default::default() };
-                        let n = metal_api::app::network::allocate(&app, req).await.expect("network allocation");
+                        let req = NetworkAllocateRequest {
+                            partitionid: "fra".into(),
+                            projectid: "p".into(),
+                            ..Default::default()
+                        };
+                        let n = metal_api::app::network::allocate(&app, req)
+                            .await
+                            .expect("network allocation");
                         n.prefixes[0].clone()
                     }
                     Kind::RestIp => {
-                        let r = http.post("v1/ip/allocate", json!({"networkid": "ext", "projectid": "p"})).await;
+                        let r = http
+                            .post(
+                                "v1/ip/allocate",
+                                json!({"networkid": "ext", "projectid": "p"}),
+                            )
+                            .await;
                         assert_eq!(r.status, 201, "{:?}", r.body);
                         r.body["ipaddress"].as_str().unwrap().to_string()
                     }
@@ -109,7 +147,10 @@ fn pct(sorted: &[Duration], p: f64) -> f64 {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let secs: f64 = std::env::var("BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(5.0);
+    let secs: f64 = std::env::var("BENCH_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5.0);
     let backends: Vec<Backend> = std::env::var("BENCH_BACKENDS")
         .unwrap_or_else(|_| "sqlite,postgres".into())
         .split(',')
@@ -128,7 +169,10 @@ async fn main() {
                 let api = TestApi::start(backend).await.expect("start metal-api");
                 setup(&api).await;
                 let (n, distinct, mut lat) = run(&api, kind, clients, secs).await;
-                assert_eq!(n, distinct, "{kind:?}: an address or prefix was handed out twice");
+                assert_eq!(
+                    n, distinct,
+                    "{kind:?}: an address or prefix was handed out twice"
+                );
                 lat.sort();
                 println!(
                     "| {backend:?} | {} | {clients} | {n} | {:.0} | {:.2} | {:.2} |",

@@ -18,6 +18,7 @@ pub struct AppState {
     pub http: reqwest::Client,
     pub metrics: Metrics,
     pub version: VersionResponse,
+    pub ip_batcher: crate::app::ipbatch::IpBatcher,
 }
 
 impl AppState {
@@ -31,6 +32,7 @@ impl AppState {
             http,
             metrics: Metrics::new()?,
             version: version_info(),
+            ip_batcher: Default::default(),
         })
     }
 }

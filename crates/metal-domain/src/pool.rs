@@ -12,10 +12,18 @@ pub struct IntegerPool {
 }
 
 /// VRF ids (also VNI and VXLAN id), as metal-stack's default range.
-pub const VRF: IntegerPool = IntegerPool { name: "vrf", min: 1, max: 131_072 };
+pub const VRF: IntegerPool = IntegerPool {
+    name: "vrf",
+    min: 1,
+    max: 131_072,
+};
 
 /// ASNs are `ASN_BASE + value` of this pool (metal-stack's `ASNBase`).
-pub const ASN: IntegerPool = IntegerPool { name: "asn", min: 1, max: 131_072 };
+pub const ASN: IntegerPool = IntegerPool {
+    name: "asn",
+    min: 1,
+    max: 131_072,
+};
 pub const ASN_BASE: u64 = 4_210_000_000;
 
 impl IntegerPool {
@@ -33,7 +41,10 @@ impl IntegerPool {
 
     /// The error of a pool with no value left.
     pub fn exhausted(&self) -> DomainError {
-        DomainError::unprocessable(format!("no {} left: the pool {}..={} is exhausted", self.name, self.min, self.max))
+        DomainError::unprocessable(format!(
+            "no {} left: the pool {}..={} is exhausted",
+            self.name, self.min, self.max
+        ))
     }
 
     /// The error of a value someone else holds.
@@ -58,7 +69,10 @@ mod tests {
         assert!(VRF.check(0).is_err());
         assert!(VRF.check(131_073).is_err());
         assert_eq!(asn_of(1), 4_210_000_001);
-        assert!(asn_of(ASN.max) <= 4_294_967_294, "the largest ASN stays below the 32-bit maximum");
+        assert!(
+            asn_of(ASN.max) <= 4_294_967_294,
+            "the largest ASN stays below the 32-bit maximum"
+        );
         assert!(matches!(VRF.taken(5), DomainError::Conflict(_)));
         assert!(matches!(VRF.exhausted(), DomainError::Unprocessable(_)));
     }

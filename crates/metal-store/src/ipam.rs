@@ -223,7 +223,12 @@ pub async fn delete_prefix(conn: &mut AnyConnection, p: &PrefixState) -> StoreRe
 }
 
 /// The first address at or above `from` that no IP of the prefix holds.
-async fn first_free_ip(conn: &mut AnyConnection, cidr: &str, mut from: u128, last: u128) -> StoreResult<Option<u128>> {
+async fn first_free_ip(
+    conn: &mut AnyConnection,
+    cidr: &str,
+    mut from: u128,
+    last: u128,
+) -> StoreResult<Option<u128>> {
     loop {
         if from > last {
             return Ok(None);
@@ -309,10 +314,17 @@ pub async fn allocate_next_ip(
         let cidr = p.cidr.to_string();
         let free = first_free_ip(conn, &cidr, claimed + 1, last_usable)
             .await?
-            .ok_or_else(|| StoreError::Config(format!("prefix {cidr}: counters say free, addresses say full")))?;
+            .ok_or_else(|| {
+                StoreError::Config(format!(
+                    "prefix {cidr}: counters say free, addresses say full"
+                ))
+            })?;
         ip.ipaddress = prefix::from_u128(fam, free).to_string();
         if !insert_ip(conn, ip, &p.cidr).await? {
-            return Err(StoreError::Conflict(format!("ip {} is already allocated", ip.ipaddress)));
+            return Err(StoreError::Conflict(format!(
+                "ip {} is already allocated",
+                ip.ipaddress
+            )));
         }
         sqlx::query("UPDATE ipam_prefixes SET ip_hint = $2 WHERE cidr = $1")
             .bind(&cidr)
@@ -324,6 +336,209 @@ pub async fn allocate_next_ip(
     Err(StoreError::Conflict(format!(
         "network {network_id}: too many concurrent allocations, please retry"
     )))
+}
+
+/// Up to `k` free addresses of a prefix at or above `from` (and at most `last`), in order.
+async fn collect_free(
+    conn: &mut AnyConnection,
+    cidr: &str,
+    mut from: u128,
+    last: u128,
+    k: usize,
+) -> StoreResult<Vec<u128>> {
+    let mut out = Vec::with_capacity(k);
+    while out.len() < k && from <= last {
+        let rows = sqlx::query(
+            "SELECT addr_hex FROM ips WHERE prefix_cidr = $1 AND addr_hex >= $2 ORDER BY addr_hex LIMIT $3",
+        )
+        .bind(cidr)
+        .bind(prefix::hex(from))
+        .bind(SCAN)
+        .fetch_all(&mut *conn)
+        .await?;
+        let full_page = rows.len() as i64 == SCAN;
+        for r in &rows {
+            let used = hex_col(r, "addr_hex")?;
+            while from < used && from <= last && out.len() < k {
+                out.push(from);
+                from += 1;
+            }
+            if out.len() == k {
+                return Ok(out);
+            }
+            from = used + 1;
+        }
+        if !full_page {
+            while from <= last && out.len() < k {
+                out.push(from);
+                from += 1;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Allocates the next free addresses of a network for all of `ips` at once (group
+/// allocation: one lock, one search, one insert per prefix for the whole group). Fills the
+/// addresses of the first `n` and returns `n`; fewer than `ips.len()` when the network ran full.
+pub async fn allocate_next_ips(
+    conn: &mut AnyConnection,
+    network_id: &str,
+    family: Option<AddressFamily>,
+    ips: &mut [Ip],
+) -> StoreResult<usize> {
+    let fam = family.map(|f| f.as_str()).unwrap_or("");
+    let lock_sql = format!(
+        "UPDATE ipam_prefixes SET used_ips = used_ips \
+         WHERE cidr = (SELECT cidr FROM ipam_prefixes WHERE network_id = $1 AND ($2 = '' OR family = $2) \
+                       AND child_count = 0 AND used_ips < ip_capacity ORDER BY family, first_hex LIMIT 1) \
+           AND child_count = 0 AND used_ips < ip_capacity \
+         RETURNING {PREFIX_COLUMNS}, ip_capacity"
+    );
+    let mut done = 0;
+    let mut races = 0;
+    while done < ips.len() {
+        let Some(row) = sqlx::query(&lock_sql)
+            .bind(network_id)
+            .bind(fam)
+            .fetch_optional(&mut *conn)
+            .await?
+        else {
+            let room = sqlx::query(
+                "SELECT 1 AS x FROM ipam_prefixes WHERE network_id = $1 AND ($2 = '' OR family = $2) \
+                 AND child_count = 0 AND used_ips < ip_capacity LIMIT 1",
+            )
+            .bind(network_id)
+            .bind(fam)
+            .fetch_optional(&mut *conn)
+            .await?;
+            races += 1;
+            if room.is_none() || races > 8 {
+                break;
+            }
+            continue;
+        };
+        let p = decode_prefix(&row)?;
+        let capacity: i64 = row.try_get("ip_capacity")?;
+        let Some((first_usable, last_usable)) = prefix::usable_range(&p.cidr) else {
+            break;
+        };
+        let room = (capacity as u64).saturating_sub(p.used_ips) as usize;
+        let want = (ips.len() - done).min(room);
+        let cidr = p.cidr.to_string();
+        let free = collect_free(
+            conn,
+            &cidr,
+            first_usable + u128::from(p.ip_hint),
+            last_usable,
+            want,
+        )
+        .await?;
+        let Some(last_taken) = free.last().copied() else {
+            return Err(StoreError::Config(format!(
+                "prefix {cidr}: counters say free, addresses say full"
+            )));
+        };
+        let group = &mut ips[done..done + free.len()];
+        for (ip, a) in group.iter_mut().zip(&free) {
+            ip.ipaddress = prefix::from_u128(p.family(), *a).to_string();
+        }
+        insert_ips(conn, group, &p.cidr).await?;
+        sqlx::query(
+            "UPDATE ipam_prefixes SET used_ips = used_ips + $2, ip_hint = $3 WHERE cidr = $1",
+        )
+        .bind(&cidr)
+        .bind(free.len() as i64)
+        .bind(offset_of(first_usable, last_taken) + 1)
+        .execute(&mut *conn)
+        .await?;
+        done += free.len();
+    }
+    Ok(done)
+}
+
+/// Inserts several IPs of one prefix and their tags, two statements in all; the addresses
+/// must be free (the prefix is locked by the caller).
+async fn insert_ips(
+    conn: &mut AnyConnection,
+    ips: &mut [Ip],
+    prefix_cidr: &IpNet,
+) -> StoreResult<()> {
+    const COLS: usize = 11;
+    let now = time::now();
+    let mut sql = String::from(
+        "INSERT INTO ips (address, addr_hex, family, prefix_cidr, network_id, project_id, allocation_uuid, \
+         name, kind, doc, revision, created_at, changed_at) VALUES ",
+    );
+    for i in 0..ips.len() {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        let b = i * COLS;
+        sql.push_str(&format!(
+            "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, 1, ${}, ${})",
+            b + 1,
+            b + 2,
+            b + 3,
+            b + 4,
+            b + 5,
+            b + 6,
+            b + 7,
+            b + 8,
+            b + 9,
+            b + 10,
+            b + 11,
+            b + 11
+        ));
+    }
+    let mut q = sqlx::query(&sql);
+    let mut tags: Vec<(String, String)> = Vec::new();
+    for ip in ips.iter_mut() {
+        let addr = prefix::parse_ip("ipaddress", &ip.ipaddress)
+            .map_err(|e| StoreError::Config(e.to_string()))?;
+        ip.ipaddress = addr.to_string();
+        ip.created = Some(now);
+        ip.changed = Some(now);
+        let doc = serde_json::to_string(&*ip).map_err(|source| StoreError::Corrupt {
+            kind: "ip",
+            id: ip.ipaddress.clone(),
+            source,
+        })?;
+        tags.extend(ip.tags.iter().map(|t| (ip.ipaddress.clone(), t.clone())));
+        q = q
+            .bind(ip.ipaddress.clone())
+            .bind(prefix::hex(prefix::to_u128(&addr)))
+            .bind(AddressFamily::of(&addr).as_str())
+            .bind(prefix_cidr.to_string())
+            .bind(ip.networkid.clone())
+            .bind(ip.projectid.clone())
+            .bind(ip.allocationuuid.clone())
+            .bind(ip.name.clone())
+            .bind(ip.kind.as_str())
+            .bind(doc)
+            .bind(time::to_db(now));
+    }
+    q.execute(&mut *conn).await.map_err(|e| match e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict(format!(
+            "an address of prefix {prefix_cidr} was taken meanwhile"
+        )),
+        e => e.into(),
+    })?;
+    if !tags.is_empty() {
+        let mut sql = String::from("INSERT INTO ip_tags (address, tag) VALUES ");
+        for i in 0..tags.len() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("(${}, ${})", 2 * i + 1, 2 * i + 2));
+        }
+        let mut q = sqlx::query(&sql);
+        for (a, t) in tags {
+            q = q.bind(a).bind(t);
+        }
+        q.execute(conn).await?;
+    }
+    Ok(())
 }
 
 /// Why a given address could not be allocated.
@@ -338,10 +553,17 @@ pub enum ClaimError {
 }
 
 /// Stores `ip` at its own (given) address in the locked-by-this-call prefix `cidr`.
-pub async fn claim_ip(conn: &mut AnyConnection, cidr: &IpNet, ip: &mut Ip) -> StoreResult<Result<(), ClaimError>> {
-    let addr = prefix::parse_ip("ipaddress", &ip.ipaddress).map_err(|e| StoreError::Config(e.to_string()))?;
+pub async fn claim_ip(
+    conn: &mut AnyConnection,
+    cidr: &IpNet,
+    ip: &mut Ip,
+) -> StoreResult<Result<(), ClaimError>> {
+    let addr = prefix::parse_ip("ipaddress", &ip.ipaddress)
+        .map_err(|e| StoreError::Config(e.to_string()))?;
     let a = prefix::to_u128(&addr);
-    let Some((first_usable, last_usable)) = prefix::usable_range(cidr).filter(|(f, l)| a >= *f && a <= *l) else {
+    let Some((first_usable, last_usable)) =
+        prefix::usable_range(cidr).filter(|(f, l)| a >= *f && a <= *l)
+    else {
         return Ok(Err(ClaimError::Reserved));
     };
     let _ = last_usable;
@@ -367,13 +589,22 @@ pub async fn claim_ip(conn: &mut AnyConnection, cidr: &IpNet, ip: &mut Ip) -> St
 }
 
 /// Stores an IP in `prefix_cidr` with its tags; `false` when its address is taken.
-async fn insert_ip(conn: &mut AnyConnection, ip: &mut Ip, prefix_cidr: &IpNet) -> StoreResult<bool> {
-    let addr = prefix::parse_ip("ipaddress", &ip.ipaddress).map_err(|e| StoreError::Config(e.to_string()))?;
+async fn insert_ip(
+    conn: &mut AnyConnection,
+    ip: &mut Ip,
+    prefix_cidr: &IpNet,
+) -> StoreResult<bool> {
+    let addr = prefix::parse_ip("ipaddress", &ip.ipaddress)
+        .map_err(|e| StoreError::Config(e.to_string()))?;
     let now = time::now();
     ip.ipaddress = addr.to_string();
     ip.created = Some(now);
     ip.changed = Some(now);
-    let doc = serde_json::to_string(ip).map_err(|source| StoreError::Corrupt { kind: "ip", id: ip.ipaddress.clone(), source })?;
+    let doc = serde_json::to_string(ip).map_err(|source| StoreError::Corrupt {
+        kind: "ip",
+        id: ip.ipaddress.clone(),
+        source,
+    })?;
     let inserted = sqlx::query(
         "INSERT INTO ips (address, addr_hex, family, prefix_cidr, network_id, project_id, allocation_uuid, \
          name, kind, doc, revision, created_at, changed_at) \
@@ -491,7 +722,10 @@ pub async fn release_ip(conn: &mut AnyConnection, address: &str) -> StoreResult<
     let cidr: String = row.try_get("prefix_cidr")?;
     let addr = hex_col(&row, "addr_hex")?;
     let net = net_col(&cidr)?;
-    let first_usable = prefix::usable_range(&net).map(|(f, _)| f).unwrap_or(addr).min(addr);
+    let first_usable = prefix::usable_range(&net)
+        .map(|(f, _)| f)
+        .unwrap_or(addr)
+        .min(addr);
     let off = offset_of(first_usable, addr);
     sqlx::query(
         "UPDATE ipam_prefixes SET used_ips = used_ips - 1, \
@@ -506,7 +740,9 @@ pub async fn release_ip(conn: &mut AnyConnection, address: &str) -> StoreResult<
         .execute(conn)
         .await?;
     if done.rows_affected() != 1 {
-        return Err(StoreError::Conflict(format!("ip {address} was freed by another request")));
+        return Err(StoreError::Conflict(format!(
+            "ip {address} was freed by another request"
+        )));
     }
     Ok(true)
 }

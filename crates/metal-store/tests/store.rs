@@ -263,15 +263,34 @@ async fn pools(postgres: bool) {
     let mut tx = store.begin().await.unwrap();
     assert!(ipam::acquire_int_exact(&mut tx, "vrf", 42).await.unwrap());
     assert!(!ipam::acquire_int_exact(&mut tx, "vrf", 42).await.unwrap());
-    assert!(ipam::acquire_int_exact(&mut tx, "asn", 42).await.unwrap(), "pools are separate");
+    assert!(
+        ipam::acquire_int_exact(&mut tx, "asn", 42).await.unwrap(),
+        "pools are separate"
+    );
     assert!(ipam::release_int(&mut tx, "vrf", 42).await.unwrap());
     assert!(!ipam::release_int(&mut tx, "vrf", 42).await.unwrap());
     // random start: the preferred value if free, else the next one, wrapping around
-    assert_eq!(ipam::acquire_int(&mut tx, "small", 1, 4, 3).await.unwrap(), Some(3));
-    assert_eq!(ipam::acquire_int(&mut tx, "small", 1, 4, 3).await.unwrap(), Some(4));
-    assert_eq!(ipam::acquire_int(&mut tx, "small", 1, 4, 3).await.unwrap(), Some(1));
-    assert_eq!(ipam::acquire_int(&mut tx, "small", 1, 4, 4).await.unwrap(), Some(2));
-    assert_eq!(ipam::acquire_int(&mut tx, "small", 1, 4, 1).await.unwrap(), None, "exhausted");
+    assert_eq!(
+        ipam::acquire_int(&mut tx, "small", 1, 4, 3).await.unwrap(),
+        Some(3)
+    );
+    assert_eq!(
+        ipam::acquire_int(&mut tx, "small", 1, 4, 3).await.unwrap(),
+        Some(4)
+    );
+    assert_eq!(
+        ipam::acquire_int(&mut tx, "small", 1, 4, 3).await.unwrap(),
+        Some(1)
+    );
+    assert_eq!(
+        ipam::acquire_int(&mut tx, "small", 1, 4, 4).await.unwrap(),
+        Some(2)
+    );
+    assert_eq!(
+        ipam::acquire_int(&mut tx, "small", 1, 4, 1).await.unwrap(),
+        None,
+        "exhausted"
+    );
     assert_eq!(ipam::int_pool_used(&mut tx, "small").await.unwrap(), 4);
     tx.commit().await.unwrap();
 
@@ -281,7 +300,9 @@ async fn pools(postgres: bool) {
         let store = store.clone();
         tokio::spawn(async move {
             let mut tx = store.begin().await.unwrap();
-            let got = ipam::acquire_int(&mut tx, "race", 1, 40, 1 + i % 40).await.unwrap();
+            let got = ipam::acquire_int(&mut tx, "race", 1, 40, 1 + i % 40)
+                .await
+                .unwrap();
             tx.commit().await.unwrap();
             got
         })
@@ -295,7 +316,9 @@ async fn pools(postgres: bool) {
     drop_db(d).await;
 }
 
-async fn futures_join<T: Send + 'static>(tasks: impl Iterator<Item = tokio::task::JoinHandle<T>>) -> Vec<T> {
+async fn futures_join<T: Send + 'static>(
+    tasks: impl Iterator<Item = tokio::task::JoinHandle<T>>,
+) -> Vec<T> {
     let mut out = Vec::new();
     for t in tasks.collect::<Vec<_>>() {
         out.push(t.await.unwrap());

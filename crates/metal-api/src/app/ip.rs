@@ -18,7 +18,10 @@ use crate::state::AppState;
 /// Checks the rules of §4.11 that need the network and the project. Runs on the read pool
 /// before the transaction: a network deleted meanwhile has no prefixes left to allocate from,
 /// and the allocation then fails cleanly.
-async fn check_allocation(app: &AppState, req: &IpAllocateRequest) -> ApiResult<(Network, Project)> {
+async fn check_allocation(
+    app: &AppState,
+    req: &IpAllocateRequest,
+) -> ApiResult<(Network, Project)> {
     if req.networkid.is_empty() {
         return Err(ApiError::bad_request("networkid should not be empty"));
     }
@@ -26,14 +29,18 @@ async fn check_allocation(app: &AppState, req: &IpAllocateRequest) -> ApiResult<
         return Err(ApiError::bad_request("projectid should not be empty"));
     }
     let (network, project) = tokio::try_join!(super::get::<Network>(app, &req.networkid), async {
-        super::get::<Project>(app, &req.projectid).await.map_err(|e| match e {
-            ApiError::NotFound(_) => {
-                ApiError::unprocessable(format!("projectid: project {:?} does not exist", req.projectid))
-            }
-            e => e,
-        })
+        super::get::<Project>(app, &req.projectid)
+            .await
+            .map_err(|e| match e {
+                ApiError::NotFound(_) => ApiError::unprocessable(format!(
+                    "projectid: project {:?} does not exist",
+                    req.projectid
+                )),
+                e => e,
+            })
     })?;
-    if !network.shared && !network.parentnetworkid.is_empty() && network.projectid != req.projectid {
+    if !network.shared && !network.parentnetworkid.is_empty() && network.projectid != req.projectid
+    {
         return Err(ApiError::unprocessable(format!(
             "network {} belongs to project {}, not to {}: only shared networks give ips to other projects",
             network.id, network.projectid, req.projectid
@@ -45,7 +52,12 @@ async fn check_allocation(app: &AppState, req: &IpAllocateRequest) -> ApiResult<
 /// With an IP quota, locks the project row so that concurrent allocations count one after the
 /// other, and refuses when the quota is reached.
 async fn check_quota(tx: &mut Tx, project: &Project) -> ApiResult<()> {
-    let Some(limit) = project.quotas.as_ref().and_then(|q| q.ip.as_ref()).and_then(|q| q.quota) else {
+    let Some(limit) = project
+        .quotas
+        .as_ref()
+        .and_then(|q| q.ip.as_ref())
+        .and_then(|q| q.quota)
+    else {
         return Ok(());
     };
     docs::lock::<Project>(tx, &project.meta.id).await?;
@@ -76,7 +88,11 @@ fn new_ip(req: &IpAllocateRequest) -> ApiResult<Ip> {
 
 /// `POST /v1/ip/allocate[/{ip}]`: the next free address of the network (of the requested
 /// family, IPv4 first otherwise), or `specific`.
-pub async fn allocate(app: &AppState, req: IpAllocateRequest, specific: Option<&str>) -> ApiResult<Ip> {
+pub async fn allocate(
+    app: &AppState,
+    req: IpAllocateRequest,
+    specific: Option<&str>,
+) -> ApiResult<Ip> {
     let mut ip = new_ip(&req)?;
     let family = req
         .addressfamily
@@ -86,46 +102,50 @@ pub async fn allocate(app: &AppState, req: IpAllocateRequest, specific: Option<&
         .transpose()?;
     let wanted = specific.map(|s| prefix::parse_ip("ip", s)).transpose()?;
     let (network, project) = check_allocation(app, &req).await?;
-    let prefixes: Vec<ipnet::IpNet> = network.prefixes.iter().filter_map(|p| p.parse().ok()).collect();
-    let mut tx = app.store.begin().await?;
-    check_quota(&mut tx, &project).await?;
-    match wanted {
-        Some(w) => {
-            let Some(cidr) = prefixes.into_iter().find(|p| p.contains(&w)) else {
+    let prefixes: Vec<ipnet::IpNet> = network
+        .prefixes
+        .iter()
+        .filter_map(|p| p.parse().ok())
+        .collect();
+    let Some(w) = wanted else {
+        if let Some(f) = family {
+            if !prefixes.iter().any(|p| AddressFamily::of_net(p) == f) {
                 return Err(ApiError::unprocessable(format!(
-                    "ip {w} is not inside any prefix of network {}",
-                    network.id
+                    "network {} has no {} prefix",
+                    network.id,
+                    f.as_str()
                 )));
-            };
-            ip.ipaddress = w.to_string();
-            match ipam::claim_ip(&mut tx, &cidr, &mut ip).await? {
-                Ok(()) => {}
-                Err(ClaimError::Taken) => return Err(ApiError::Conflict(format!("ip {w} is already allocated"))),
-                Err(ClaimError::Split) => {
-                    return Err(ApiError::unprocessable(format!(
-                        "prefix {cidr} is split into child networks: allocate ips in those"
-                    )))
-                }
-                Err(ClaimError::Reserved) => {
-                    return Err(ApiError::unprocessable(format!(
-                        "ip {w} is reserved in prefix {cidr}: network and broadcast addresses are never handed out"
-                    )))
-                }
             }
         }
-        None => {
-            if let Some(f) = family {
-                if !prefixes.iter().any(|p| AddressFamily::of_net(p) == f) {
-                    return Err(ApiError::unprocessable(format!(
-                        "network {} has no {} prefix",
-                        network.id,
-                        f.as_str()
-                    )));
-                }
-            }
-            if ipam::allocate_next_ip(&mut tx, &network.id, family, &mut ip).await?.is_none() {
-                return Err(ApiError::unprocessable(format!("no ips left in network {}", network.id)));
-            }
+        // the next free address: grouped with concurrent requests for the same network
+        return app
+            .ip_batcher
+            .allocate(&app.store, ip, family, &project)
+            .await;
+    };
+    let Some(cidr) = prefixes.into_iter().find(|p| p.contains(&w)) else {
+        return Err(ApiError::unprocessable(format!(
+            "ip {w} is not inside any prefix of network {}",
+            network.id
+        )));
+    };
+    ip.ipaddress = w.to_string();
+    let mut tx = app.store.begin().await?;
+    check_quota(&mut tx, &project).await?;
+    match ipam::claim_ip(&mut tx, &cidr, &mut ip).await? {
+        Ok(()) => {}
+        Err(ClaimError::Taken) => {
+            return Err(ApiError::Conflict(format!("ip {w} is already allocated")))
+        }
+        Err(ClaimError::Split) => {
+            return Err(ApiError::unprocessable(format!(
+                "prefix {cidr} is split into child networks: allocate ips in those"
+            )))
+        }
+        Err(ClaimError::Reserved) => {
+            return Err(ApiError::unprocessable(format!(
+                "ip {w} is reserved in prefix {cidr}: network and broadcast addresses are never handed out"
+            )))
         }
     }
     tx.commit().await.map_err(store_err)?;

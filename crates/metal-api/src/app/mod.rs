@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod fsl;
 pub mod image;
 pub mod ip;
+pub mod ipbatch;
 pub mod network;
 pub mod pool;
 pub mod project;

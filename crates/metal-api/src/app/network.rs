@@ -369,11 +369,26 @@ pub async fn allocate(app: &AppState, req: NetworkAllocateRequest) -> ApiResult<
     // then holds each parent prefix's lock for as short as possible.
     let (sup, parents) = {
         let (_, _, supers) = tokio::try_join!(
-            async { super::get::<Project>(app, &req.projectid).await.map_err(|e| missing("projectid", e)) },
-            async { super::get::<Partition>(app, &req.partitionid).await.map_err(|e| missing("partitionid", e)) },
+            async {
+                super::get::<Project>(app, &req.projectid)
+                    .await
+                    .map_err(|e| missing("projectid", e))
+            },
+            async {
+                super::get::<Partition>(app, &req.partitionid)
+                    .await
+                    .map_err(|e| missing("partitionid", e))
+            },
             async {
                 let mut conn = app.store.reader().acquire().await.map_err(store_err)?;
-                let supers = docs::find::<Network>(&mut conn, &[("partition_id", req.partitionid.as_str()), ("privatesuper", "true")]).await?;
+                let supers = docs::find::<Network>(
+                    &mut conn,
+                    &[
+                        ("partition_id", req.partitionid.as_str()),
+                        ("privatesuper", "true"),
+                    ],
+                )
+                .await?;
                 let parents = match supers.first() {
                     Some(s) => ipam::prefixes_of(&mut conn, &s.id).await?,
                     None => Vec::new(),
@@ -412,7 +427,9 @@ pub async fn allocate(app: &AppState, req: NetworkAllocateRequest) -> ApiResult<
             .or_else(|| sup.defaultchildprefixlength.get(&af))
             .copied()
             .unwrap_or(match af {
-                AddressFamily::IPv4 => metal_domain::partition::DEFAULT_PRIVATE_NETWORK_PREFIX_LENGTH,
+                AddressFamily::IPv4 => {
+                    metal_domain::partition::DEFAULT_PRIVATE_NETWORK_PREFIX_LENGTH
+                }
                 AddressFamily::IPv6 => DEFAULT_IPV6_CHILD_LENGTH,
             });
         let mut got = None;
