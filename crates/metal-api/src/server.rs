@@ -198,7 +198,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
     let mut tasks: Vec<JoinHandle<()>> = spawn_jwks_refresh(&auth, &config, stop_rx.clone())
         .into_iter()
         .collect();
-    let app: App = Arc::new(AppState::new(store, config.clone())?);
+    let app: App = AppState::new(store, config.clone())?.into_shared();
 
     let listener = TcpListener::bind((config.bind_addr, config.port))
         .await

@@ -19,6 +19,8 @@ pub struct AppState {
     pub metrics: Metrics,
     pub version: VersionResponse,
     pub ip_batcher: crate::app::ipbatch::IpBatcher,
+    pub net_batcher: crate::app::netbatch::NetworkBatcher,
+    me: std::sync::OnceLock<std::sync::Weak<AppState>>,
 }
 
 impl AppState {
@@ -33,7 +35,23 @@ impl AppState {
             metrics: Metrics::new()?,
             version: version_info(),
             ip_batcher: Default::default(),
+            net_batcher: Default::default(),
+            me: std::sync::OnceLock::new(),
         })
+    }
+}
+
+impl AppState {
+    /// Wraps the state for sharing; background workers keep a weak handle to it.
+    pub fn into_shared(self) -> App {
+        let app = Arc::new(self);
+        let _ = app.me.set(Arc::downgrade(&app));
+        app
+    }
+
+    /// A weak handle to the shared state (for workers that must not keep it alive).
+    pub fn me(&self) -> Option<std::sync::Weak<AppState>> {
+        self.me.get().cloned()
     }
 }
 

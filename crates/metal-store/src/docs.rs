@@ -226,3 +226,61 @@ pub async fn lock<T: Document>(conn: &mut AnyConnection, id: &str) -> StoreResul
     let done = sqlx::query(&sql).bind(id).execute(conn).await?;
     Ok(done.rows_affected() > 0)
 }
+
+/// Inserts several new entities in one statement (see [`insert`]).
+pub async fn insert_many<T: Document>(
+    conn: &mut AnyConnection,
+    values: &mut [T],
+) -> StoreResult<()> {
+    if values.is_empty() {
+        return Ok(());
+    }
+    let now = time::now();
+    let cols = T::COLUMNS;
+    let per = 4 + cols.len();
+    let mut sql = format!(
+        "INSERT INTO {} (id, doc, revision, created_at, changed_at",
+        T::TABLE
+    );
+    for c in cols {
+        sql.push_str(", ");
+        sql.push_str(c);
+    }
+    sql.push_str(") VALUES ");
+    for i in 0..values.len() {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        let b = i * per;
+        sql.push_str(&format!(
+            "(${}, ${}, 1, ${}, ${}",
+            b + 1,
+            b + 2,
+            b + 3,
+            b + 4
+        ));
+        for j in 0..cols.len() {
+            sql.push_str(&format!(", ${}", b + 5 + j));
+        }
+        sql.push(')');
+    }
+    let mut q = sqlx::query(&sql);
+    for v in values.iter_mut() {
+        v.set_times(now, now);
+        q = q
+            .bind(v.id().to_string())
+            .bind(encode(&*v)?)
+            .bind(time::to_db(now))
+            .bind(time::to_db(now));
+        for c in v.column_values() {
+            q = q.bind(c);
+        }
+    }
+    match q.execute(conn).await {
+        Ok(_) => Ok(()),
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(StoreError::Conflict(
+            format!("a {} with one of these ids already exists", T::KIND),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}

@@ -256,6 +256,116 @@ fn scenario(ctl: &Ctl) {
     let out = ctl.run(&["partition", "describe", "ams-01"], None);
     assert_eq!(out.status.code(), Some(1));
 
+    // networks: a private super network, a tenant network cut from it, IPs
+    ctl.ok(&[
+        "project",
+        "create",
+        "-f",
+        &ctl.file(
+            "pr2.yaml",
+            "meta:\n  id: shop\nname: shop\ntenant_id: acme\n",
+        ),
+    ]);
+    let sup = ctl.file("super.yaml", "id: tenant-super\npartitionid: fra-equ01\nprivatesuper: true\nprefixes: [10.0.0.0/16]\n---\nid: internet\nprefixes: [185.1.2.0/24]\ndestinationprefixes: [0.0.0.0/0]\nnat: true\nshared: true\n");
+    ctl.ok(&["network", "create", "-f", &sup, "--skip-security-prompts"]);
+    let out = ctl.ok(&[
+        "network",
+        "allocate",
+        "--name",
+        "shop-net",
+        "--partition",
+        "fra-equ01",
+        "--project",
+        "shop",
+        "-o",
+        "json",
+    ]);
+    let net: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(net["prefixes"][0], "10.0.0.0/22", "{out}");
+    let child = net["id"].as_str().unwrap().to_string();
+    let list = ctl.ok(&["network", "list"]);
+    assert_eq!(
+        header(&list)[..6],
+        ["ID", "NAME", "PROJECT", "PARTITION", "NAT", "SHARED"]
+    );
+    let child_row = rows_with(&list, &child);
+    assert_eq!(child_row.len(), 1, "{list}");
+    assert!(
+        child_row[0].contains("└─╴") || child_row[0].contains("├─╴"),
+        "the tenant network hangs under its parent: {list}"
+    );
+    assert!(list.contains('●'), "usage dot: {list}");
+    let out = ctl.ok(&[
+        "network",
+        "ip",
+        "create",
+        "--network",
+        &child,
+        "--project",
+        "shop",
+        "--name",
+        "web",
+        "-o",
+        "json",
+    ]);
+    let ip: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(ip["ipaddress"], "10.0.0.1", "{out}");
+    let out = ctl.run(
+        &[
+            "network",
+            "ip",
+            "create",
+            "--network",
+            &child,
+            "--project",
+            "acme-other",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let out = ctl.run(
+        &[
+            "network",
+            "ip",
+            "create",
+            "--network",
+            "internet",
+            "--project",
+            "shop",
+            "--ipaddress",
+            "185.1.2.0",
+        ],
+        None,
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("reserved"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ips = ctl.ok(&["network", "ip", "list", "--project", "shop"]);
+    assert_eq!(
+        header(&ips),
+        [
+            "IP",
+            "DESCRIPTION",
+            "NAME",
+            "NETWORK",
+            "PROJECT",
+            "TYPE",
+            "TAGS"
+        ]
+    );
+    assert_eq!(rows_with(&ips, "10.0.0.1").len(), 1, "{ips}");
+    let out = ctl.run(&["network", "free", &child], None);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a network with ips is not freed"
+    );
+    ctl.ok(&["network", "ip", "delete", "10.0.0.1"]);
+    ctl.ok(&["network", "free", &child]);
+    assert!(!ctl.ok(&["network", "list"]).contains(&child));
+
     // the audit trail saw it
     let audit = ctl.ok(&["audit", "list", "--path", "/v1/partition", "-o", "json"]);
     assert!(audit.contains("metal-admin@metal-stack.io"), "{audit}");

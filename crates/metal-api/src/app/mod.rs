@@ -7,6 +7,7 @@ pub mod fsl;
 pub mod image;
 pub mod ip;
 pub mod ipbatch;
+pub mod netbatch;
 pub mod network;
 pub mod pool;
 pub mod project;

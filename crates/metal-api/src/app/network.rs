@@ -348,9 +348,20 @@ pub async fn free(app: &AppState, id: &str) -> ApiResult<Network> {
     Ok(out)
 }
 
-/// `POST /v1/network/allocate` (edit): a tenant network with one child prefix per address
-/// family of the partition's private super network and a fresh VRF.
-pub async fn allocate(app: &AppState, req: NetworkAllocateRequest) -> ApiResult<Network> {
+/// A checked `POST /v1/network/allocate`: the request, its super network with that network's
+/// prefixes, and the child prefix length per address family.
+pub struct PlannedAllocation {
+    pub req: NetworkAllocateRequest,
+    pub sup: Network,
+    pub parents: Vec<PrefixState>,
+    pub lengths: Vec<(AddressFamily, u8)>,
+}
+
+/// Checks a tenant network request (reads outside any transaction, side by side).
+pub async fn plan_allocation(
+    app: &AppState,
+    req: NetworkAllocateRequest,
+) -> ApiResult<PlannedAllocation> {
     if req.projectid.is_empty() {
         return Err(ApiError::bad_request("projectid should not be empty"));
     }
@@ -365,45 +376,39 @@ pub async fn allocate(app: &AppState, req: NetworkAllocateRequest) -> ApiResult<
         .filter(|s| !s.is_empty())
         .map(AddressFamily::parse)
         .transpose()?;
-    // Reads that only validate run before the transaction, side by side; the transaction
-    // then holds each parent prefix's lock for as short as possible.
-    let (sup, parents) = {
-        let (_, _, supers) = tokio::try_join!(
-            async {
-                super::get::<Project>(app, &req.projectid)
-                    .await
-                    .map_err(|e| missing("projectid", e))
-            },
-            async {
-                super::get::<Partition>(app, &req.partitionid)
-                    .await
-                    .map_err(|e| missing("partitionid", e))
-            },
-            async {
-                let mut conn = app.store.reader().acquire().await.map_err(store_err)?;
-                let supers = docs::find::<Network>(
-                    &mut conn,
-                    &[
-                        ("partition_id", req.partitionid.as_str()),
-                        ("privatesuper", "true"),
-                    ],
-                )
-                .await?;
-                let parents = match supers.first() {
-                    Some(s) => ipam::prefixes_of(&mut conn, &s.id).await?,
-                    None => Vec::new(),
-                };
-                Ok::<_, ApiError>((supers, parents))
-            }
-        )?;
-        let (supers, parents) = supers;
-        let Some(sup) = supers.into_iter().next() else {
-            return Err(ApiError::not_found(format!(
-                "partition {} has no private super network",
-                req.partitionid
-            )));
-        };
-        (sup, parents)
+    let (_, _, (supers, parents)) = tokio::try_join!(
+        async {
+            super::get::<Project>(app, &req.projectid)
+                .await
+                .map_err(|e| missing("projectid", e))
+        },
+        async {
+            super::get::<Partition>(app, &req.partitionid)
+                .await
+                .map_err(|e| missing("partitionid", e))
+        },
+        async {
+            let mut conn = app.store.reader().acquire().await.map_err(store_err)?;
+            let supers = docs::find::<Network>(
+                &mut conn,
+                &[
+                    ("partition_id", req.partitionid.as_str()),
+                    ("privatesuper", "true"),
+                ],
+            )
+            .await?;
+            let parents = match supers.first() {
+                Some(s) => ipam::prefixes_of(&mut conn, &s.id).await?,
+                None => Vec::new(),
+            };
+            Ok::<_, ApiError>((supers, parents))
+        }
+    )?;
+    let Some(sup) = supers.into_iter().next() else {
+        return Err(ApiError::not_found(format!(
+            "partition {} has no private super network",
+            req.partitionid
+        )));
     };
     let mut families: Vec<AddressFamily> = parents.iter().map(PrefixState::family).collect();
     families.dedup();
@@ -417,62 +422,106 @@ pub async fn allocate(app: &AppState, req: NetworkAllocateRequest) -> ApiResult<
         }
         families = vec![af];
     }
-    let id = uuid::Uuid::new_v4().to_string();
-    let mut tx = app.store.begin().await?;
-    let vrf = super::pool::acquire_random(&mut tx, &pool::VRF).await?;
-    let mut children: Vec<PrefixState> = Vec::new();
-    for af in families {
-        let len = lengths
-            .get(&af)
-            .or_else(|| sup.defaultchildprefixlength.get(&af))
-            .copied()
-            .unwrap_or(match af {
-                AddressFamily::IPv4 => {
-                    metal_domain::partition::DEFAULT_PRIVATE_NETWORK_PREFIX_LENGTH
-                }
-                AddressFamily::IPv6 => DEFAULT_IPV6_CHILD_LENGTH,
-            });
-        let mut got = None;
-        for p in parents.iter().filter(|p| p.family() == af) {
-            let Some(locked) = ipam::lock_prefix(&mut tx, &p.cidr).await? else {
-                continue;
-            };
-            if let Some(child) = ipam::acquire_child(&mut tx, &locked, len).await? {
-                got = Some(ipam::fresh_prefix(&child, &id, Some(&p.cidr)));
-                break;
-            }
-        }
-        match got {
-            Some(c) => children.push(c),
-            None => {
-                return Err(ApiError::unprocessable(format!(
-                    "no free /{len} {} prefix left in private super network {}",
-                    af.as_str(),
-                    sup.id
-                )))
-            }
-        }
-    }
-    for c in &children {
-        ipam::insert_prefix(&mut tx, &c.cidr, &id, c.parent.as_ref()).await?;
-    }
-    let mut n = Network {
+    let lengths = families
+        .into_iter()
+        .map(|af| {
+            let len = lengths
+                .get(&af)
+                .or_else(|| sup.defaultchildprefixlength.get(&af))
+                .copied()
+                .unwrap_or(match af {
+                    AddressFamily::IPv4 => {
+                        metal_domain::partition::DEFAULT_PRIVATE_NETWORK_PREFIX_LENGTH
+                    }
+                    AddressFamily::IPv6 => DEFAULT_IPV6_CHILD_LENGTH,
+                });
+            (af, len)
+        })
+        .collect();
+    Ok(PlannedAllocation {
+        req,
+        sup,
+        parents,
+        lengths,
+    })
+}
+
+/// The error of a super network without room.
+pub fn no_room(af: AddressFamily, len: u8, sup: &str) -> ApiError {
+    ApiError::unprocessable(format!(
+        "no free /{len} {} prefix left in private super network {sup}",
+        af.as_str()
+    ))
+}
+
+/// The network document of a planned allocation with its children and VRF.
+pub fn tenant_network(
+    plan: &PlannedAllocation,
+    id: String,
+    children: &[IpNet],
+    vrf: u64,
+) -> Network {
+    let req = &plan.req;
+    Network {
         id,
-        name: req.name,
-        description: req.description,
-        labels: req.labels,
-        partitionid: req.partitionid,
-        projectid: req.projectid,
-        parentnetworkid: sup.id.clone(),
-        prefixes: children.iter().map(|c| c.cidr.to_string()).collect(),
-        destinationprefixes: req.destinationprefixes,
+        name: req.name.clone(),
+        description: req.description.clone(),
+        labels: req.labels.clone(),
+        partitionid: req.partitionid.clone(),
+        projectid: req.projectid.clone(),
+        parentnetworkid: plan.sup.id.clone(),
+        prefixes: children.iter().map(ToString::to_string).collect(),
+        destinationprefixes: req.destinationprefixes.clone(),
         vrf: vrf as u32,
         nat: req.nat,
         shared: req.shared,
         ..Default::default()
-    };
+    }
+}
+
+/// Answers a freshly allocated tenant network with the usage of its new prefixes.
+pub fn fresh_view(n: Network, children: &[(IpNet, IpNet)]) -> Network {
+    let states: Vec<PrefixState> = children
+        .iter()
+        .map(|(c, p)| ipam::fresh_prefix(c, &n.id, Some(p)))
+        .collect();
+    let refs: Vec<&PrefixState> = states.iter().collect();
+    with_usage(n, &refs)
+}
+
+/// Allocates one planned tenant network in its own transaction.
+pub async fn allocate_one(app: &AppState, plan: &PlannedAllocation) -> ApiResult<Network> {
+    let id = uuid::Uuid::new_v4().to_string();
+    let mut tx = app.store.begin().await?;
+    let vrf = super::pool::acquire_random(&mut tx, &pool::VRF).await?;
+    let mut children: Vec<(IpNet, IpNet)> = Vec::new();
+    for (af, len) in &plan.lengths {
+        let mut got = None;
+        for p in plan.parents.iter().filter(|p| p.family() == *af) {
+            let Some(locked) = ipam::lock_prefix(&mut tx, &p.cidr).await? else {
+                continue;
+            };
+            if let Some(child) = ipam::acquire_child(&mut tx, &locked, *len).await? {
+                got = Some((child, p.cidr));
+                break;
+            }
+        }
+        children.push(got.ok_or_else(|| no_room(*af, *len, &plan.sup.id))?);
+    }
+    for (c, p) in &children {
+        ipam::insert_prefix(&mut tx, c, &id, Some(p)).await?;
+    }
+    let nets: Vec<IpNet> = children.iter().map(|(c, _)| *c).collect();
+    let mut n = tenant_network(plan, id, &nets, vrf);
     docs::insert(&mut tx, &mut n).await?;
     tx.commit().await.map_err(store_err)?;
-    let refs: Vec<&PrefixState> = children.iter().collect();
-    Ok(with_usage(n, &refs))
+    Ok(fresh_view(n, &children))
+}
+
+/// `POST /v1/network/allocate` (edit): a tenant network with one child prefix per address
+/// family of the partition's private super network and a fresh VRF. Concurrent requests for
+/// one partition are served in groups (see `netbatch`).
+pub async fn allocate(app: &AppState, req: NetworkAllocateRequest) -> ApiResult<Network> {
+    let plan = plan_allocation(app, req).await?;
+    app.net_batcher.allocate(app, plan).await
 }

@@ -187,7 +187,11 @@ backend_test!(parallel_allocations_keep_the_ip_quota, |api| {
     let mut p = c.get("v1/project/p1").await.body;
     p["quotas"] = json!({"ip": {"quota": 5}});
     assert_eq!(c.post("v1/project", p).await.status, 200);
-    c.put("v1/network", json!({"id": "internet", "prefixes": ["185.1.2.0/24"]})).await;
+    c.put(
+        "v1/network",
+        json!({"id": "internet", "prefixes": ["185.1.2.0/24"]}),
+    )
+    .await;
     let clients: Vec<TestClient> = (0..8).map(|_| api.client(Caller::Edit)).collect();
     let rs = allocate_all(&clients, "internet", 24).await;
     assert_eq!(rs.iter().filter(|r| r.status == 201).count(), 5);
@@ -196,5 +200,8 @@ backend_test!(parallel_allocations_keep_the_ip_quota, |api| {
         assert!(r.message().contains("quota of 5"), "{}", r.message());
     }
     assert_eq!(distinct_addresses(&rs).len(), 5);
-    assert_eq!(c.get("v1/network/internet").await.body["usage"]["used_ips"], 7);
+    assert_eq!(
+        c.get("v1/network/internet").await.body["usage"]["used_ips"],
+        7
+    );
 });

@@ -19,7 +19,7 @@ CREATE TABLE networks (
     underlay TEXT,
     vrf TEXT
 );
-CREATE INDEX networks_partition ON networks (partition_id);
+CREATE INDEX networks_partition ON networks (partition_id, privatesuper, underlay);
 CREATE INDEX networks_project ON networks (project_id);
 CREATE INDEX networks_parent ON networks (parent_id);
 CREATE INDEX networks_vrf ON networks (vrf);
