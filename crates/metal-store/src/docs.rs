@@ -284,3 +284,24 @@ pub async fn insert_many<T: Document>(
         Err(e) => Err(e.into()),
     }
 }
+
+/// All entities of a kind, ordered by id, as one JSON array built by the database from the
+/// stored documents. The documents are stored in their wire shape, so a list needs neither
+/// decoding nor encoding here, and the database sends one row instead of thousands.
+pub async fn list_json<T: Document>(
+    conn: &mut AnyConnection,
+    backend: crate::Backend,
+) -> StoreResult<String> {
+    let sql = match backend {
+        crate::Backend::Sqlite => format!(
+            "SELECT coalesce(json_group_array(json(doc) ORDER BY id), '[]') AS j FROM {}",
+            T::TABLE
+        ),
+        crate::Backend::Postgres => format!(
+            "SELECT coalesce(json_agg(doc::json ORDER BY id), '[]'::json)::text AS j FROM {}",
+            T::TABLE
+        ),
+    };
+    let row = sqlx::query(&sql).fetch_one(conn).await?;
+    Ok(row.try_get("j")?)
+}

@@ -143,7 +143,16 @@ impl Store {
                     })
                 })
         };
-        let read = pool(opts.max_connections.max(1))
+        // SQLite runs each connection on a thread of its own: more readers than cores only
+        // adds context switches (measured: lists 1.6-1.9x slower with 16 on 2 cores).
+        let readers = match backend {
+            Backend::Sqlite => {
+                let cores = std::thread::available_parallelism().map_or(2, |n| n.get()) as u32;
+                opts.max_connections.clamp(1, cores * 2)
+            }
+            Backend::Postgres => opts.max_connections.max(1),
+        };
+        let read = pool(readers)
             .connect_with(connect.clone())
             .await
             .map_err(|e| StoreError::Connect {

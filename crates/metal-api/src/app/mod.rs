@@ -31,6 +31,27 @@ pub async fn list<T: Document>(app: &AppState) -> ApiResult<Vec<T>> {
     Ok(docs::list::<T>(&mut conn).await?)
 }
 
+/// All entities of a kind as the JSON array the API answers (built by the database).
+pub async fn list_json<T: Document>(app: &AppState) -> ApiResult<RawJson> {
+    let mut conn = app.store.reader().acquire().await.map_err(store_err)?;
+    Ok(RawJson(
+        docs::list_json::<T>(&mut conn, app.store.backend()).await?,
+    ))
+}
+
+/// A JSON answer that is already serialized.
+pub struct RawJson(pub String);
+
+impl axum::response::IntoResponse for RawJson {
+    fn into_response(self) -> axum::response::Response {
+        (
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            self.0,
+        )
+            .into_response()
+    }
+}
+
 /// Inserts a new entity in its own transaction; 409 when the id is taken.
 pub async fn create<T: Document>(app: &AppState, mut value: T) -> ApiResult<T> {
     let mut tx = app.store.begin().await?;

@@ -14,8 +14,10 @@ use serde::Deserialize;
 
 use super::extract::JsonBody;
 use crate::app;
+use crate::app::RawJson;
 use crate::error::ApiResult;
 use crate::state::App;
+use axum::response::{IntoResponse, Response};
 
 type Created<T> = (StatusCode, Json<T>);
 
@@ -29,11 +31,12 @@ pub struct UsageQuery {
     show_usage: bool,
 }
 
-pub async fn image_list(
-    State(a): State<App>,
-    Query(q): Query<UsageQuery>,
-) -> ApiResult<Json<Vec<Image>>> {
-    Ok(Json(app::image::list(&a, q.show_usage).await?))
+pub async fn image_list(State(a): State<App>, Query(q): Query<UsageQuery>) -> ApiResult<Response> {
+    if q.show_usage {
+        Ok(Json(app::image::list(&a, true).await?).into_response())
+    } else {
+        Ok(app::list_json::<Image>(&a).await?.into_response())
+    }
 }
 pub async fn image_get(State(a): State<App>, Path(id): Path<String>) -> ApiResult<Json<Image>> {
     Ok(Json(app::image::get(&a, &id).await?))
@@ -70,8 +73,8 @@ pub async fn image_delete(State(a): State<App>, Path(id): Path<String>) -> ApiRe
     Ok(Json(app::image::delete(&a, &id).await?))
 }
 
-pub async fn size_list(State(a): State<App>) -> ApiResult<Json<Vec<Size>>> {
-    Ok(Json(app::list::<Size>(&a).await?))
+pub async fn size_list(State(a): State<App>) -> ApiResult<RawJson> {
+    app::list_json::<Size>(&a).await
 }
 pub async fn size_get(State(a): State<App>, Path(id): Path<String>) -> ApiResult<Json<Size>> {
     Ok(Json(app::get::<Size>(&a, &id).await?))
@@ -98,8 +101,8 @@ pub async fn size_suggest(
     Ok(Json(app::size::suggest(&a, &req.machine_id).await?))
 }
 
-pub async fn sic_list(State(a): State<App>) -> ApiResult<Json<Vec<SizeImageConstraint>>> {
-    Ok(Json(app::list::<SizeImageConstraint>(&a).await?))
+pub async fn sic_list(State(a): State<App>) -> ApiResult<RawJson> {
+    app::list_json::<SizeImageConstraint>(&a).await
 }
 pub async fn sic_get(
     State(a): State<App>,
@@ -133,8 +136,8 @@ pub async fn sic_try(
     Ok(Json(EmptyBody {}))
 }
 
-pub async fn partition_list(State(a): State<App>) -> ApiResult<Json<Vec<Partition>>> {
-    Ok(Json(app::list::<Partition>(&a).await?))
+pub async fn partition_list(State(a): State<App>) -> ApiResult<RawJson> {
+    app::list_json::<Partition>(&a).await
 }
 pub async fn partition_get(
     State(a): State<App>,
@@ -161,8 +164,8 @@ pub async fn partition_delete(
     Ok(Json(app::catalog::delete_partition(&a, &id).await?))
 }
 
-pub async fn fsl_list(State(a): State<App>) -> ApiResult<Json<Vec<FilesystemLayout>>> {
-    Ok(Json(app::list::<FilesystemLayout>(&a).await?))
+pub async fn fsl_list(State(a): State<App>) -> ApiResult<RawJson> {
+    app::list_json::<FilesystemLayout>(&a).await
 }
 pub async fn fsl_get(
     State(a): State<App>,

@@ -13,8 +13,8 @@ use crate::auth::principal_of;
 use crate::error::{ApiError, ApiResult};
 use crate::state::App;
 
-pub async fn project_list(State(a): State<App>) -> ApiResult<Json<Vec<Project>>> {
-    Ok(Json(app::list::<Project>(&a).await?))
+pub async fn project_list(State(a): State<App>) -> ApiResult<crate::app::RawJson> {
+    app::list_json::<Project>(&a).await
 }
 pub async fn project_get(State(a): State<App>, Path(id): Path<String>) -> ApiResult<Json<Project>> {
     Ok(Json(app::get::<Project>(&a, &id).await?))
@@ -47,8 +47,8 @@ pub async fn project_delete(
     Ok(Json(app::project::delete_project(&a, &id).await?))
 }
 
-pub async fn tenant_list(State(a): State<App>) -> ApiResult<Json<Vec<Tenant>>> {
-    Ok(Json(app::list::<Tenant>(&a).await?))
+pub async fn tenant_list(State(a): State<App>) -> ApiResult<crate::app::RawJson> {
+    app::list_json::<Tenant>(&a).await
 }
 pub async fn tenant_get(State(a): State<App>, Path(id): Path<String>) -> ApiResult<Json<Tenant>> {
     Ok(Json(app::get::<Tenant>(&a, &id).await?))
