@@ -36,7 +36,7 @@ pub async fn update_partition(app: &AppState, req: PartitionUpdateRequest) -> Ap
     super::update::<Partition, _>(app, &id, |p| req.apply(p)).await
 }
 
-/// Deletes a partition unless machines are in it (422 naming them). metal-stack deletes
+/// Deletes a partition unless machines or networks are in it (422 naming them). metal-stack deletes
 /// without looking; orphaned machines are worse than a refused delete.
 pub async fn delete_partition(app: &AppState, id: &str) -> ApiResult<Partition> {
     let mut tx = app.store.begin().await?;
@@ -46,6 +46,13 @@ pub async fn delete_partition(app: &AppState, id: &str) -> ApiResult<Partition> 
         return Err(ApiError::unprocessable(format!(
             "partition {id} still has machines: {}",
             users.join(", ")
+        )));
+    }
+    let networks =
+        docs::count_where::<metal_domain::network::Network>(&mut tx, "partition_id", id).await?;
+    if networks > 0 {
+        return Err(ApiError::unprocessable(format!(
+            "partition {id} still has {networks} network(s)"
         )));
     }
     docs::delete::<Partition>(&mut tx, id).await?;

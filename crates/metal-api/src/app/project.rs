@@ -2,9 +2,10 @@
 //! `meta.version` they read; a different stored version is a conflict (409). Deletes are refused
 //! while something still belongs to the project or tenant.
 
+use metal_domain::network::Network;
 use metal_domain::project::{Project, ProjectFindRequest, Tenant, TenantFindRequest};
-use metal_store::docs;
 use metal_store::usage::{self, MachineRef};
+use metal_store::{docs, ipam};
 
 use super::store_err;
 use crate::error::{ApiError, ApiResult};
@@ -69,8 +70,8 @@ pub async fn update_project(app: &AppState, mut p: Project) -> ApiResult<Project
     Ok(p)
 }
 
-/// Deletes a project unless machines belong to it (400, as metal-stack answers). Networks,
-/// IPs and size reservations join this check when they exist.
+/// Deletes a project unless machines, networks or IPs belong to it (400, as metal-stack
+/// answers). Size reservations join this check when they exist.
 pub async fn delete_project(app: &AppState, id: &str) -> ApiResult<Project> {
     let mut tx = app.store.begin().await?;
     let p = docs::must_get::<Project>(&mut tx, id).await?.value;
@@ -81,8 +82,29 @@ pub async fn delete_project(app: &AppState, id: &str) -> ApiResult<Project> {
             machines.join(", ")
         )));
     }
+    let networks = docs::count_where::<Network>(&mut tx, "project_id", id).await?;
+    let ips = ipam::count_ips_of_project(&mut tx, id).await?;
+    if networks > 0 || ips > 0 {
+        return Err(ApiError::bad_request(format!(
+            "there are still {networks} network(s) and {ips} ip(s) in project {id}"
+        )));
+    }
     docs::delete::<Project>(&mut tx, id).await?;
     tx.commit().await.map_err(store_err)?;
+    Ok(p)
+}
+
+/// A project with the `used` counts of its machine and IP quotas filled in.
+pub async fn get_project(app: &AppState, id: &str) -> ApiResult<Project> {
+    let mut conn = app.store.reader().acquire().await.map_err(store_err)?;
+    let mut p = docs::must_get::<Project>(&mut conn, id).await?.value;
+    let machines = usage::machines_using(&mut conn, MachineRef::Project, id)
+        .await?
+        .len();
+    let ips = ipam::count_ips_of_project(&mut conn, id).await?;
+    let quotas = p.quotas.get_or_insert_with(Default::default);
+    quotas.machine.get_or_insert_with(Default::default).used = Some(machines as i32);
+    quotas.ip.get_or_insert_with(Default::default).used = Some(ips as i32);
     Ok(p)
 }
 

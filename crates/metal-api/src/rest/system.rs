@@ -17,7 +17,7 @@ pub async fn project_list(State(a): State<App>) -> ApiResult<crate::app::RawJson
     app::list_json::<Project>(&a).await
 }
 pub async fn project_get(State(a): State<App>, Path(id): Path<String>) -> ApiResult<Json<Project>> {
-    Ok(Json(app::get::<Project>(&a, &id).await?))
+    Ok(Json(app::project::get_project(&a, &id).await?))
 }
 pub async fn project_find(
     State(a): State<App>,
