@@ -140,36 +140,36 @@ pub async fn count_where<T: Document>(
 
 /// Inserts a new entity, setting its creation and change times; a taken id is a conflict.
 pub async fn insert<T: Document>(conn: &mut AnyConnection, value: &mut T) -> StoreResult<()> {
-    let now = time::now();
-    value.set_times(now, now);
-    let cols = T::COLUMNS;
-    let mut sql = format!(
-        "INSERT INTO {} (id, doc, revision, created_at, changed_at",
-        T::TABLE
-    );
-    for c in cols {
-        sql.push_str(", ");
-        sql.push_str(c);
+    insert_many(conn, std::slice::from_mut(value)).await
+}
+
+/// `VALUES` rows of a multi-row insert: `rows` groups of `per` numbered placeholders,
+/// `($1, $2, ..), ($k+1, ..)`. `fixed` is placed after the first `at` placeholders of each
+/// row (constant columns such as a revision of 1).
+pub fn values_rows(rows: usize, per: usize, at: usize, fixed: &str) -> String {
+    let mut sql = String::new();
+    for r in 0..rows {
+        if r > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for c in 0..per {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            if c == at && !fixed.is_empty() {
+                sql.push_str(fixed);
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("${}", r * per + c + 1));
+        }
+        if at >= per && !fixed.is_empty() {
+            sql.push_str(", ");
+            sql.push_str(fixed);
+        }
+        sql.push(')');
     }
-    sql.push_str(") VALUES ($1, $2, 1, $3, $3");
-    for i in 0..cols.len() {
-        sql.push_str(&format!(", ${}", i + 4));
-    }
-    sql.push(')');
-    let mut q = sqlx::query(&sql)
-        .bind(value.id().to_string())
-        .bind(encode(value)?)
-        .bind(time::to_db(now));
-    for v in value.column_values() {
-        q = q.bind(v);
-    }
-    match q.execute(conn).await {
-        Ok(_) => Ok(()),
-        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(StoreError::Conflict(
-            format!("{} with id {:?} already exists", T::KIND, value.id()),
-        )),
-        Err(e) => Err(e.into()),
-    }
+    sql
 }
 
 /// Replaces an entity if it is still at `revision`; sets its change time. A concurrent change
@@ -227,7 +227,8 @@ pub async fn lock<T: Document>(conn: &mut AnyConnection, id: &str) -> StoreResul
     Ok(done.rows_affected() > 0)
 }
 
-/// Inserts several new entities in one statement (see [`insert`]).
+/// Inserts several new entities in one statement, setting their creation and change times; a
+/// taken id is a conflict (naming it when there is one entity).
 pub async fn insert_many<T: Document>(
     conn: &mut AnyConnection,
     values: &mut [T],
@@ -237,7 +238,6 @@ pub async fn insert_many<T: Document>(
     }
     let now = time::now();
     let cols = T::COLUMNS;
-    let per = 4 + cols.len();
     let mut sql = format!(
         "INSERT INTO {} (id, doc, revision, created_at, changed_at",
         T::TABLE
@@ -247,23 +247,7 @@ pub async fn insert_many<T: Document>(
         sql.push_str(c);
     }
     sql.push_str(") VALUES ");
-    for i in 0..values.len() {
-        if i > 0 {
-            sql.push_str(", ");
-        }
-        let b = i * per;
-        sql.push_str(&format!(
-            "(${}, ${}, 1, ${}, ${}",
-            b + 1,
-            b + 2,
-            b + 3,
-            b + 4
-        ));
-        for j in 0..cols.len() {
-            sql.push_str(&format!(", ${}", b + 5 + j));
-        }
-        sql.push(')');
-    }
+    sql.push_str(&values_rows(values.len(), 4 + cols.len(), 2, "1"));
     let mut q = sqlx::query(&sql);
     for v in values.iter_mut() {
         v.set_times(now, now);
@@ -278,9 +262,12 @@ pub async fn insert_many<T: Document>(
     }
     match q.execute(conn).await {
         Ok(_) => Ok(()),
-        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(StoreError::Conflict(
-            format!("a {} with one of these ids already exists", T::KIND),
-        )),
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+            Err(StoreError::Conflict(match values {
+                [one] => format!("{} with id {:?} already exists", T::KIND, one.id()),
+                _ => format!("a {} with one of these ids already exists", T::KIND),
+            }))
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -304,4 +291,17 @@ pub async fn list_json<T: Document>(
     };
     let row = sqlx::query(&sql).fetch_one(conn).await?;
     Ok(row.try_get("j")?)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn values_rows_numbers_and_places_constants() {
+        assert_eq!(super::values_rows(2, 2, 2, ""), "($1, $2), ($3, $4)");
+        assert_eq!(
+            super::values_rows(2, 3, 2, "1"),
+            "($1, $2, 1, $3), ($4, $5, 1, $6)"
+        );
+        assert_eq!(super::values_rows(1, 2, 2, "0, 0"), "($1, $2, 0, 0)");
+    }
 }

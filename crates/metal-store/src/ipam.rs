@@ -13,7 +13,7 @@ use metal_domain::prefix::{self, AddressFamily};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use crate::docs::Stored;
+use crate::docs::{self, Stored};
 use crate::error::{StoreError, StoreResult};
 use crate::time;
 
@@ -226,33 +226,13 @@ pub async fn delete_prefix(conn: &mut AnyConnection, p: &PrefixState) -> StoreRe
 async fn first_free_ip(
     conn: &mut AnyConnection,
     cidr: &str,
-    mut from: u128,
+    from: u128,
     last: u128,
 ) -> StoreResult<Option<u128>> {
-    loop {
-        if from > last {
-            return Ok(None);
-        }
-        let rows = sqlx::query(
-            "SELECT addr_hex FROM ips WHERE prefix_cidr = $1 AND addr_hex >= $2 ORDER BY addr_hex LIMIT $3",
-        )
-        .bind(cidr)
-        .bind(prefix::hex(from))
-        .bind(SCAN)
-        .fetch_all(&mut *conn)
-        .await?;
-        let n = rows.len();
-        for r in &rows {
-            let used = hex_col(r, "addr_hex")?;
-            if used != from {
-                return Ok(Some(from).filter(|f| *f <= last));
-            }
-            from += 1;
-        }
-        if (n as i64) < SCAN {
-            return Ok(Some(from).filter(|f| *f <= last));
-        }
-    }
+    Ok(collect_free(conn, cidr, from, last, 1)
+        .await?
+        .into_iter()
+        .next())
 }
 
 fn offset_of(first_usable: u128, addr: u128) -> i64 {
@@ -464,33 +444,13 @@ async fn insert_ips(
     ips: &mut [Ip],
     prefix_cidr: &IpNet,
 ) -> StoreResult<()> {
-    const COLS: usize = 11;
+    const COLS: usize = 12;
     let now = time::now();
     let mut sql = String::from(
         "INSERT INTO ips (address, addr_hex, family, prefix_cidr, network_id, project_id, allocation_uuid, \
          name, kind, doc, revision, created_at, changed_at) VALUES ",
     );
-    for i in 0..ips.len() {
-        if i > 0 {
-            sql.push_str(", ");
-        }
-        let b = i * COLS;
-        sql.push_str(&format!(
-            "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, 1, ${}, ${})",
-            b + 1,
-            b + 2,
-            b + 3,
-            b + 4,
-            b + 5,
-            b + 6,
-            b + 7,
-            b + 8,
-            b + 9,
-            b + 10,
-            b + 11,
-            b + 11
-        ));
-    }
+    sql.push_str(&docs::values_rows(ips.len(), COLS, 10, "1"));
     let mut q = sqlx::query(&sql);
     let mut tags: Vec<(String, String)> = Vec::new();
     for ip in ips.iter_mut() {
@@ -516,6 +476,7 @@ async fn insert_ips(
             .bind(ip.name.clone())
             .bind(ip.kind.as_str())
             .bind(doc)
+            .bind(time::to_db(now))
             .bind(time::to_db(now));
     }
     q.execute(&mut *conn).await.map_err(|e| match e {
@@ -524,20 +485,23 @@ async fn insert_ips(
         )),
         e => e.into(),
     })?;
-    if !tags.is_empty() {
-        let mut sql = String::from("INSERT INTO ip_tags (address, tag) VALUES ");
-        for i in 0..tags.len() {
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            sql.push_str(&format!("(${}, ${})", 2 * i + 1, 2 * i + 2));
-        }
-        let mut q = sqlx::query(&sql);
-        for (a, t) in tags {
-            q = q.bind(a).bind(t);
-        }
-        q.execute(conn).await?;
+    insert_tag_rows(conn, tags).await
+}
+
+/// Inserts (address, tag) rows in one statement.
+async fn insert_tag_rows(conn: &mut AnyConnection, tags: Vec<(String, String)>) -> StoreResult<()> {
+    if tags.is_empty() {
+        return Ok(());
     }
+    let sql = format!(
+        "INSERT INTO ip_tags (address, tag) VALUES {}",
+        docs::values_rows(tags.len(), 2, 2, "")
+    );
+    let mut q = sqlx::query(&sql);
+    for (a, t) in tags {
+        q = q.bind(a).bind(t);
+    }
+    q.execute(conn).await?;
     Ok(())
 }
 
@@ -631,19 +595,11 @@ async fn insert_ip(
 }
 
 async fn insert_tags(conn: &mut AnyConnection, address: &str, tags: &[String]) -> StoreResult<()> {
-    let mut sql = String::from("INSERT INTO ip_tags (address, tag) VALUES ");
-    for i in 0..tags.len() {
-        if i > 0 {
-            sql.push_str(", ");
-        }
-        sql.push_str(&format!("($1, ${})", i + 2));
-    }
-    let mut q = sqlx::query(&sql).bind(address);
-    for t in tags {
-        q = q.bind(t);
-    }
-    q.execute(conn).await?;
-    Ok(())
+    let pairs: Vec<(String, String)> = tags
+        .iter()
+        .map(|t| (address.to_string(), t.clone()))
+        .collect();
+    insert_tag_rows(conn, pairs).await
 }
 
 async fn write_tags(conn: &mut AnyConnection, address: &str, tags: &[String]) -> StoreResult<()> {
@@ -976,29 +932,12 @@ pub async fn insert_child_prefixes(
     if children.is_empty() {
         return Ok(());
     }
-    let mut sql = String::from(
+    let fixed = format!("0, 0, '{}'", prefix::hex(0));
+    let sql = format!(
         "INSERT INTO ipam_prefixes (cidr, network_id, parent_cidr, family, first_hex, last_hex, \
-         ip_hint, used_ips, ip_capacity, child_hint_hex, child_count, child_addresses_hex) VALUES ",
+         used_ips, ip_capacity, child_hint_hex, ip_hint, child_count, child_addresses_hex) VALUES {}",
+        docs::values_rows(children.len(), 9, 9, &fixed)
     );
-    for i in 0..children.len() {
-        if i > 0 {
-            sql.push_str(", ");
-        }
-        let b = i * 8;
-        sql.push_str(&format!(
-            "(${}, ${}, ${}, ${}, ${}, ${}, 0, ${}, ${}, ${}, 0, '{}')",
-            b + 1,
-            b + 2,
-            b + 3,
-            b + 4,
-            b + 5,
-            b + 6,
-            b + 7,
-            b + 8,
-            b + 5,
-            prefix::hex(0)
-        ));
-    }
     let mut q = sqlx::query(&sql);
     for (net, network_id, parent) in children {
         let (first, last) = prefix::range(net);
@@ -1010,7 +949,8 @@ pub async fn insert_child_prefixes(
             .bind(prefix::hex(first))
             .bind(prefix::hex(last))
             .bind(prefix::reserved_count(net) as i64)
-            .bind(prefix::size(net).min(i64::MAX as u128) as i64);
+            .bind(prefix::size(net).min(i64::MAX as u128) as i64)
+            .bind(prefix::hex(first));
     }
     q.execute(conn).await.map_err(|e| match e {
         sqlx::Error::Database(d) if d.is_unique_violation() => {

@@ -7,47 +7,12 @@ use std::collections::BTreeSet;
 use ipnet::IpNet;
 use metal_domain::ip::Ip;
 use metal_domain::prefix;
-use metal_store::{ipam, Store, StoreOptions};
+use metal_store::ipam;
 use rand::{Rng, SeedableRng};
-use sqlx::Connection;
 
-fn pg_admin() -> String {
-    std::env::var("METAL_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
+mod common;
 
-async fn open(postgres: bool, dir: &tempfile::TempDir) -> (Store, Option<String>) {
-    if !postgres {
-        let url = format!("sqlite://{}", dir.path().join("i.db").display());
-        return (Store::open(&StoreOptions::new(url)).await.unwrap(), None);
-    }
-    let name = format!("metal_ipam_{}", uuid::Uuid::new_v4().simple());
-    let mut c = sqlx::PgConnection::connect(&pg_admin())
-        .await
-        .expect("PostgreSQL must answer");
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut c)
-        .await
-        .unwrap();
-    let base = pg_admin().rsplit_once('/').unwrap().0.to_string();
-    (
-        Store::open(&StoreOptions::new(format!("{base}/{name}")))
-            .await
-            .unwrap(),
-        Some(name),
-    )
-}
-
-async fn drop_db(store: Store, name: Option<String>) {
-    store.close().await;
-    if let Some(name) = name {
-        let mut c = sqlx::PgConnection::connect(&pg_admin()).await.unwrap();
-        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .execute(&mut c)
-            .await
-            .unwrap();
-    }
-}
+use common::Db;
 
 /// First fit in the model: the lowest aligned block of `len` in `parent` free of `taken`.
 fn model_first_fit(parent: &IpNet, taken: &BTreeSet<(u128, u128)>, len: u8) -> Option<u128> {
@@ -65,8 +30,8 @@ fn model_first_fit(parent: &IpNet, taken: &BTreeSet<(u128, u128)>, len: u8) -> O
 }
 
 async fn children_model(postgres: bool, steps: usize) {
-    let dir = tempfile::tempdir().unwrap();
-    let (store, name) = open(postgres, &dir).await;
+    let db = Db::new(postgres).await;
+    let store = db.open().await;
     let parent: IpNet = "10.0.0.0/20".parse().unwrap();
     let mut tx = store.begin().await.unwrap();
     ipam::insert_prefix(&mut tx, &parent, "super", None)
@@ -131,12 +96,13 @@ async fn children_model(postgres: bool, steps: usize) {
         taken.iter().map(|(f, l)| l - f + 1).sum::<u128>()
     );
     drop(conn);
-    drop_db(store, name).await;
+    store.close().await;
+    db.drop_db().await;
 }
 
 async fn ips_model(postgres: bool, steps: usize) {
-    let dir = tempfile::tempdir().unwrap();
-    let (store, name) = open(postgres, &dir).await;
+    let db = Db::new(postgres).await;
+    let store = db.open().await;
     let net: IpNet = "192.168.0.0/26".parse().unwrap();
     let mut tx = store.begin().await.unwrap();
     ipam::insert_prefix(&mut tx, &net, "n", None).await.unwrap();
@@ -212,7 +178,8 @@ async fn ips_model(postgres: bool, steps: usize) {
     let state = ipam::prefixes_of(&mut conn, "n").await.unwrap().remove(0);
     assert_eq!(state.used_ips as usize, used.len() + 2);
     drop(conn);
-    drop_db(store, name).await;
+    store.close().await;
+    db.drop_db().await;
 }
 
 #[tokio::test]

@@ -5,54 +5,10 @@ use metal_domain::audit::{AuditEntry, AuditFindRequest};
 use metal_domain::partition::Partition;
 use metal_domain::project::{Project, Tenant};
 use metal_store::{docs, Store, StoreError, StoreOptions};
-use sqlx::Connection;
 
-struct Db {
-    url: String,
-    pg: Option<String>,
-    _dir: tempfile::TempDir,
-}
+mod common;
 
-fn pg_admin() -> String {
-    std::env::var("METAL_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
-
-async fn db(postgres: bool) -> Db {
-    let dir = tempfile::tempdir().unwrap();
-    if !postgres {
-        let url = format!("sqlite://{}", dir.path().join("s.db").display());
-        return Db {
-            url,
-            pg: None,
-            _dir: dir,
-        };
-    }
-    let name = format!("metal_store_{}", uuid::Uuid::new_v4().simple());
-    let mut c = sqlx::PgConnection::connect(&pg_admin())
-        .await
-        .expect("PostgreSQL must answer");
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut c)
-        .await
-        .unwrap();
-    let base = pg_admin().rsplit_once('/').unwrap().0.to_string();
-    Db {
-        url: format!("{base}/{name}"),
-        pg: Some(name),
-        _dir: dir,
-    }
-}
-
-async fn drop_db(d: Db) {
-    if let Some(name) = d.pg {
-        let mut c = sqlx::PgConnection::connect(&pg_admin()).await.unwrap();
-        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .execute(&mut c)
-            .await
-            .unwrap();
-    }
-}
+use common::Db;
 
 fn partition(id: &str) -> Partition {
     Partition {
@@ -63,11 +19,11 @@ fn partition(id: &str) -> Partition {
 }
 
 async fn documents(postgres: bool) {
-    let d = db(postgres).await;
-    let store = Store::open(&StoreOptions::new(&d.url)).await.unwrap();
+    let d = Db::new(postgres).await;
+    let store = d.open().await;
     // migrations apply once; opening again is a no-op
     store.close().await;
-    let store = Store::open(&StoreOptions::new(&d.url)).await.unwrap();
+    let store = d.open().await;
     store.ping().await.unwrap();
 
     let mut tx = store.begin().await.unwrap();
@@ -162,12 +118,12 @@ async fn documents(postgres: bool) {
     assert!(!docs::delete::<Project>(&mut tx, "c").await.unwrap());
     tx.commit().await.unwrap();
     store.close().await;
-    drop_db(d).await;
+    d.drop_db().await;
 }
 
 async fn audit(postgres: bool) {
-    let d = db(postgres).await;
-    let store = Store::open(&StoreOptions::new(&d.url)).await.unwrap();
+    let d = Db::new(postgres).await;
+    let store = d.open().await;
     let mut tx = store.begin().await.unwrap();
     for (i, code) in [201, 409, 400].into_iter().enumerate() {
         let e = AuditEntry {
@@ -217,7 +173,7 @@ async fn audit(postgres: bool) {
     );
     drop(conn);
     store.close().await;
-    drop_db(d).await;
+    d.drop_db().await;
 }
 
 #[tokio::test]
@@ -257,8 +213,8 @@ async fn bad_urls_are_refused_without_leaking_passwords() {
 
 async fn pools(postgres: bool) {
     use metal_store::ipam;
-    let d = db(postgres).await;
-    let store = Store::open(&StoreOptions::new(&d.url)).await.unwrap();
+    let d = Db::new(postgres).await;
+    let store = d.open().await;
     // exact values: taken once, refused twice, free again after release
     let mut tx = store.begin().await.unwrap();
     assert!(ipam::acquire_int_exact(&mut tx, "vrf", 42).await.unwrap());
@@ -313,7 +269,7 @@ async fn pools(postgres: bool) {
     assert_eq!(values.len(), 40);
     assert_eq!(got.iter().filter(|g| g.is_none()).count(), 8);
     store.close().await;
-    drop_db(d).await;
+    d.drop_db().await;
 }
 
 async fn futures_join<T: Send + 'static>(

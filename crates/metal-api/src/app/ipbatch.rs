@@ -7,14 +7,15 @@
 //! Every request still gets its own answer, including its own error (quota reached, network
 //! full); a failure of the transaction itself fails the requests of that group only.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
+use std::collections::BTreeMap;
 
 use metal_domain::ip::Ip;
 use metal_domain::prefix::AddressFamily;
 use metal_domain::project::Project;
 use metal_store::{docs, ipam, Store};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
+
+use super::group::Groups;
 
 use crate::error::{ApiError, ApiResult};
 
@@ -31,9 +32,16 @@ struct Job {
 }
 
 /// The workers, one per network that has seen allocations.
-#[derive(Default)]
 pub struct IpBatcher {
-    queues: Mutex<HashMap<String, mpsc::UnboundedSender<Job>>>,
+    groups: Groups<Job>,
+}
+
+impl Default for IpBatcher {
+    fn default() -> Self {
+        Self {
+            groups: Groups::new(MAX_GROUP),
+        }
+    }
 }
 
 impl IpBatcher {
@@ -52,55 +60,23 @@ impl IpBatcher {
             .and_then(|q| q.quota);
         let (reply, answer) = oneshot::channel();
         let network = ip.networkid.clone();
-        let mut job = Job {
+        let job = Job {
             ip,
             family,
             quota,
             reply,
         };
-        loop {
-            let sender = {
-                let mut queues = self
-                    .queues
-                    .lock()
-                    .map_err(|_| ApiError::Internal(anyhow::anyhow!("ip batcher poisoned")))?;
-                queues
-                    .entry(network.clone())
-                    .or_insert_with(|| spawn_worker(store.clone(), network.clone()))
-                    .clone()
-            };
-            match sender.send(job) {
-                Ok(()) => break,
-                // the worker is gone (its runtime ended): start a new one
-                Err(mpsc::error::SendError(j)) => {
-                    job = j;
-                    if let Ok(mut q) = self.queues.lock() {
-                        q.remove(&network);
-                    }
-                }
-            }
-        }
+        let store = store.clone();
+        let key = network.clone();
+        self.groups.submit(&key, job, move |group| {
+            let store = store.clone();
+            let network = network.clone();
+            async move { serve(&store, &network, group).await }
+        })?;
         answer
             .await
             .map_err(|_| ApiError::Internal(anyhow::anyhow!("ip allocation worker stopped")))?
     }
-}
-
-fn spawn_worker(store: Store, network: String) -> mpsc::UnboundedSender<Job> {
-    let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
-    tokio::spawn(async move {
-        while let Some(first) = rx.recv().await {
-            let mut group = vec![first];
-            while group.len() < MAX_GROUP {
-                match rx.try_recv() {
-                    Ok(j) => group.push(j),
-                    Err(_) => break,
-                }
-            }
-            serve(&store, &network, group).await;
-        }
-    });
-    tx
 }
 
 /// Allocates for a group and answers each request.

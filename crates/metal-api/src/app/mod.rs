@@ -4,6 +4,7 @@
 
 pub mod catalog;
 pub mod fsl;
+pub mod group;
 pub mod image;
 pub mod ip;
 pub mod ipbatch;

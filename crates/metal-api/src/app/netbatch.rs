@@ -5,15 +5,15 @@
 //! single path. When the group cannot be served whole (a parent prefix runs out), the
 //! transaction is dropped and each request is served alone, so each gets its own answer.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use ipnet::IpNet;
 use metal_domain::network::Network;
 use metal_domain::pool;
 use metal_store::{docs, ipam};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
+use super::group::Groups;
 use super::network::{allocate_one, fresh_view, tenant_network, PlannedAllocation};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -26,9 +26,16 @@ struct Job {
 }
 
 /// The workers, one per partition that has seen allocations.
-#[derive(Default)]
 pub struct NetworkBatcher {
-    queues: Mutex<HashMap<String, mpsc::UnboundedSender<Job>>>,
+    groups: Groups<Job>,
+}
+
+impl Default for NetworkBatcher {
+    fn default() -> Self {
+        Self {
+            groups: Groups::new(MAX_GROUP),
+        }
+    }
 }
 
 impl NetworkBatcher {
@@ -38,56 +45,26 @@ impl NetworkBatcher {
         };
         let key = plan.req.partitionid.clone();
         let (reply, answer) = oneshot::channel();
-        let mut job = Job { plan, reply };
-        loop {
-            let sender = {
-                let mut q = self
-                    .queues
-                    .lock()
-                    .map_err(|_| ApiError::Internal(anyhow::anyhow!("network batcher poisoned")))?;
-                q.entry(key.clone())
-                    .or_insert_with(|| spawn_worker(state.clone()))
-                    .clone()
-            };
-            match sender.send(job) {
-                Ok(()) => break,
-                Err(mpsc::error::SendError(j)) => {
-                    job = j;
-                    if let Ok(mut q) = self.queues.lock() {
-                        q.remove(&key);
+        self.groups
+            .submit(&key, Job { plan, reply }, move |group| {
+                let state = state.clone();
+                async move {
+                    match state.upgrade() {
+                        Some(app) => serve(&app, group).await,
+                        None => {
+                            for j in group {
+                                let _ = j.reply.send(Err(ApiError::Internal(anyhow::anyhow!(
+                                    "server is shutting down"
+                                ))));
+                            }
+                        }
                     }
                 }
-            }
-        }
+            })?;
         answer
             .await
             .map_err(|_| ApiError::Internal(anyhow::anyhow!("network allocation worker stopped")))?
     }
-}
-
-fn spawn_worker(app: std::sync::Weak<AppState>) -> mpsc::UnboundedSender<Job> {
-    let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
-    tokio::spawn(async move {
-        while let Some(first) = rx.recv().await {
-            let mut group = vec![first];
-            while group.len() < MAX_GROUP {
-                match rx.try_recv() {
-                    Ok(j) => group.push(j),
-                    Err(_) => break,
-                }
-            }
-            let Some(app) = app.upgrade() else {
-                for j in group {
-                    let _ = j.reply.send(Err(ApiError::Internal(anyhow::anyhow!(
-                        "server is shutting down"
-                    ))));
-                }
-                return;
-            };
-            serve(&app, group).await;
-        }
-    });
-    tx
 }
 
 async fn serve(app: &Arc<AppState>, group: Vec<Job>) {
