@@ -8,11 +8,13 @@
 //! (`metal-api-v1.swagger.json`), so the stored document and the wire response are the same
 //! value. Request bodies (create, update, find, try) have their own structs beside them.
 
+pub mod allocation;
 pub mod audit;
 pub mod error;
 pub mod fsl;
 pub mod image;
 pub mod ip;
+pub mod machine;
 pub mod misc;
 pub mod network;
 pub mod partition;
