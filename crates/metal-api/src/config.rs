@@ -19,8 +19,7 @@ pub struct Config {
     /// REST port (0 = any free port).
     #[arg(long, env = "METAL_API_PORT", default_value_t = 8080)]
     pub port: u16,
-    /// gRPC port for metal-hammer, metal-core and metal-bmc. Reserved: the gRPC services arrive
-    /// with the machine lifecycle; the port is validated but nothing listens on it yet.
+    /// gRPC port for pixie, metal-hammer and the other agents (0 = any free port).
     #[arg(long, env = "METAL_API_GRPC_PORT", default_value_t = 50051)]
     pub grpc_port: u16,
     /// Prometheus metrics port (`/metrics`); 0 = any free port.
@@ -102,6 +101,26 @@ pub struct Config {
     /// The provider tenant: the tenant of the built-in HMAC users.
     #[arg(long, env = "METAL_API_PROVIDER_TENANT", default_value = "metal-stack")]
     pub provider_tenant: String,
+    /// Password metal-hammer sets for the BMC superuser (empty: the feature is off).
+    #[arg(long, env = "METAL_API_BMC_SUPERUSER_PWD", hide_env_values = true)]
+    pub bmc_superuser_pwd: Option<String>,
+    /// gRPC server certificate (PEM). With --grpc-server-key and --grpc-client-ca, the gRPC
+    /// port speaks TLS and requires client certificates signed by that CA.
+    #[arg(long, env = "METAL_API_GRPC_SERVER_CERT")]
+    pub grpc_server_cert: Option<PathBuf>,
+    #[arg(long, env = "METAL_API_GRPC_SERVER_KEY")]
+    pub grpc_server_key: Option<PathBuf>,
+    #[arg(long, env = "METAL_API_GRPC_CLIENT_CA")]
+    pub grpc_client_ca: Option<PathBuf>,
+    /// Characters the reason of a console password request must have at least.
+    #[arg(long, env = "METAL_API_PASSWORD_REASON_MINLENGTH", default_value_t = 0)]
+    pub password_reason_minlength: usize,
+    /// Seconds between liveliness runs (0 = never).
+    #[arg(long, env = "METAL_API_LIVELINESS_INTERVAL", default_value_t = 60)]
+    pub liveliness_interval: u64,
+    /// Seconds between resurrection runs (0 = never).
+    #[arg(long, env = "METAL_API_RESURRECTION_INTERVAL", default_value_t = 3600)]
+    pub resurrection_interval: u64,
     /// Log as JSON lines instead of human-readable text.
     #[arg(long, env = "METAL_API_LOG_JSON")]
     pub log_json: bool,
@@ -124,6 +143,10 @@ impl Config {
         let mut c = Self::parse_from(["metal-api"]);
         c.port = 0;
         c.metrics_port = 0;
+        c.grpc_port = 0;
+        // tests run the jobs themselves, at the times they choose
+        c.liveliness_interval = 0;
+        c.resurrection_interval = 0;
         c.db = Some(db);
         c.data_dir = Some(data_dir);
         c.no_metalctl_context = true;

@@ -27,6 +27,7 @@ use crate::{middleware as mw, openapi, rest};
 pub struct RunningServer {
     pub addr: SocketAddr,
     pub metrics_addr: SocketAddr,
+    pub grpc_addr: SocketAddr,
     pub app: App,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
@@ -211,8 +212,17 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
                 config.bind_addr, config.metrics_port
             )
         })?;
+    let grpc_listener = TcpListener::bind((config.bind_addr, config.grpc_port))
+        .await
+        .with_context(|| {
+            format!(
+                "binding gRPC port {}:{}",
+                config.bind_addr, config.grpc_port
+            )
+        })?;
     let addr = listener.local_addr()?;
     let metrics_addr = metrics_listener.local_addr()?;
+    let grpc_addr = grpc_listener.local_addr()?;
 
     if from_data_dir && !config.no_metalctl_context {
         if let (Some(path), Some(admin)) = (firstrun::metalctl_config_path(), &keys.admin) {
@@ -254,6 +264,11 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
             async move { m.metrics.render() }
         }),
     );
+    tasks.push(spawn_grpc(app.clone(), grpc_listener, stop_rx.clone())?);
+    if let Some(t) = spawn_allocation_listener(&app, stop_rx.clone()) {
+        tasks.push(t);
+    }
+    tasks.extend(spawn_jobs(&app, &stop_rx));
     let mut rx = stop_rx;
     tasks.push(tokio::spawn(async move {
         let _ = axum::serve(metrics_listener, metrics_router)
@@ -266,10 +281,155 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
     Ok(RunningServer {
         addr,
         metrics_addr,
+        grpc_addr,
         app,
         shutdown: stop_tx,
         tasks,
     })
+}
+
+/// Serves the boot and event services on the gRPC port, with TLS and required client
+/// certificates when configured.
+fn spawn_grpc(
+    app: App,
+    listener: TcpListener,
+    mut stop: watch::Receiver<bool>,
+) -> anyhow::Result<JoinHandle<()>> {
+    use metal_proto::api::v1::boot_service_server::BootServiceServer;
+    use metal_proto::api::v1::event_service_server::EventServiceServer;
+    let c = &app.config;
+    let mut builder = metal_proto::keepalive::server(tonic::transport::Server::builder());
+    match (&c.grpc_server_cert, &c.grpc_server_key, &c.grpc_client_ca) {
+        (Some(cert), Some(key), Some(ca)) => {
+            builder = builder.tls_config(metal_proto::tls::server_tls_config(cert, key, ca)?)?;
+        }
+        (None, None, None) => {}
+        _ => anyhow::bail!(
+            "--grpc-server-cert, --grpc-server-key and --grpc-client-ca must be given together"
+        ),
+    }
+    let router = builder
+        .add_service(BootServiceServer::new(crate::grpc::BootServer {
+            app: app.clone(),
+        }))
+        .add_service(EventServiceServer::new(crate::grpc::EventServer { app }));
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    Ok(tokio::spawn(async move {
+        let res = router
+            .serve_with_incoming_shutdown(incoming, async move {
+                let _ = stop.wait_for(|s| *s).await;
+            })
+            .await;
+        if let Err(e) = res {
+            tracing::error!(error = %e, "gRPC server failed");
+        }
+    }))
+}
+
+/// With PostgreSQL: wakes this replica's Wait streams when another replica allocates their
+/// machine (`NOTIFY metal_allocation`). Reconnects after errors.
+fn spawn_allocation_listener(app: &App, mut stop: watch::Receiver<bool>) -> Option<JoinHandle<()>> {
+    if app.store.backend() != metal_store::Backend::Postgres {
+        return None;
+    }
+    let url = app.config.db_url();
+    let app = app.clone();
+    Some(tokio::spawn(async move {
+        loop {
+            let listener = async {
+                let mut l = sqlx::postgres::PgListener::connect(&url).await?;
+                l.listen(crate::app::wait::CHANNEL).await?;
+                Ok::<_, sqlx::Error>(l)
+            };
+            let mut l = tokio::select! {
+                r = listener => match r {
+                    Ok(l) => l,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "listening for allocations failed, retrying");
+                        tokio::select! {
+                            _ = tokio::time::sleep(std::time::Duration::from_secs(2)) => continue,
+                            _ = stopped(&mut stop) => return,
+                        }
+                    }
+                },
+                _ = stopped(&mut stop) => return,
+            };
+            loop {
+                tokio::select! {
+                    n = l.recv() => match n {
+                        Ok(n) => app.waiters.wake(n.payload()),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "allocation listener lost its connection");
+                            break;
+                        }
+                    },
+                    _ = stopped(&mut stop) => return,
+                }
+            }
+        }
+    }))
+}
+
+/// The liveliness and resurrection loops. Each run takes the job's lease first, so with several
+/// replicas one of them runs it.
+fn spawn_jobs(app: &App, stop: &watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
+    let holder = uuid::Uuid::new_v4().to_string();
+    let mut out = Vec::new();
+    for (job, every) in [
+        ("liveliness", app.config.liveliness_interval),
+        ("resurrection", app.config.resurrection_interval),
+    ] {
+        if every == 0 {
+            continue;
+        }
+        let app = app.clone();
+        let holder = holder.clone();
+        let mut stop = stop.clone();
+        let every = std::time::Duration::from_secs(every);
+        out.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = stopped(&mut stop) => return,
+                }
+                let now = metal_store::time::now();
+                let ttl = chrono::Duration::from_std(every).unwrap_or(chrono::Duration::minutes(1));
+                match crate::app::jobs::lease(&app, job, &holder, now, ttl).await {
+                    Ok(true) => {}
+                    Ok(false) => continue,
+                    Err(e) => {
+                        tracing::warn!(job, error = %e, "could not take the job lease");
+                        continue;
+                    }
+                }
+                match job {
+                    "liveliness" => match crate::app::jobs::liveliness(&app, now).await {
+                        Ok(c) => tracing::info!(
+                            job,
+                            alive = c.alive,
+                            dead = c.dead,
+                            unknown = c.unknown,
+                            changed = c.changed,
+                            "liveliness evaluated"
+                        ),
+                        Err(e) => tracing::warn!(job, error = %e, "liveliness failed"),
+                    },
+                    _ => match crate::app::jobs::resurrect(&app, now).await {
+                        Ok(freed) => tracing::info!(job, freed = freed.len(), "resurrection done"),
+                        Err(e) => tracing::warn!(job, error = %e, "resurrection failed"),
+                    },
+                }
+            }
+        }));
+    }
+    out
+}
+
+/// Resolves when the server is told to stop.
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
 }
 
 /// Waits for Ctrl-C or SIGTERM.

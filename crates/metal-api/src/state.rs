@@ -20,6 +20,7 @@ pub struct AppState {
     pub version: VersionResponse,
     pub ip_batcher: crate::app::ipbatch::IpBatcher,
     pub net_batcher: crate::app::netbatch::NetworkBatcher,
+    pub waiters: crate::app::wait::Waiters,
     me: std::sync::OnceLock<std::sync::Weak<AppState>>,
 }
 
@@ -36,6 +37,7 @@ impl AppState {
             version: version_info(),
             ip_batcher: Default::default(),
             net_batcher: Default::default(),
+            waiters: Default::default(),
             me: std::sync::OnceLock::new(),
         })
     }

@@ -13,11 +13,13 @@
 //! - [`auth`]: HMAC signing exactly as metal-stack does it, and bearer tokens;
 //! - [`client`]: base URL handling and the generic [`Client::request`];
 //! - `endpoints`: one typed method per REST endpoint (images, sizes, size-image constraints,
-//!   partitions, filesystem layouts, projects, tenants, networks, IPs, health, version, user,
-//!   audit);
+//!   partitions, filesystem layouts, projects, tenants, networks, IPs, machines, firewalls,
+//!   health, version, user, audit);
 //! - [`error`]: the error enum carrying the server's status and message.
 //!
-//! Wire types are those of `metal-domain`.
+//! Wire types are those of `metal-domain`; the bodies of machine reinstall and console
+//! password, which the domain does not define, are [`MachineReinstallRequest`],
+//! [`MachineConsolePasswordRequest`] and [`MachineConsolePasswordResponse`].
 
 pub mod auth;
 pub mod client;
@@ -26,4 +28,7 @@ pub mod error;
 
 pub use auth::{hmac_headers, hmac_signature, Auth, HmacAuthType, HmacHeaders};
 pub use client::{join_url, Client, ClientBuilder, Method};
+pub use endpoints::machine::{
+    MachineConsolePasswordRequest, MachineConsolePasswordResponse, MachineReinstallRequest,
+};
 pub use error::{Error, Result};

@@ -11,6 +11,7 @@
 pub mod allocation;
 pub mod audit;
 pub mod error;
+pub mod event;
 pub mod fsl;
 pub mod image;
 pub mod ip;
@@ -23,6 +24,7 @@ pub mod prefix;
 pub mod project;
 pub mod sic;
 pub mod size;
+pub mod switch;
 pub mod version;
 
 pub use error::{DomainError, DomainResult};

@@ -13,6 +13,8 @@ pub mod audit;
 pub mod docs;
 mod error;
 pub mod ipam;
+pub mod jobs;
+pub mod machines;
 pub mod time;
 pub mod usage;
 

@@ -290,3 +290,52 @@ async fn pools_sqlite() {
 async fn pools_postgres() {
     pools(true).await
 }
+
+async fn leases(postgres: bool) {
+    use metal_store::jobs::try_lease;
+    let d = Db::new(postgres).await;
+    let store = d.open().await;
+    let now = chrono::Utc::now();
+    let min = chrono::Duration::minutes(1);
+    let mut tx = store.begin().await.unwrap();
+    assert!(try_lease(&mut tx, "liveliness", "a", now, now + min)
+        .await
+        .unwrap());
+    assert!(
+        !try_lease(&mut tx, "liveliness", "b", now, now + min)
+            .await
+            .unwrap(),
+        "a holds it"
+    );
+    assert!(
+        try_lease(&mut tx, "liveliness", "a", now, now + min)
+            .await
+            .unwrap(),
+        "a renews"
+    );
+    assert!(
+        try_lease(&mut tx, "resurrection", "b", now, now + min)
+            .await
+            .unwrap(),
+        "another job"
+    );
+    let later = now + min + min;
+    assert!(
+        try_lease(&mut tx, "liveliness", "b", later, later + min)
+            .await
+            .unwrap(),
+        "expired: b takes it"
+    );
+    tx.commit().await.unwrap();
+    store.close().await;
+    d.drop_db().await;
+}
+
+#[tokio::test]
+async fn leases_sqlite() {
+    leases(false).await
+}
+#[tokio::test]
+async fn leases_postgres() {
+    leases(true).await
+}

@@ -225,3 +225,42 @@ macro_rules! backend_test {
         }
     };
 }
+
+/// A machine as metal-hammer's registration leaves it: hardware, partition, size and rack,
+/// waiting, with an event log that says alive. (The gRPC registration arrives with the machine
+/// lifecycle; until then tests seed machines through the store.)
+pub async fn seed_waiting_machine(
+    store: &metal_store::Store,
+    id: &str,
+    partition: &str,
+    size: &str,
+    rack: &str,
+    cores: u32,
+    disk_gib: u64,
+) -> anyhow::Result<()> {
+    use metal_domain::machine::{Machine, MachineBlockDevice, MachineHardware};
+    let mut m = Machine {
+        id: id.to_string(),
+        partitionid: partition.to_string(),
+        sizeid: size.to_string(),
+        rackid: rack.to_string(),
+        waiting: true,
+        hardware: MachineHardware {
+            cpu_cores: cores,
+            memory: 64 << 30,
+            disks: vec![MachineBlockDevice {
+                name: "/dev/sda".into(),
+                size: disk_gib << 30,
+            }],
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let mut events = metal_domain::event::EventContainer::new(id);
+    events.last_event_time = Some(chrono::Utc::now());
+    let mut tx = store.begin().await?;
+    metal_store::docs::insert(&mut tx, &mut m).await?;
+    metal_store::docs::insert(&mut tx, &mut events).await?;
+    tx.commit().await?;
+    Ok(())
+}

@@ -10,10 +10,13 @@ use clap_complete::Shell;
 use crate::audit::AuditCmd;
 use crate::context::ContextArgs;
 use crate::crud::{Crud, PlainList};
+use crate::resources::firewall::FirewallCmd;
 use crate::resources::fsl::FslCmd;
 use crate::resources::image::ImageList;
+use crate::resources::machine::MachineCmd;
 use crate::resources::network::NetworkCmd;
 use crate::resources::size::SizeCmd;
+use crate::resources::switch::SwitchCmd;
 
 /// metalctl: the command line client of metal-api.
 #[derive(Parser, Debug, Clone)]
@@ -89,6 +92,15 @@ pub enum Command {
     /// Manage tenants.
     #[command(subcommand)]
     Tenant(Crud<PlainList>),
+    /// Manage the leaf switches metal-core registers.
+    #[command(subcommand, visible_alias = "sw")]
+    Switch(SwitchCmd),
+    /// Manage machines: allocate, free, reserve, lock, reinstall, logs.
+    #[command(subcommand, visible_alias = "ms")]
+    Machine(MachineCmd),
+    /// Manage firewalls.
+    #[command(subcommand, visible_alias = "fw")]
+    Firewall(FirewallCmd),
     /// Search the audit trail.
     #[command(subcommand)]
     Audit(AuditCmd),

@@ -2,17 +2,25 @@
 //! is one request's work; every change runs in one transaction, so a failed request leaves
 //! nothing behind.
 
+pub mod allocate;
+pub mod boot;
 pub mod catalog;
+pub mod events;
 pub mod fsl;
 pub mod group;
 pub mod image;
 pub mod ip;
 pub mod ipbatch;
+pub mod jobs;
+pub mod lifecycle;
+pub mod machine;
 pub mod netbatch;
 pub mod network;
 pub mod pool;
 pub mod project;
 pub mod size;
+pub mod switch;
+pub mod wait;
 
 use metal_domain::DomainResult;
 use metal_store::{docs, Document};

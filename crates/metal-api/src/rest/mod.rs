@@ -4,6 +4,8 @@
 pub mod catalog;
 pub mod extract;
 pub mod ipam;
+pub mod machine;
+pub mod switch;
 pub mod system;
 pub mod table;
 
@@ -12,15 +14,26 @@ use metal_domain::audit::{AuditEntry, AuditFindRequest};
 use metal_domain::fsl::*;
 use metal_domain::image::*;
 use metal_domain::ip::*;
+use metal_domain::machine::{
+    MachineAllocateRequest, MachineConsolePasswordRequest, MachineConsolePasswordResponse,
+    MachineFindRequest, MachineReinstallRequest, MachineResponse, MachineStateRequest,
+    MachineUpdateRequest, PartitionCapacity, PartitionCapacityRequest,
+};
 use metal_domain::misc::{EmptyBody, HealthResponse, User, VersionResponse};
 use metal_domain::network::*;
 use metal_domain::partition::*;
 use metal_domain::project::*;
 use metal_domain::sic::*;
 use metal_domain::size::*;
+use metal_domain::switch::{
+    SwitchFindRequest, SwitchNotifyRequest, SwitchNotifyResponse, SwitchPortToggleRequest,
+    SwitchRegisterRequest, SwitchResponse, SwitchUpdateRequest,
+};
 
 use self::catalog as c;
 use self::ipam as n;
+use self::machine as m;
+use self::switch as w;
 use self::system as s;
 use self::table::{Op, RouteTable};
 use crate::auth::{Access, Role};
@@ -41,6 +54,8 @@ pub fn routes() -> RouteTable {
     projects(&mut t);
     networks(&mut t);
     ips(&mut t);
+    machines(&mut t);
+    switches(&mut t);
     system(&mut t);
     t
 }
@@ -545,5 +560,175 @@ fn ips(t: &mut RouteTable) {
             .summary("free an ip no machine uses")
             .returns::<Ip>(200),
         delete(n::ip_free),
+    );
+}
+
+fn machines(t: &mut RouteTable) {
+    t.add(
+        Op::get("/v1/machine", "listMachines", VIEW)
+            .summary("get all machines")
+            .returns_list::<MachineResponse>(200),
+        get(m::machine_list),
+    );
+    t.add(
+        Op::get("/v1/machine/{id}", "findMachine", VIEW)
+            .summary("get machine by id")
+            .returns::<MachineResponse>(200),
+        get(m::machine_get),
+    );
+    t.add(
+        Op::post("/v1/machine/find", "findMachines", VIEW)
+            .summary("find machines by every field of the search query")
+            .body::<MachineFindRequest>()
+            .returns_list::<MachineResponse>(200),
+        post(m::machine_find),
+    );
+    t.add(
+        Op::post("/v1/machine", "updateMachine", ADMIN)
+            .summary("update description, tags and ssh keys of an allocated machine")
+            .body::<MachineUpdateRequest>()
+            .returns::<MachineResponse>(200)
+            .error(409),
+        post(m::machine_update),
+    );
+    t.add(
+        Op::post("/v1/machine/allocate", "allocateMachine", EDIT)
+            .summary("allocate a waiting machine to a project, with networks, ips and an asn, in one transaction")
+            .body::<MachineAllocateRequest>().returns::<MachineResponse>(200),
+        post(m::machine_allocate),
+    );
+    t.add(
+        Op::post("/v1/machine/{id}/state", "setMachineState", EDIT)
+            .summary("set the state: \"\", RESERVED or LOCKED")
+            .body::<MachineStateRequest>()
+            .returns::<MachineResponse>(200),
+        post(m::machine_state),
+    );
+    t.add(
+        Op::delete("/v1/machine/{id}/free", "freeMachine", EDIT)
+            .summary("free a machine: release its ips and asn and clear the allocation")
+            .returns::<MachineResponse>(200),
+        delete(m::machine_free),
+    );
+    t.add(
+        Op::delete("/v1/machine/{id}", "deleteMachine", ADMIN)
+            .summary("remove an unallocated dead machine from the database")
+            .returns::<MachineResponse>(200),
+        delete(m::machine_delete),
+    );
+    t.add(
+        Op::get("/v1/firewall", "listFirewalls", VIEW)
+            .summary("get all firewalls")
+            .returns_list::<MachineResponse>(200),
+        get(m::firewall_list),
+    );
+    t.add(
+        Op::get("/v1/firewall/{id}", "findFirewall", VIEW)
+            .summary("get firewall by id")
+            .returns::<MachineResponse>(200),
+        get(m::firewall_get),
+    );
+    t.add(
+        Op::post("/v1/firewall/find", "findFirewalls", VIEW)
+            .summary("find firewalls")
+            .body::<MachineFindRequest>()
+            .returns_list::<MachineResponse>(200),
+        post(m::firewall_find),
+    );
+    t.add(
+        Op::post("/v1/firewall/allocate", "allocateFirewall", EDIT)
+            .summary(
+                "allocate a firewall: a machine with the firewall image, rules and the underlay",
+            )
+            .body::<MachineAllocateRequest>()
+            .returns::<MachineResponse>(200),
+        post(m::firewall_allocate),
+    );
+    t.add(
+        Op::post("/v1/machine/{id}/reinstall", "reinstallMachine", EDIT)
+            .summary("reinstall an allocated machine with another image, keeping disks not wiped on reinstall")
+            .body::<MachineReinstallRequest>()
+            .returns::<MachineResponse>(200)
+            .error(400),
+        post(m::machine_reinstall),
+    );
+    t.add(
+        Op::get("/v1/machine/consolepassword", "getMachineConsolePassword", EDIT)
+            .summary("the console password of an allocated machine (a GET with a JSON body, as in the reference)")
+            .body::<MachineConsolePasswordRequest>()
+            .returns::<MachineConsolePasswordResponse>(200),
+        get(m::console_password),
+    );
+    t.add(
+        Op::post("/v1/partition/capacity", "partitionCapacity", AUTH)
+            .summary("machines per partition and size: allocated, allocatable, faulty, other")
+            .body::<PartitionCapacityRequest>()
+            .returns_list::<PartitionCapacity>(200),
+        post(m::partition_capacity),
+    );
+}
+
+fn switches(t: &mut RouteTable) {
+    t.add(
+        Op::get("/v1/switch", "listSwitches", AUTH)
+            .summary("get all switches")
+            .returns_list::<SwitchResponse>(200),
+        get(w::switch_list),
+    );
+    t.add(
+        Op::get("/v1/switch/{id}", "findSwitch", AUTH)
+            .summary("get switch by id")
+            .returns::<SwitchResponse>(200),
+        get(w::switch_get),
+    );
+    t.add(
+        Op::post("/v1/switch/find", "findSwitches", VIEW)
+            .summary("get all switches that match given properties")
+            .body::<SwitchFindRequest>()
+            .returns_list::<SwitchResponse>(200),
+        post(w::switch_find),
+    );
+    t.add(
+        Op::post("/v1/switch/register", "registerSwitch", EDIT)
+            .summary("register a switch (metal-core at its start)")
+            .body::<SwitchRegisterRequest>()
+            .returns::<SwitchResponse>(200)
+            .returns::<SwitchResponse>(201),
+        post(w::switch_register),
+    );
+    t.add(
+        Op::post("/v1/switch", "updateSwitch", ADMIN)
+            .summary("update description, console command and mode of a switch")
+            .body::<SwitchUpdateRequest>()
+            .returns::<SwitchResponse>(200)
+            .error(409),
+        post(w::switch_update),
+    );
+    t.add(
+        Op::delete("/v1/switch/{id}", "deleteSwitch", EDIT)
+            .summary("delete a switch without machine connections")
+            .query(
+                "force",
+                "boolean",
+                "delete the switch even while machines are connected to it",
+            )
+            .returns::<SwitchResponse>(200),
+        delete(w::switch_delete),
+    );
+    t.add(
+        Op::post("/v1/switch/{id}/notify", "notifySwitch", EDIT)
+            .summary("notify the metal-api about a configuration change of a switch")
+            .body::<SwitchNotifyRequest>()
+            .returns::<SwitchNotifyResponse>(200),
+        post(w::switch_notify),
+    );
+    t.add(
+        Op::post("/v1/switch/{id}/port", "toggleSwitchPort", ADMIN)
+            .summary("set the desired state of a switch port with a machine connected")
+            .body::<SwitchPortToggleRequest>()
+            .returns::<SwitchResponse>(200)
+            .error(400)
+            .error(409),
+        post(w::switch_port),
     );
 }

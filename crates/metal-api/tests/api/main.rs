@@ -7,13 +7,17 @@ mod auth;
 mod catalog;
 mod concurrency;
 mod fsl;
+mod grpc;
 mod image;
 mod ip;
+mod jobs;
+mod machine;
 mod network;
 mod openapi;
 mod project;
 mod server;
 mod size;
+mod switch;
 
 use serde_json::{json, Value};
 

@@ -46,12 +46,17 @@ const RESOURCES: &[&str] = &[
     "/v1/version",
     "/v1/user",
     "/v1/audit",
+    "/v1/switch",
 ];
 /// Reference operations of those resources that belong to later work, with the reason.
 const LATER: &[(&str, &str)] = &[
     (
         "/v1/size/reservations",
         "size reservations arrive with the machine lifecycle",
+    ),
+    (
+        "/v1/switch/migrate",
+        "moves machine connections to a switch of another id and rewrites the LLDP neighbours of the connected machines: needs the machine lifecycle",
     ),
     (
         "/v1/partition/capacity",

@@ -6,6 +6,7 @@ mod audit;
 mod fsl;
 mod image;
 mod ip;
+pub mod machine;
 mod misc;
 mod network;
 mod partition;

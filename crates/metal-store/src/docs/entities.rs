@@ -173,3 +173,88 @@ impl Document for metal_domain::network::Network {
         self.created
     }
 }
+
+impl Document for metal_domain::machine::Machine {
+    const TABLE: &'static str = "machines";
+    const KIND: &'static str = "machine";
+    const COLUMNS: &'static [&'static str] = &[
+        "partition_id",
+        "size_id",
+        "project_id",
+        "image_id",
+        "rack_id",
+        "waiting",
+        "state_value",
+        "role",
+    ];
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn column_values(&self) -> Vec<Option<String>> {
+        let opt = |s: &str| Some(s.to_string()).filter(|s| !s.is_empty());
+        let a = self.allocation.as_ref();
+        vec![
+            opt(&self.partitionid),
+            opt(&self.sizeid),
+            a.map(|a| a.project.clone()),
+            a.map(|a| a.imageid.clone()),
+            opt(&self.rackid),
+            Some(self.waiting.to_string()),
+            Some(self.state.value.as_str().to_string()),
+            a.map(|a| a.role.as_str().to_string()),
+        ]
+    }
+    fn set_times(&mut self, created: DateTime<Utc>, changed: DateTime<Utc>) {
+        self.created = Some(created);
+        self.changed = Some(changed);
+    }
+    fn created(&self) -> Option<DateTime<Utc>> {
+        self.created
+    }
+}
+
+impl Document for metal_domain::event::EventContainer {
+    const TABLE: &'static str = "event_containers";
+    const KIND: &'static str = "provisioning event container";
+    const COLUMNS: &'static [&'static str] = &["liveliness", "last_event_time"];
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn column_values(&self) -> Vec<Option<String>> {
+        vec![
+            Some(self.liveliness.as_str().to_string()),
+            self.last_event_time.map(crate::time::to_db),
+        ]
+    }
+    fn set_times(&mut self, _created: DateTime<Utc>, _changed: DateTime<Utc>) {}
+    fn created(&self) -> Option<DateTime<Utc>> {
+        None
+    }
+}
+
+impl Document for metal_domain::switch::Switch {
+    const TABLE: &'static str = "switches";
+    const KIND: &'static str = "switch";
+    const COLUMNS: &'static [&'static str] =
+        &["name", "partition_id", "rack_id", "os_vendor", "os_version"];
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn column_values(&self) -> Vec<Option<String>> {
+        let opt = |s: &str| Some(s.to_string()).filter(|s| !s.is_empty());
+        vec![
+            Some(self.name.clone()),
+            opt(&self.partition_id),
+            opt(&self.rack_id),
+            self.os.as_ref().and_then(|o| opt(&o.vendor)),
+            self.os.as_ref().and_then(|o| opt(&o.version)),
+        ]
+    }
+    fn set_times(&mut self, created: DateTime<Utc>, changed: DateTime<Utc>) {
+        self.created = Some(created);
+        self.changed = Some(changed);
+    }
+    fn created(&self) -> Option<DateTime<Utc>> {
+        self.created
+    }
+}

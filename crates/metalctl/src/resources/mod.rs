@@ -1,14 +1,17 @@
 //! One module per entity type: how it is fetched and changed through the client, its table
 //! columns (metalctl §1.7) and sort keys, and its resource-specific commands.
 
+pub mod firewall;
 pub mod fsl;
 pub mod image;
 pub mod ip;
+pub mod machine;
 pub mod network;
 pub mod partition;
 pub mod project;
 pub mod sic;
 pub mod size;
+pub mod switch;
 pub mod tenant;
 
 use std::collections::BTreeMap;

@@ -1,0 +1,450 @@
+//! Machine and firewall allocation (§4.1) as one transaction: the candidate is claimed, its
+//! IPs, ASN and allocation are written together, or nothing is. There is no "preallocated" flag
+//! and no rollback that can fail: a failed request leaves no trace, and two concurrent requests
+//! never get the same machine (the claim locks the row; on PostgreSQL a concurrent allocation
+//! skips it instead of waiting).
+
+use metal_domain::allocation::{self, GivenIp, NetworkContext, PlannedNetwork};
+use metal_domain::event::EventType;
+use metal_domain::fsl::{self, FilesystemLayout};
+use metal_domain::image::{Image, ImageFeature};
+use metal_domain::ip::{self as ipdom, Ip, IpType};
+use metal_domain::machine::{
+    self, Allocation, Machine, MachineAllocateRequest, MachineNetwork, NetworkKind, Role,
+};
+use metal_domain::network::Network;
+use metal_domain::pool::{self, ASN};
+use metal_domain::project::Project;
+use metal_domain::sic::{self, SizeImageConstraint};
+use metal_domain::size::Size;
+use metal_store::{docs, ipam, machines, Tx};
+use rand::Rng;
+
+use super::store_err;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// Step A of §4.1: everything that can be checked before choosing a machine. Every error is a
+/// 400, as in metal-stack.
+struct Spec {
+    req: MachineAllocateRequest,
+    role: Role,
+    image: Image,
+    size: Size,
+    partition: String,
+    machine: Option<Machine>,
+    firewall_rules: Option<machine::FirewallRules>,
+}
+
+async fn build_spec(
+    app: &AppState,
+    mut req: MachineAllocateRequest,
+    role: Role,
+) -> ApiResult<Spec> {
+    let bad = |e: ApiError| ApiError::bad_request(e.to_string());
+    if req.networks.is_empty() {
+        return Err(ApiError::bad_request(
+            "networks: at least one network is required",
+        ));
+    }
+    if req.imageid.is_empty() {
+        return Err(ApiError::bad_request("imageid should not be empty"));
+    }
+    let image = super::image::latest(app, &req.imageid).await.map_err(bad)?;
+    let firewall_rules = match (role, &req.firewall_rules) {
+        (Role::Firewall, Some(r)) => Some(r.validated()?),
+        _ => None,
+    };
+    let feature = match role {
+        Role::Firewall => ImageFeature::Firewall,
+        Role::Machine => ImageFeature::Machine,
+    };
+    if !image.has_feature(feature) {
+        return Err(ApiError::bad_request(format!(
+            "image {} does not have the feature {}",
+            image.id,
+            feature.as_str()
+        )));
+    }
+    let machine = if req.uuid.is_empty() {
+        if req.partitionid.is_empty() || req.sizeid.is_empty() {
+            return Err(ApiError::bad_request(
+                "partitionid and sizeid are required when no uuid is given",
+            ));
+        }
+        None
+    } else {
+        let m = super::get::<Machine>(app, &req.uuid).await.map_err(bad)?;
+        for (given, have, field) in [
+            (&req.partitionid, &m.partitionid, "partitionid"),
+            (&req.sizeid, &m.sizeid, "sizeid"),
+        ] {
+            if !given.is_empty() && given != have {
+                return Err(ApiError::bad_request(format!(
+                    "{field}: machine {} is in {have}, not {given}",
+                    m.id
+                )));
+            }
+        }
+        req.partitionid = m.partitionid.clone();
+        req.sizeid = m.sizeid.clone();
+        Some(m)
+    };
+    let size = super::get::<Size>(app, &req.sizeid).await.map_err(bad)?;
+    Ok(Spec {
+        partition: req.partitionid.clone(),
+        req,
+        role,
+        image,
+        size,
+        machine,
+        firewall_rules,
+    })
+}
+
+/// Step B's checks that need no machine yet.
+async fn check_spec(app: &AppState, s: &Spec) -> ApiResult<(Project, FilesystemLayout)> {
+    let req = &s.req;
+    if req.projectid.is_empty() {
+        return Err(ApiError::bad_request("projectid should not be empty"));
+    }
+    for ip in &req.ips {
+        metal_domain::prefix::parse_ip("ips", ip)?;
+    }
+    for key in &req.ssh_pub_keys {
+        machine::validate_ssh_key(key)?;
+    }
+    let given_ips = req.ips.len();
+    let noauto = req.networks.iter().filter(|n| !n.autoacquire).count();
+    if noauto > given_ips {
+        return Err(ApiError::bad_request(format!(
+            "networks: {noauto} network(s) without autoacquire but only {given_ips} ip(s) given"
+        )));
+    }
+    if s.role == Role::Firewall && given_ips == 0 && !req.networks.iter().any(|n| n.autoacquire) {
+        return Err(ApiError::bad_request(
+            "a firewall needs an ip or a network with autoacquire",
+        ));
+    }
+    let constraint = {
+        let mut conn = app.store.reader().acquire().await.map_err(store_err)?;
+        docs::get::<SizeImageConstraint>(&mut conn, &s.size.id)
+            .await?
+            .map(|c| c.value)
+    };
+    sic::check(constraint.as_ref(), &s.size.id, &s.image)?;
+    let project = super::get::<Project>(app, &req.projectid).await?;
+    let layout = if req.filesystemlayoutid.is_empty() {
+        let layouts = {
+            let mut conn = app.store.reader().acquire().await.map_err(store_err)?;
+            docs::list_by_creation::<FilesystemLayout>(&mut conn).await?
+        };
+        match fsl::from(&layouts, &s.size.id, &s.image.id) {
+            Ok(l) => l.clone(),
+            Err(e) => return Err(ApiError::unprocessable(e.to_string())),
+        }
+    } else {
+        super::get::<FilesystemLayout>(app, &req.filesystemlayoutid).await?
+    };
+    Ok((project, layout))
+}
+
+/// `POST /v1/machine/allocate` and `/v1/firewall/allocate`.
+pub async fn allocate(
+    app: &AppState,
+    req: MachineAllocateRequest,
+    role: Role,
+    creator: &str,
+) -> ApiResult<Machine> {
+    let spec = build_spec(app, req, role).await?;
+    let (project, layout) = check_spec(app, &spec).await?;
+    let mut tx = app.store.begin().await?;
+    let machine = pick(app, &mut tx, &spec, &project).await?;
+    let m = allocate_to(&mut tx, &spec, &project, &layout, machine, creator).await?;
+    if app.store.backend() == metal_store::Backend::Postgres {
+        // delivered to the other replicas' Wait streams when the transaction commits
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(super::wait::CHANNEL)
+            .bind(&m.id)
+            .execute(&mut *tx)
+            .await
+            .map_err(store_err)?;
+    }
+    tx.commit().await.map_err(store_err)?;
+    app.waiters.wake(&m.id);
+    Ok(m)
+}
+
+/// The machine to allocate, claimed for this transaction.
+async fn pick(app: &AppState, tx: &mut Tx, s: &Spec, project: &Project) -> ApiResult<Machine> {
+    let backend = app.store.backend();
+    if let Some(quota) = project
+        .quotas
+        .as_ref()
+        .and_then(|q| q.machine.as_ref())
+        .and_then(|q| q.quota)
+    {
+        docs::lock::<Project>(tx, &project.meta.id).await?;
+        if machines::count_of_project(tx, &project.meta.id).await? >= i64::from(quota) {
+            return Err(ApiError::unprocessable(format!(
+                "project {} has reached its quota of {quota} machine(s)",
+                project.meta.id
+            )));
+        }
+    }
+    if let Some(m) = &s.machine {
+        if !machines::claim(tx, backend, &m.id).await? {
+            return Err(ApiError::unprocessable(format!(
+                "machine {} is already allocated",
+                m.id
+            )));
+        }
+        return Ok(docs::must_get::<Machine>(tx, &m.id).await?.value);
+    }
+    let mut candidates = machines::candidates(tx, &s.partition, &s.size.id).await?;
+    let placed = machines::placed(tx, &s.partition).await?;
+    loop {
+        let pick = rand::thread_rng().gen::<u32>() as usize;
+        let Some(c) = allocation::choose(
+            &project.meta.id,
+            &s.size.id,
+            &s.req.placement_tags,
+            &candidates,
+            &placed,
+            &[],
+            pick,
+        ) else {
+            return Err(ApiError::unprocessable(format!(
+                "no machine available in partition {} with size {}",
+                s.partition, s.size.id
+            )));
+        };
+        let id = c.id.clone();
+        if machines::claim(tx, backend, &id).await? {
+            return Ok(docs::must_get::<Machine>(tx, &id).await?.value);
+        }
+        // taken by a concurrent allocation: choose among the others
+        candidates.retain(|c| c.id != id);
+    }
+}
+
+async fn allocate_to(
+    tx: &mut Tx,
+    s: &Spec,
+    project: &Project,
+    layout: &FilesystemLayout,
+    mut m: Machine,
+    creator: &str,
+) -> ApiResult<Machine> {
+    let disks: Vec<(String, u64)> = m
+        .hardware
+        .disks
+        .iter()
+        .map(|d| (d.name.clone(), d.size))
+        .collect();
+    layout.matches(&disks)?;
+    let planned = gather(tx, s, project).await?;
+    let asn = pool::asn_of(super::pool::acquire_random(tx, &ASN).await?);
+    let name = if s.req.name.is_empty() {
+        m.id.clone()
+    } else {
+        s.req.name.clone()
+    };
+    let mut networks = Vec::with_capacity(planned.len());
+    for p in planned {
+        networks.push(attach(tx, &m.id, &name, &s.req.projectid, p, asn).await?);
+    }
+    let primary_asn = networks.iter().find(|n| n.private).map(|n| n.asn);
+    m.tags = machine::tags_with_system_labels(
+        &s.req.tags,
+        primary_asn,
+        &m.rackid,
+        &m.ipmi.fru.chassis_part_serial,
+    );
+    m.allocation = Some(Allocation {
+        allocationuuid: uuid::Uuid::new_v4().to_string(),
+        creator: creator.to_string(),
+        created: Some(metal_store::time::now()),
+        name,
+        description: s.req.description.clone(),
+        hostname: if s.req.hostname.is_empty() {
+            "metal".into()
+        } else {
+            s.req.hostname.clone()
+        },
+        project: s.req.projectid.clone(),
+        imageid: s.image.id.clone(),
+        filesystemlayout: Some(layout.clone()),
+        networks,
+        ssh_pub_keys: s.req.ssh_pub_keys.clone(),
+        user_data: s.req.user_data.clone(),
+        role: s.role,
+        firewall_rules: s.firewall_rules.clone(),
+        dns_servers: s.req.dns_servers.clone(),
+        ntp_servers: s.req.ntp_servers.clone(),
+        ..Default::default()
+    });
+    let stored = docs::must_get::<Machine>(tx, &m.id).await?;
+    docs::update(tx, &mut m, stored.revision).await?;
+    Ok(m)
+}
+
+/// Loads what network gathering needs and gathers (§4.1 step 8).
+async fn gather(tx: &mut Tx, s: &Spec, project: &Project) -> ApiResult<Vec<PlannedNetwork>> {
+    let mut requested = Vec::with_capacity(s.req.networks.len());
+    for n in &s.req.networks {
+        let net = docs::get::<Network>(tx, &n.networkid)
+            .await?
+            .ok_or_else(|| {
+                ApiError::not_found(format!("no network with id {:?} found", n.networkid))
+            })?
+            .value;
+        requested.push((n.clone(), net));
+    }
+    let in_partition = docs::find::<Network>(tx, &[("partition_id", s.partition.as_str())]).await?;
+    let privatesupers: Vec<String> = docs::find::<Network>(tx, &[("privatesuper", "true")])
+        .await?
+        .into_iter()
+        .map(|n| n.id)
+        .collect();
+    let underlay = in_partition.iter().find(|n| n.underlay);
+    let mut given = Vec::with_capacity(s.req.ips.len());
+    for address in &s.req.ips {
+        let ip = ipam::get_ip(tx, address)
+            .await?
+            .ok_or_else(|| ApiError::unprocessable(format!("ips: {address} is not allocated")))?
+            .value;
+        given.push(GivenIp {
+            address: ip.ipaddress,
+            network: ip.networkid,
+            project: ip.projectid,
+        });
+    }
+    let ctx = NetworkContext {
+        role: s.role,
+        project: &project.meta.id,
+        partition: &s.partition,
+        privatesupers: &privatesupers,
+        underlay,
+    };
+    Ok(allocation::gather_networks(&ctx, &requested, &given)?)
+}
+
+/// Acquires the network's ephemeral IP (when auto), tags the given IPs with the machine, and
+/// answers the network as the machine sees it.
+async fn attach(
+    tx: &mut Tx,
+    machine_id: &str,
+    name: &str,
+    project: &str,
+    p: PlannedNetwork,
+    asn: u64,
+) -> ApiResult<MachineNetwork> {
+    let tag = ipdom::machine_tag(machine_id);
+    let mut ips = p.ips.clone();
+    for address in &p.ips {
+        let stored = ipam::get_ip(tx, address)
+            .await?
+            .ok_or_else(|| ApiError::unprocessable(format!("ips: {address} is not allocated")))?;
+        let mut ip = stored.value;
+        if !ip.tags.contains(&tag) {
+            ip.tags.push(tag.clone());
+            ip.tags.sort();
+        }
+        ipam::update_ip(tx, &mut ip, stored.revision).await?;
+    }
+    if p.auto {
+        let mut ip = Ip {
+            allocationuuid: uuid::Uuid::new_v4().to_string(),
+            name: name.to_string(),
+            description: "autoassigned".into(),
+            networkid: p.network.id.clone(),
+            projectid: project.to_string(),
+            kind: IpType::Ephemeral,
+            tags: vec![tag.clone()],
+            ..Default::default()
+        };
+        if ipam::allocate_next_ip(tx, &p.network.id, None, &mut ip)
+            .await?
+            .is_none()
+        {
+            return Err(ApiError::unprocessable(format!(
+                "no ips left in network {}",
+                p.network.id
+            )));
+        }
+        ips.push(ip.ipaddress);
+    }
+    Ok(MachineNetwork {
+        networkid: p.network.id.clone(),
+        projectid: p.network.projectid.clone(),
+        prefixes: p.network.prefixes.clone(),
+        ips,
+        destinationprefixes: p.network.destinationprefixes.clone(),
+        vrf: p.network.vrf,
+        asn,
+        nat: p.network.nat,
+        private: p.kind.is_private(),
+        underlay: p.kind == NetworkKind::Underlay,
+        networktype: p.kind,
+        networktypev2: String::new(),
+        nattypev2: String::new(),
+    })
+}
+
+/// `DELETE /v1/machine/{id}/free`: releases the allocation's IPs (ephemeral ones deleted,
+/// static ones untagged) and its ASN, and clears the allocation, in one transaction. Freeing an
+/// unallocated machine is allowed (operators use it to repair failed reclaims). The
+/// Machine Reclaim event is recorded in the same transaction. (Booting the machine into PXE
+/// through its BMC comes with the fleet operations.)
+pub async fn free(app: &AppState, id: &str) -> ApiResult<Machine> {
+    let mut tx = app.store.begin().await?;
+    let stored = docs::must_get::<Machine>(&mut tx, id).await?;
+    let mut m = stored.value;
+    if m.state.value == machine::MachineStateValue::Locked {
+        return Err(ApiError::unprocessable(format!("machine {id} is locked")));
+    }
+    if let Some(a) = m.allocation.take() {
+        let tag = ipdom::machine_tag(id);
+        let mut asns = std::collections::BTreeSet::new();
+        for n in &a.networks {
+            asns.insert(n.asn);
+        }
+        // every IP of the project tagged with this machine, also ones attached later
+        let tagged = ipam::find_ips(
+            &mut tx,
+            &ipam::IpFilter {
+                tags: vec![tag.clone()],
+                ..Default::default()
+            },
+        )
+        .await?;
+        for ip in tagged {
+            let stored = ipam::get_ip(&mut tx, &ip.ipaddress).await?;
+            let Some(stored) = stored else { continue };
+            let mut ip = stored.value;
+            ip.tags.retain(|t| t != &tag);
+            if ip.kind == IpType::Ephemeral && ip.machine_ids().is_empty() {
+                ipam::release_ip(&mut tx, &ip.ipaddress).await?;
+            } else {
+                ipam::update_ip(&mut tx, &mut ip, stored.revision).await?;
+            }
+        }
+        for asn in asns.into_iter().filter(|a| *a > pool::ASN_BASE) {
+            super::pool::release(&mut tx, &ASN, asn - pool::ASN_BASE).await?;
+        }
+    }
+    m.tags.clear();
+    m.waiting = false;
+    docs::update(&mut tx, &mut m, stored.revision).await?;
+    super::events::record(
+        &mut tx,
+        id,
+        EventType::MachineReclaim,
+        "free machine called",
+        metal_store::time::now(),
+    )
+    .await?;
+    tx.commit().await.map_err(store_err)?;
+    Ok(m)
+}

@@ -1,0 +1,178 @@
+//! Reinstall (§4.3), the console password, and partition capacity (§4.14).
+
+use std::collections::BTreeMap;
+
+use metal_domain::event::{EventContainer, EventType, Liveliness};
+use metal_domain::image::Image;
+use metal_domain::machine::{
+    Machine, MachineConsolePasswordRequest, MachineConsolePasswordResponse,
+    MachineReinstallRequest, MachineStateValue, PartitionCapacity, PartitionCapacityRequest,
+    ServerCapacity,
+};
+use metal_domain::partition::Partition;
+use metal_store::docs;
+
+use super::store_err;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// `POST /v1/machine/{id}/reinstall`: an allocated, unlocked machine gets another image (the
+/// exact id) on its next install; disks without `wipeonreinstall` keep their data. (Booting it
+/// into the installer through its BMC comes with the fleet operations.)
+pub async fn reinstall(
+    app: &AppState,
+    id: &str,
+    req: &MachineReinstallRequest,
+) -> ApiResult<Machine> {
+    let not_possible = || {
+        ApiError::bad_request(
+            "machine either locked, not allocated yet or invalid image ID specified",
+        )
+    };
+    let image = super::get::<Image>(app, &req.imageid)
+        .await
+        .map_err(|_| not_possible())?;
+    let mut tx = app.store.begin().await?;
+    let stored = docs::must_get::<Machine>(&mut tx, id).await?;
+    let mut m = stored.value;
+    if m.state.value == MachineStateValue::Locked {
+        return Err(not_possible());
+    }
+    let Some(a) = m.allocation.as_mut() else {
+        return Err(not_possible());
+    };
+    let reinstallable = a
+        .filesystemlayout
+        .as_ref()
+        .is_some_and(|l| l.reinstallable());
+    if !reinstallable {
+        return Err(ApiError::unprocessable(format!(
+            "the filesystem layout of machine {id} wipes no disk on reinstall: it cannot be reinstalled"
+        )));
+    }
+    a.reinstall = true;
+    a.imageid = image.id;
+    if !req.description.is_empty() {
+        a.description = req.description.clone();
+    }
+    docs::update(&mut tx, &mut m, stored.revision).await?;
+    tx.commit().await.map_err(store_err)?;
+    Ok(m)
+}
+
+/// `GET /v1/machine/consolepassword`: the password metal-hammer reported, with a reason that is
+/// logged (never the password).
+pub async fn console_password(
+    app: &AppState,
+    req: &MachineConsolePasswordRequest,
+    caller: &str,
+) -> ApiResult<MachineConsolePasswordResponse> {
+    let min = app.config.password_reason_minlength;
+    if req.reason.trim().chars().count() < min {
+        return Err(ApiError::bad_request(format!(
+            "reason must be at least {min} characters"
+        )));
+    }
+    let m = super::get::<Machine>(app, &req.id).await?;
+    let Some(a) = m.allocation else {
+        return Err(ApiError::bad_request(format!(
+            "machine {} is not allocated",
+            req.id
+        )));
+    };
+    tracing::info!(
+        machine = req.id,
+        user = caller,
+        reason = req.reason,
+        "console password requested"
+    );
+    Ok(MachineConsolePasswordResponse {
+        id: m.id,
+        name: a.name,
+        description: a.description,
+        console_password: a.console_password,
+    })
+}
+
+/// `POST /v1/partition/capacity`: per partition and size, how many machines are allocated,
+/// allocatable (waiting, alive, available), faulty (dead, unknown, crash-looping, failed
+/// reclaim, no event log) and otherwise busy.
+pub async fn capacity(
+    app: &AppState,
+    req: &PartitionCapacityRequest,
+) -> ApiResult<Vec<PartitionCapacity>> {
+    let mut conn = app.store.reader().acquire().await.map_err(store_err)?;
+    let partitions = docs::list::<Partition>(&mut conn).await?;
+    let mut filters: Vec<(&str, &str)> = Vec::new();
+    if let Some(p) = req.id.as_deref().filter(|s| !s.is_empty()) {
+        filters.push(("partition_id", p));
+    }
+    if let Some(s) = req.sizeid.as_deref().filter(|s| !s.is_empty()) {
+        filters.push(("size_id", s));
+    }
+    let machines = docs::find::<Machine>(&mut conn, &filters).await?;
+    let events: std::collections::HashMap<String, EventContainer> =
+        docs::list::<EventContainer>(&mut conn)
+            .await?
+            .into_iter()
+            .map(|c| (c.id.clone(), c))
+            .collect();
+    let mut by: BTreeMap<(String, String), ServerCapacity> = BTreeMap::new();
+    for m in machines.iter().filter(|m| !m.partitionid.is_empty()) {
+        let cap = by
+            .entry((m.partitionid.clone(), m.sizeid.clone()))
+            .or_insert_with(|| ServerCapacity {
+                size: m.sizeid.clone(),
+                ..Default::default()
+            });
+        cap.total += 1;
+        let e = events.get(&m.id);
+        let newest = e.and_then(|c| c.newest()).map(|ev| ev.event);
+        if newest == Some(EventType::Waiting) && m.waiting {
+            cap.waiting += 1;
+        }
+        if newest == Some(EventType::PhonedHome) {
+            cap.phoned_home += 1;
+        }
+        if m.allocation.is_some() {
+            cap.allocated += 1;
+            continue;
+        }
+        let faulty = match e {
+            None => true,
+            Some(c) => {
+                c.liveliness != Liveliness::Alive || c.crash_loop || c.failed_machine_reclaim
+            }
+        };
+        if faulty {
+            cap.faulty += 1;
+            cap.faultymachines.push(m.id.clone());
+        } else if m.state.value == MachineStateValue::Available
+            && m.waiting
+            && newest == Some(EventType::Waiting)
+        {
+            cap.free += 1;
+            cap.allocatable += 1;
+        } else {
+            if m.state.value != MachineStateValue::Available {
+                cap.unavailable += 1;
+            }
+            cap.other += 1;
+            cap.othermachines.push(m.id.clone());
+        }
+    }
+    let mut out: Vec<PartitionCapacity> = Vec::new();
+    for ((partition, _), cap) in by {
+        let p = partitions.iter().find(|p| p.id == partition);
+        match out.iter_mut().find(|c| c.id == partition) {
+            Some(c) => c.servers.push(cap),
+            None => out.push(PartitionCapacity {
+                id: partition.clone(),
+                name: p.map(|p| p.name.clone()).unwrap_or_default(),
+                description: p.map(|p| p.description.clone()).unwrap_or_default(),
+                servers: vec![cap],
+            }),
+        }
+    }
+    Ok(out)
+}

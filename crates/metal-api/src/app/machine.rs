@@ -1,0 +1,185 @@
+//! Machines as the API answers them (with partition, size, image and events embedded), search,
+//! state, update and deletion. Allocation and free live in `allocate`.
+
+use std::collections::HashMap;
+
+use metal_domain::event::{EventContainer, Liveliness};
+use metal_domain::image::Image;
+use metal_domain::machine::{
+    self, Machine, MachineFindRequest, MachineResponse, MachineStateRequest, MachineUpdateRequest,
+    Role,
+};
+use metal_domain::partition::Partition;
+use metal_domain::size::Size;
+use metal_store::docs;
+use sqlx::AnyConnection;
+
+use super::store_err;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// Answers for many machines, loading each referenced entity kind once.
+async fn views(
+    conn: &mut AnyConnection,
+    machines: Vec<Machine>,
+) -> ApiResult<Vec<MachineResponse>> {
+    let partitions: HashMap<String, Partition> = docs::list::<Partition>(conn)
+        .await?
+        .into_iter()
+        .map(|p| (p.id.clone(), p))
+        .collect();
+    let sizes: HashMap<String, Size> = docs::list::<Size>(conn)
+        .await?
+        .into_iter()
+        .map(|s| (s.id.clone(), s))
+        .collect();
+    let images: HashMap<String, Image> = if machines.iter().any(|m| m.allocation.is_some()) {
+        docs::list::<Image>(conn)
+            .await?
+            .into_iter()
+            .map(|i| (i.id.clone(), i))
+            .collect()
+    } else {
+        HashMap::new()
+    };
+    let events: HashMap<String, EventContainer> = if machines.len() == 1 {
+        docs::get::<EventContainer>(conn, &machines[0].id)
+            .await?
+            .map(|c| (c.value.id.clone(), c.value))
+            .into_iter()
+            .collect()
+    } else {
+        docs::list::<EventContainer>(conn)
+            .await?
+            .into_iter()
+            .map(|c| (c.id.clone(), c))
+            .collect()
+    };
+    Ok(machines
+        .into_iter()
+        .map(|m| {
+            let p = partitions.get(&m.partitionid).cloned();
+            let s = sizes.get(&m.sizeid).cloned();
+            let i = m
+                .allocation
+                .as_ref()
+                .and_then(|a| images.get(&a.imageid))
+                .cloned();
+            let e = events.get(&m.id);
+            MachineResponse::build(m, p, s, i, e)
+        })
+        .collect())
+}
+
+pub async fn view(app: &AppState, m: Machine) -> ApiResult<MachineResponse> {
+    let mut conn = app.store.reader().acquire().await.map_err(store_err)?;
+    Ok(views(&mut conn, vec![m]).await?.remove(0))
+}
+
+pub async fn get(app: &AppState, id: &str, role: Option<Role>) -> ApiResult<MachineResponse> {
+    let m = super::get::<Machine>(app, id).await?;
+    if let Some(r) = role {
+        if m.allocation.as_ref().map(|a| a.role) != Some(r) {
+            return Err(ApiError::not_found(format!(
+                "machine {id} is not a {}",
+                r.as_str()
+            )));
+        }
+    }
+    view(app, m).await
+}
+
+/// All machines matching `q` (and, for the firewall endpoints, of that role).
+pub async fn find(
+    app: &AppState,
+    q: &MachineFindRequest,
+    role: Option<Role>,
+) -> ApiResult<Vec<MachineResponse>> {
+    let filters: Vec<(&str, &str)> = [
+        ("id", q.id.as_deref()),
+        ("partition_id", q.partition_id.as_deref()),
+        ("size_id", q.sizeid.as_deref()),
+        ("rack_id", q.rackid.as_deref()),
+        ("project_id", q.allocation_project.as_deref()),
+        ("image_id", q.allocation_image_id.as_deref()),
+        (
+            "role",
+            role.map(Role::as_str).or(q.allocation_role.as_deref()),
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(c, v)| v.filter(|v| !v.is_empty()).map(|v| (c, v)))
+    .collect();
+    let mut conn = app.store.reader().acquire().await.map_err(store_err)?;
+    let found: Vec<Machine> = docs::find::<Machine>(&mut conn, &filters)
+        .await?
+        .into_iter()
+        .filter(|m| q.matches(m))
+        .collect();
+    views(&mut conn, found).await
+}
+
+/// `POST /v1/machine/{id}/state`: RESERVED and LOCKED need a description.
+pub async fn set_state(
+    app: &AppState,
+    id: &str,
+    req: &MachineStateRequest,
+    issuer: &str,
+) -> ApiResult<MachineResponse> {
+    let m = super::update::<Machine, _>(app, id, |m| m.state.set(req, issuer)).await?;
+    view(app, m).await
+}
+
+/// `POST /v1/machine`: description, tags (recomputed with the system labels) and ssh keys of
+/// an allocated machine.
+pub async fn update(app: &AppState, req: MachineUpdateRequest) -> ApiResult<MachineResponse> {
+    for k in req.ssh_pub_keys.iter().flatten() {
+        machine::validate_ssh_key(k)?;
+    }
+    let m = super::update::<Machine, _>(app, &req.id.clone(), |m| {
+        let rack = m.rackid.clone();
+        let chassis = m.ipmi.fru.chassis_part_serial.clone();
+        let Some(a) = m.allocation.as_mut() else {
+            return Err(metal_domain::DomainError::invalid(format!(
+                "machine {} is not allocated",
+                m.id
+            )));
+        };
+        if let Some(d) = &req.description {
+            a.description = d.clone();
+        }
+        if let Some(k) = &req.ssh_pub_keys {
+            a.ssh_pub_keys = k.clone();
+        }
+        if let Some(t) = &req.tags {
+            let asn = a.networks.iter().find(|n| n.private).map(|n| n.asn);
+            m.tags = machine::tags_with_system_labels(t, asn, &rack, &chassis);
+        }
+        Ok(())
+    })
+    .await?;
+    view(app, m).await
+}
+
+/// `DELETE /v1/machine/{id}` (admin): only unallocated machines whose event log says dead (or
+/// that have none). The event log is kept, as in metal-stack.
+pub async fn delete(app: &AppState, id: &str) -> ApiResult<MachineResponse> {
+    let mut tx = app.store.begin().await?;
+    let m = docs::must_get::<Machine>(&mut tx, id).await?.value;
+    if m.allocation.is_some() {
+        return Err(ApiError::unprocessable(format!(
+            "machine {id} is allocated: free it first"
+        )));
+    }
+    if let Some(c) = docs::get::<EventContainer>(&mut tx, id).await? {
+        if c.value.liveliness != Liveliness::Dead {
+            return Err(ApiError::unprocessable(format!(
+                "can only delete dead machines: machine {id} is {}",
+                c.value.liveliness.as_str()
+            )));
+        }
+    }
+    docs::delete::<Machine>(&mut tx, id).await?;
+    tx.commit().await.map_err(store_err)?;
+    view(app, m).await
+}

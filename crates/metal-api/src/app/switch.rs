@@ -1,0 +1,175 @@
+//! Switches (§4.12): metal-core registers its switch and notifies after every sync; operators
+//! read, update, delete and toggle ports. Every change reads the switch under a row lock and
+//! writes it in the same transaction, so metal-core's notify every few seconds, an operator's
+//! edit and a machine's registration never overwrite each other or fail with a conflict.
+//!
+//! Responses carry the switch's partition. The BGP filter of a port is derived from the
+//! allocation of the machine behind it (`metal_domain::switch::filter`); this module answers
+//! ports without one.
+
+use std::collections::BTreeMap;
+
+use metal_domain::partition::Partition;
+use metal_domain::switch::register::{self, Registration};
+use metal_domain::switch::{
+    Switch, SwitchFindRequest, SwitchMode, SwitchNotifyRequest, SwitchNotifyResponse,
+    SwitchPortToggleRequest, SwitchRegisterRequest, SwitchResponse, SwitchUpdateRequest,
+};
+use metal_store::{docs, time, Tx};
+use sqlx::AnyConnection;
+
+use super::store_err;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// The response for one switch, with its partition.
+async fn view(conn: &mut AnyConnection, s: &Switch) -> ApiResult<SwitchResponse> {
+    let p = docs::get::<Partition>(conn, &s.partition_id).await?;
+    Ok(SwitchResponse::new(
+        s,
+        p.as_ref().map(|p| &p.value),
+        &BTreeMap::new(),
+    ))
+}
+
+/// The responses for several switches, reading the partitions once.
+async fn views(conn: &mut AnyConnection, switches: &[Switch]) -> ApiResult<Vec<SwitchResponse>> {
+    let partitions: BTreeMap<String, Partition> = docs::list::<Partition>(conn)
+        .await?
+        .into_iter()
+        .map(|p| (p.id.clone(), p))
+        .collect();
+    Ok(switches
+        .iter()
+        .map(|s| SwitchResponse::new(s, partitions.get(&s.partition_id), &BTreeMap::new()))
+        .collect())
+}
+
+pub async fn get(app: &AppState, id: &str) -> ApiResult<SwitchResponse> {
+    let mut conn = app.store.reader().acquire().await.map_err(store_err)?;
+    let s = docs::must_get::<Switch>(&mut conn, id).await?.value;
+    view(&mut conn, &s).await
+}
+
+pub async fn list(app: &AppState) -> ApiResult<Vec<SwitchResponse>> {
+    let mut conn = app.store.reader().acquire().await.map_err(store_err)?;
+    let all = docs::list::<Switch>(&mut conn).await?;
+    views(&mut conn, &all).await
+}
+
+pub async fn find(app: &AppState, req: &SwitchFindRequest) -> ApiResult<Vec<SwitchResponse>> {
+    let mut conn = app.store.reader().acquire().await.map_err(store_err)?;
+    let found = docs::find::<Switch>(&mut conn, &req.columns()).await?;
+    views(&mut conn, &found).await
+}
+
+/// Reads a switch for a change, holding its row until the transaction ends.
+async fn for_change(tx: &mut Tx, id: &str) -> ApiResult<docs::Stored<Switch>> {
+    docs::lock::<Switch>(tx, id).await?;
+    Ok(docs::must_get::<Switch>(tx, id).await?)
+}
+
+/// Registers a switch (metal-core at start); `true` when it is new. The partition must exist.
+pub async fn register(
+    app: &AppState,
+    req: SwitchRegisterRequest,
+) -> ApiResult<(bool, SwitchResponse)> {
+    req.validate()?;
+    let mut tx = app.store.begin().await?;
+    let Some(partition) = docs::get::<Partition>(&mut tx, &req.partition_id).await? else {
+        return Err(ApiError::unprocessable(format!(
+            "partition_id: partition {:?} does not exist",
+            req.partition_id
+        )));
+    };
+    docs::lock::<Switch>(&mut tx, &req.id).await?;
+    let current = docs::get::<Switch>(&mut tx, &req.id).await?;
+    let rack = match &current {
+        Some(c) if c.value.mode == SwitchMode::Replace => {
+            docs::find::<Switch>(&mut tx, &[("rack_id", req.rack_id.as_str())]).await?
+        }
+        _ => Vec::new(),
+    };
+    let Registration {
+        switch: mut s,
+        created,
+    } = register::register(current.as_ref().map(|c| &c.value), req, &rack)?;
+    match &current {
+        None => docs::insert(&mut tx, &mut s).await?,
+        Some(c) => {
+            docs::update(&mut tx, &mut s, c.revision).await?;
+        }
+    }
+    tx.commit().await.map_err(store_err)?;
+    Ok((
+        created,
+        SwitchResponse::new(&s, Some(&partition.value), &BTreeMap::new()),
+    ))
+}
+
+/// An operator's update: description, console command, mode.
+pub async fn update(app: &AppState, req: SwitchUpdateRequest) -> ApiResult<SwitchResponse> {
+    if req.id.is_empty() {
+        return Err(ApiError::bad_request("id should not be empty"));
+    }
+    let mut tx = app.store.begin().await?;
+    let stored = for_change(&mut tx, &req.id).await?;
+    let mut s = stored.value;
+    req.apply(&mut s)?;
+    docs::update(&mut tx, &mut s, stored.revision).await?;
+    let resp = view(&mut tx, &s).await?;
+    tx.commit().await.map_err(store_err)?;
+    Ok(resp)
+}
+
+/// Deletes a switch; refused (422) while machines are connected to it, unless `force`.
+pub async fn delete(app: &AppState, id: &str, force: bool) -> ApiResult<SwitchResponse> {
+    let mut tx = app.store.begin().await?;
+    let s = for_change(&mut tx, id).await?.value;
+    let machines = s.connected_machines();
+    if !force && !machines.is_empty() {
+        return Err(ApiError::unprocessable(format!(
+            "cannot delete switch {id} while machines are connected to it: {} (force deletes it anyway)",
+            machines.join(", ")
+        )));
+    }
+    docs::delete::<Switch>(&mut tx, id).await?;
+    let resp = view(&mut tx, &s).await?;
+    tx.commit().await.map_err(store_err)?;
+    Ok(resp)
+}
+
+/// metal-core's report after a sync: sync status and port states.
+pub async fn notify(
+    app: &AppState,
+    id: &str,
+    req: SwitchNotifyRequest,
+) -> ApiResult<SwitchNotifyResponse> {
+    let mut tx = app.store.begin().await?;
+    let stored = for_change(&mut tx, id).await?;
+    let mut s = stored.value;
+    let unknown = req.apply(&mut s, time::now())?;
+    if !unknown.is_empty() {
+        tracing::warn!(switch = id, ports = ?unknown, "switch reported the state of ports it does not have");
+    }
+    docs::update(&mut tx, &mut s, stored.revision).await?;
+    tx.commit().await.map_err(store_err)?;
+    Ok(SwitchNotifyResponse::new(&s))
+}
+
+/// An operator sets the desired state of a port with a machine; metal-core applies it.
+pub async fn toggle_port(
+    app: &AppState,
+    id: &str,
+    req: SwitchPortToggleRequest,
+) -> ApiResult<SwitchResponse> {
+    let mut tx = app.store.begin().await?;
+    let stored = for_change(&mut tx, id).await?;
+    let mut s = stored.value;
+    if req.apply(&mut s)? {
+        docs::update(&mut tx, &mut s, stored.revision).await?;
+    }
+    let resp = view(&mut tx, &s).await?;
+    tx.commit().await.map_err(store_err)?;
+    Ok(resp)
+}

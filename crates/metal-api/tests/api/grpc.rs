@@ -1,0 +1,280 @@
+//! The gRPC boot and event services with the real generated client: registration with size
+//! matching, events, a Wait stream that ends as soon as the machine is allocated (also when
+//! another replica allocates it, on PostgreSQL), Report, free.
+
+use std::time::{Duration, Instant};
+
+use metal_proto::api::v1 as pb;
+use metal_proto::api::v1::boot_service_client::BootServiceClient;
+use metal_proto::api::v1::event_service_client::EventServiceClient;
+use metal_testkit::{backend_test, Backend, Caller, TestApi};
+use serde_json::json;
+use tokio_stream::StreamExt;
+
+use crate::network::{setup, super_network};
+
+async fn boot_client(addr: std::net::SocketAddr) -> BootServiceClient<tonic::transport::Channel> {
+    BootServiceClient::connect(format!("http://{addr}"))
+        .await
+        .unwrap()
+}
+
+fn registration(uuid: &str, cores: u32) -> pb::BootServiceRegisterRequest {
+    pb::BootServiceRegisterRequest {
+        uuid: uuid.into(),
+        partition_id: "fra".into(),
+        hardware: Some(pb::MachineHardware {
+            memory: 64 << 30,
+            cpu_cores: cores,
+            disks: vec![pb::MachineBlockDevice {
+                name: "/dev/sda".into(),
+                size: 100 << 30,
+            }],
+            nics: vec![pb::MachineNic {
+                mac: "aa:bb:cc:00:00:01".into(),
+                name: "eth0".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }),
+        bios: Some(pb::MachineBios {
+            version: "2.1".into(),
+            vendor: "ACME".into(),
+            date: "2024-01-01".into(),
+        }),
+        ipmi: Some(pb::MachineIpmi {
+            address: "192.0.2.10:623".into(),
+            mac: "aa:bb:cc:00:00:ff".into(),
+            ..Default::default()
+        }),
+        metal_hammer_version: "v0.13.0".into(),
+        ..Default::default()
+    }
+}
+
+/// A partition with networks, a size of 4 cores, an image and a layout for it.
+async fn world(api: &TestApi) -> String {
+    let c = api.admin();
+    setup(&c).await;
+    c.put("v1/network", super_network("super", &["10.0.0.0/16"]))
+        .await;
+    c.put(
+        "v1/size",
+        json!({"id": "n1-medium-x86", "constraints": [{"type": "cores", "min": 4, "max": 4}]}),
+    )
+    .await;
+    c.put("v1/image", json!({"id": "ubuntu-22.04.20240101", "url": "http://images.test/x", "features": ["machine"]})).await;
+    c.put("v1/filesystemlayout", json!({"id": "default", "constraints": {"sizes": ["n1-medium-x86"], "images": {"ubuntu": "*"}},
+        "disks": [{"device": "/dev/sda", "partitions": [{"number": 1, "size": 0, "gpttype": "8300"}]}],
+        "filesystems": [{"path": "/", "device": "/dev/sda1", "format": "ext4"}]})).await;
+    c.post(
+        "v1/network/allocate",
+        json!({"partitionid": "fra", "projectid": "p1"}),
+    )
+    .await
+    .body["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+async fn until<F: std::future::Future<Output = bool>>(what: &str, mut f: impl FnMut() -> F) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !f().await {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+backend_test!(register_wait_allocate_report_free, |api| {
+    let tenant = world(api).await;
+    let mut boot = boot_client(api.server.grpc_addr).await;
+    // pixie: PXE boot and boot configuration
+    boot.dhcp(pb::BootServiceDhcpRequest { uuid: "m-1".into() })
+        .await
+        .unwrap();
+    let b = boot
+        .boot(pb::BootServiceBootRequest {
+            mac: "aa".into(),
+            partition_id: "fra".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(b.kernel, "http://images.test/vmlinuz");
+    assert_eq!(b.init_ram_disks, vec!["http://images.test/hammer.img"]);
+    assert_eq!(
+        boot.boot(pb::BootServiceBootRequest {
+            mac: "aa".into(),
+            partition_id: "nope".into()
+        })
+        .await
+        .unwrap_err()
+        .code(),
+        tonic::Code::NotFound
+    );
+    // metal-hammer: register (size matched) and events
+    let r = boot
+        .register(registration("m-1", 4))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (r.uuid.as_str(), r.size.as_str(), r.partition_id.as_str()),
+        ("m-1", "n1-medium-x86", "fra")
+    );
+    let r = boot
+        .register(registration("m-odd", 3))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(r.size, "unknown");
+    let mut events = EventServiceClient::connect(format!("http://{}", api.server.grpc_addr))
+        .await
+        .unwrap();
+    let send = |e: &str| pb::EventServiceSendRequest {
+        events: [(
+            "m-1".to_string(),
+            pb::MachineProvisioningEvent {
+                time: None,
+                event: e.into(),
+                message: String::new(),
+            },
+        )]
+        .into_iter()
+        .collect(),
+    };
+    for e in ["Preparing", "Registering", "Waiting"] {
+        assert_eq!(events.send(send(e)).await.unwrap().into_inner().events, 1);
+    }
+    assert_eq!(
+        events.send(send("Dancing")).await.unwrap_err().code(),
+        tonic::Code::InvalidArgument
+    );
+    let c = api.client(Caller::Edit);
+    let m = c.get("v1/machine/m-1").await.body;
+    assert_eq!(m["liveliness"], "Alive");
+    assert_eq!(m["events"]["log"][0]["event"], "Waiting");
+    assert_eq!(
+        m["events"]["log"].as_array().unwrap().len(),
+        4,
+        "PXE Booting, Preparing, Registering, Waiting"
+    );
+    assert_eq!(m["size"]["id"], "n1-medium-x86");
+    assert_eq!(m["ledstate"]["value"], "LED-OFF");
+
+    // not waiting yet: nothing to allocate
+    let alloc = json!({"projectid": "p1", "partitionid": "fra", "sizeid": "n1-medium-x86", "imageid": "ubuntu-22.04", "networks": [{"networkid": tenant}]});
+    assert_eq!(
+        c.post("v1/machine/allocate", alloc.clone()).await.status,
+        422
+    );
+    // Wait: the stream stays open until the machine is allocated, then ends at once
+    let mut stream = boot
+        .wait(pb::BootServiceWaitRequest {
+            machine_id: "m-1".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    until(
+        "the machine to be allocatable while its Wait stream is open",
+        || {
+            let c = c.clone();
+            let alloc = alloc.clone();
+            async move { c.post("v1/machine/allocate", alloc).await.status == 200 }
+        },
+    )
+    .await;
+    let t = Instant::now();
+    while let Some(msg) = stream.next().await {
+        msg.unwrap();
+    }
+    assert!(
+        t.elapsed() < Duration::from_secs(3),
+        "the stream ended on the wake-up, not on a timer: {:?}",
+        t.elapsed()
+    );
+    // Report: boot info and console password
+    let report = pb::BootServiceReportRequest {
+        uuid: "m-1".into(),
+        console_password: "s3cret".into(),
+        boot_info: Some(pb::BootInfo {
+            image_id: "ubuntu-22.04.20240101".into(),
+            primary_disk: "/dev/sda".into(),
+            os_partition: "/dev/sda1".into(),
+            ..Default::default()
+        }),
+        success: true,
+        message: String::new(),
+    };
+    boot.report(report).await.unwrap();
+    let m = c.get("v1/machine/m-1").await.body;
+    assert_eq!(m["allocation"]["boot_info"]["primary_disk"], "/dev/sda");
+    assert!(
+        m["allocation"].get("console_password").is_none(),
+        "the password is not in machine answers"
+    );
+    assert_eq!(
+        boot.report(pb::BootServiceReportRequest {
+            uuid: "m-1".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err()
+        .code(),
+        tonic::Code::InvalidArgument
+    );
+    // a Wait on an allocated machine ends at once
+    let mut stream = boot
+        .wait(pb::BootServiceWaitRequest {
+            machine_id: "m-1".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(tokio::time::timeout(Duration::from_secs(3), stream.next())
+        .await
+        .unwrap()
+        .is_none());
+    // free: Machine Reclaim recorded
+    assert_eq!(c.delete("v1/machine/m-1/free").await.status, 200);
+    let m = c.get("v1/machine/m-1").await.body;
+    assert_eq!(m["events"]["log"][0]["event"], "Machine Reclaim");
+});
+
+/// On PostgreSQL, a Wait stream open at one replica ends when another replica allocates.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wait_is_woken_across_replicas() {
+    let api = TestApi::start(Backend::Postgres).await.unwrap();
+    let replica = api.start_replica().await.unwrap();
+    let tenant = world(&api).await;
+    let mut boot = boot_client(api.server.grpc_addr).await;
+    boot.register(registration("m-2", 4)).await.unwrap();
+    let mut stream = boot
+        .wait(pb::BootServiceWaitRequest {
+            machine_id: "m-2".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let other = metal_testkit::TestClient::new(replica.url(), Caller::Edit, api.keys.clone());
+    let alloc = json!({"projectid": "p1", "partitionid": "fra", "sizeid": "n1-medium-x86", "imageid": "ubuntu-22.04", "networks": [{"networkid": tenant}]});
+    until("an allocation through the other replica", || {
+        let other = other.clone();
+        let alloc = alloc.clone();
+        async move { other.post("v1/machine/allocate", alloc).await.status == 200 }
+    })
+    .await;
+    let t = Instant::now();
+    while let Some(msg) = stream.next().await {
+        msg.unwrap();
+    }
+    assert!(
+        t.elapsed() < Duration::from_secs(3),
+        "woken by NOTIFY, not by the 60 s re-check: {:?}",
+        t.elapsed()
+    );
+    replica.shutdown().await;
+    api.stop().await;
+}

@@ -1,0 +1,41 @@
+//! gRPC protocol between metal-api and its agents (pixie, metal-hammer, metal-core).
+//!
+//! The `.proto` files under `proto/api/v1/` define the package `api.v1` after metal-stack's
+//! metal-api, with the same service, message and field names and numbers, so the protocol stays
+//! recognisable and wire-compatible:
+//!
+//! - `BootService` (`boot.proto`): `Dhcp` and `Boot` for pixie; `SuperUserPassword`,
+//!   `Register`, `Wait` (server stream), `Report` and `AbortReinstall` for metal-hammer.
+//! - `EventService` (`event.proto`): `Send` with a batch of provisioning events keyed by
+//!   machine id.
+//!
+//! [`api::v1`] holds the generated messages, the clients
+//! ([`api::v1::boot_service_client::BootServiceClient`],
+//! [`api::v1::event_service_client::EventServiceClient`]) and the server traits and wrappers
+//! ([`api::v1::boot_service_server::BootService`],
+//! [`api::v1::boot_service_server::BootServiceServer`], and the same for the event service).
+//! [`tls`] builds mutual-TLS configurations from PEM files, and [`keepalive`] applies the
+//! HTTP/2 keepalive settings of metal-stack to servers and client endpoints.
+//!
+//! `tonic`, `prost` and `prost_types` are re-exported so that users build against the versions
+//! the generated code was made for.
+
+pub mod keepalive;
+pub mod tls;
+
+pub use prost;
+pub use prost_types;
+pub use tonic;
+
+/// Generated code of the proto package `api`.
+pub mod api {
+    /// Generated code of the proto package `api.v1`: messages, clients and servers of
+    /// `BootService` and `EventService`.
+    #[allow(clippy::all, clippy::pedantic, missing_docs)]
+    pub mod v1 {
+        tonic::include_proto!("api.v1");
+    }
+}
+
+/// The TCP port metal-api serves gRPC on by default.
+pub const DEFAULT_GRPC_PORT: u16 = 50051;
