@@ -437,6 +437,7 @@ pub async fn free(app: &AppState, id: &str) -> ApiResult<Machine> {
     m.tags.clear();
     m.waiting = false;
     docs::update(&mut tx, &mut m, stored.revision).await?;
+    super::cabling::set_vrf(&mut tx, &m, "").await?;
     super::events::record(
         &mut tx,
         id,

@@ -67,6 +67,7 @@ pub async fn register(app: &AppState, r: Registration) -> ApiResult<Machine> {
                 m.ledstate = registered_led();
                 m.tags = r.tags;
             }
+            super::cabling::connect(&mut tx, &mut m).await?;
             docs::update(&mut tx, &mut m, stored.revision).await?;
             m
         }
@@ -86,6 +87,7 @@ pub async fn register(app: &AppState, r: Registration) -> ApiResult<Machine> {
                 ..Default::default()
             };
             m.state.metal_hammer_version = r.metal_hammer_version;
+            super::cabling::connect(&mut tx, &mut m).await?;
             docs::insert(&mut tx, &mut m).await?;
             m
         }
@@ -124,7 +126,7 @@ pub async fn boot_config(app: &AppState, partition_id: &str) -> ApiResult<BootCo
 }
 
 /// metal-hammer's `Report` after installing: boot info and console password are stored, a
-/// pending reinstall is done.
+/// pending reinstall is done, and the machine's switch ports get their VRF.
 pub async fn report(
     app: &AppState,
     id: &str,
@@ -134,20 +136,22 @@ pub async fn report(
     let Some(boot_info) = boot_info else {
         return Err(ApiError::bad_request("boot_info is required"));
     };
-    let password = console_password.to_string();
-    super::update::<Machine, _>(app, id, move |m| {
-        let Some(a) = m.allocation.as_mut() else {
-            return Err(metal_domain::DomainError::unprocessable(format!(
-                "machine {} is not allocated",
-                m.id
-            )));
-        };
-        a.boot_info = Some(boot_info);
-        a.console_password = password;
-        a.reinstall = false;
-        Ok(())
-    })
-    .await?;
+    let mut tx = app.store.begin().await?;
+    let stored = docs::must_get::<Machine>(&mut tx, id).await?;
+    let mut m = stored.value;
+    let Some(a) = m.allocation.as_mut() else {
+        return Err(ApiError::unprocessable(format!(
+            "machine {id} is not allocated"
+        )));
+    };
+    a.boot_info = Some(boot_info);
+    a.console_password = console_password.to_string();
+    a.reinstall = false;
+    docs::update(&mut tx, &mut m, stored.revision).await?;
+    if let Some(vrf) = super::cabling::port_vrf(&m) {
+        super::cabling::set_vrf(&mut tx, &m, &vrf).await?;
+    }
+    tx.commit().await.map_err(store_err)?;
     Ok(())
 }
 

@@ -162,7 +162,7 @@ pub async fn update(app: &AppState, req: MachineUpdateRequest) -> ApiResult<Mach
 }
 
 /// `DELETE /v1/machine/{id}` (admin): only unallocated machines whose event log says dead (or
-/// that have none). The event log is kept, as in metal-stack.
+/// that have none). Its switch connections go with it; the event log is kept, as in metal-stack.
 pub async fn delete(app: &AppState, id: &str) -> ApiResult<MachineResponse> {
     let mut tx = app.store.begin().await?;
     let m = docs::must_get::<Machine>(&mut tx, id).await?.value;
@@ -179,6 +179,7 @@ pub async fn delete(app: &AppState, id: &str) -> ApiResult<MachineResponse> {
             )));
         }
     }
+    super::cabling::disconnect(&mut tx, &m).await?;
     docs::delete::<Machine>(&mut tx, id).await?;
     tx.commit().await.map_err(store_err)?;
     view(app, m).await

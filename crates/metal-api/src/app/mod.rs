@@ -4,6 +4,7 @@
 
 pub mod allocate;
 pub mod boot;
+pub mod cabling;
 pub mod catalog;
 pub mod events;
 pub mod fsl;

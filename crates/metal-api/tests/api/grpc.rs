@@ -278,3 +278,110 @@ async fn wait_is_woken_across_replicas() {
     replica.shutdown().await;
     api.stop().await;
 }
+
+// A machine that sees two leaf switches as LLDP neighbours is connected to them at
+// registration (rack and partition from the switches); its ports get the VRF of its private
+/// network when it reports its installation, and lose it when it is freed.
+backend_test!(registration_connects_switches_and_sets_port_vrfs, |api| {
+    let tenant = world(api).await;
+    let admin = api.admin();
+    for (sw, n) in [("leaf01", 1), ("leaf02", 2)] {
+        let body = json!({"id": sw, "name": sw, "partition_id": "fra", "rack_id": "rack-7",
+            "nics": [{"name": "swp1", "mac": format!("aa:00:00:00:0{n}:01")}, {"name": "swp2", "mac": format!("aa:00:00:00:0{n}:02")}],
+            "os": {"vendor": "Cumulus", "version": "5.1"}});
+        assert_eq!(admin.post("v1/switch/register", body).await.status, 201);
+    }
+    let neighbor = |sw: &str, n: u8| pb::MachineNic {
+        mac: format!("aa:00:00:00:0{n}:01"),
+        name: "swp1".into(),
+        hostname: sw.into(),
+        ..Default::default()
+    };
+    let mut reg = registration("m-3", 4);
+    reg.partition_id = String::new();
+    let hw = reg.hardware.as_mut().unwrap();
+    hw.nics = vec![
+        pb::MachineNic {
+            mac: "bb:00:00:00:00:01".into(),
+            name: "eth0".into(),
+            neighbors: vec![neighbor("leaf01", 1)],
+            ..Default::default()
+        },
+        pb::MachineNic {
+            mac: "bb:00:00:00:00:02".into(),
+            name: "eth1".into(),
+            neighbors: vec![neighbor("leaf02", 2)],
+            ..Default::default()
+        },
+    ];
+    let mut boot = boot_client(api.server.grpc_addr).await;
+    let r = boot.register(reg.clone()).await.unwrap().into_inner();
+    assert_eq!(r.partition_id, "fra");
+    let c = api.client(Caller::Edit);
+    assert_eq!(c.get("v1/machine/m-3").await.body["rackid"], "rack-7");
+    let sw = c.get("v1/switch/leaf01").await.body;
+    assert_eq!(sw["connections"][0]["machine_id"], "m-3", "{sw}");
+    // one switch only: not a valid cabling
+    let mut half = registration("m-4", 4);
+    half.hardware.as_mut().unwrap().nics = vec![pb::MachineNic {
+        mac: "cc:01".into(),
+        name: "eth0".into(),
+        neighbors: vec![neighbor("leaf01", 1)],
+        ..Default::default()
+    }];
+    let err = boot.register(half).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::FailedPrecondition, "{err:?}");
+    assert!(
+        err.message().contains("exactly two switches"),
+        "{}",
+        err.message()
+    );
+
+    // allocate, report: the ports carry the tenant network's vrf; free clears it
+    let vrf = c.get(&format!("v1/network/{tenant}")).await.body["vrf"]
+        .as_u64()
+        .unwrap();
+    let mut stream = boot
+        .wait(pb::BootServiceWaitRequest {
+            machine_id: "m-3".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let alloc = json!({"uuid": "m-3", "projectid": "p1", "imageid": "ubuntu-22.04", "networks": [{"networkid": tenant}]});
+    until("the allocation", || {
+        let c = c.clone();
+        let alloc = alloc.clone();
+        async move { c.post("v1/machine/allocate", alloc).await.status == 200 }
+    })
+    .await;
+    while stream.next().await.is_some() {}
+    let report = pb::BootServiceReportRequest {
+        uuid: "m-3".into(),
+        boot_info: Some(pb::BootInfo {
+            primary_disk: "/dev/sda".into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    boot.report(report).await.unwrap();
+    let sw = c.get("v1/switch/leaf02").await.body;
+    let port = sw["nics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "swp1")
+        .unwrap()
+        .clone();
+    assert_eq!(port["vrf"], format!("vrf{vrf}"), "{sw}");
+    assert_eq!(c.delete("v1/machine/m-3/free").await.status, 200);
+    let sw = c.get("v1/switch/leaf02").await.body;
+    let port = sw["nics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "swp1")
+        .unwrap()
+        .clone();
+    assert_eq!(port["vrf"], "", "{sw}");
+});
