@@ -281,7 +281,7 @@ async fn wait_is_woken_across_replicas() {
 
 // A machine that sees two leaf switches as LLDP neighbours is connected to them at
 // registration (rack and partition from the switches); its ports get the VRF of its private
-/// network when it reports its installation, and lose it when it is freed.
+// network when it reports its installation, and lose it when it is freed.
 backend_test!(registration_connects_switches_and_sets_port_vrfs, |api| {
     let tenant = world(api).await;
     let admin = api.admin();
