@@ -105,6 +105,23 @@ impl TestClient {
         TestResponse { status, body }
     }
 
+    /// The base URL.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// Like [`TestClient::send`] with POST, but a connection failure is an `Err` instead of a
+    /// panic (for tests that kill servers).
+    pub async fn try_post(&self, path: &str, body: Value) -> Result<TestResponse, reqwest::Error> {
+        let url = format!("{}{}", self.base, path.trim_start_matches('/'));
+        let rb = self.http.request(Method::POST, &url).json(&body);
+        let resp = self.sign(rb, &Method::POST).send().await?;
+        let status = resp.status().as_u16();
+        let text = resp.text().await?;
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Ok(TestResponse { status, body })
+    }
+
     pub async fn get(&self, path: &str) -> TestResponse {
         self.send(Method::GET, path, None).await
     }

@@ -17,6 +17,7 @@ mod openapi;
 mod project;
 mod server;
 mod size;
+mod stress;
 mod switch;
 
 use serde_json::{json, Value};
