@@ -22,6 +22,7 @@ pub mod partition;
 pub mod pool;
 pub mod prefix;
 pub mod project;
+pub mod reservation;
 pub mod sic;
 pub mod size;
 pub mod switch;

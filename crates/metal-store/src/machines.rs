@@ -37,22 +37,41 @@ pub async fn candidates(
         .collect()
 }
 
-/// The allocated machines of a partition: project, rack, size and tags (for spreading and
-/// reservations).
-pub async fn placed(conn: &mut AnyConnection, partition: &str) -> StoreResult<Vec<Placed>> {
-    let machines = docs::find::<Machine>(conn, &[("partition_id", partition)]).await?;
-    Ok(machines
-        .into_iter()
-        .filter_map(|m| {
-            let a = m.allocation?;
-            Some(Placed {
-                project: a.project,
-                rack: m.rackid,
-                size: m.sizeid,
-                tags: m.tags,
-            })
-        })
-        .collect())
+/// The allocated machines of a partition with a size, for spreading and reservations: project
+/// and rack from indexed columns (no documents decoded), and the tags of `tags_of_project`'s
+/// machines only when asked for (placement tags).
+pub async fn placed(
+    conn: &mut AnyConnection,
+    partition: &str,
+    size: &str,
+    tags_of_project: Option<&str>,
+) -> StoreResult<Vec<Placed>> {
+    let rows = sqlx::query(
+        "SELECT id, project_id, rack_id FROM machines \
+         WHERE partition_id = $1 AND size_id = $2 AND project_id IS NOT NULL ORDER BY id",
+    )
+    .bind(partition)
+    .bind(size)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let project: String = r.try_get("project_id")?;
+        let tags = match tags_of_project {
+            Some(p) if p == project => {
+                let id: String = r.try_get("id")?;
+                docs::get::<Machine>(conn, &id).await?.map(|m| m.value.tags).unwrap_or_default()
+            }
+            _ => Vec::new(),
+        };
+        out.push(Placed {
+            project,
+            rack: r.try_get::<Option<String>, _>("rack_id")?.unwrap_or_default(),
+            size: size.to_string(),
+            tags,
+        });
+    }
+    Ok(out)
 }
 
 /// Locks an unallocated machine for this transaction. `false` when it is allocated, gone, or

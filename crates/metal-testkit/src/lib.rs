@@ -264,3 +264,51 @@ pub async fn seed_waiting_machine(
     tx.commit().await?;
     Ok(())
 }
+
+/// Seeds `n` waiting machines `<prefix>00000..` in batches (for fleet-sized tests and
+/// benchmarks), spread over `racks` racks.
+pub async fn seed_waiting_machines(
+    store: &metal_store::Store,
+    prefix: &str,
+    n: usize,
+    partition: &str,
+    size: &str,
+    racks: usize,
+    cores: u32,
+) -> anyhow::Result<()> {
+    use metal_domain::machine::{Machine, MachineBlockDevice, MachineHardware, MachineNic};
+    let now = chrono::Utc::now();
+    for chunk in (0..n).collect::<Vec<_>>().chunks(200) {
+        let mut machines: Vec<Machine> = chunk
+            .iter()
+            .map(|i| Machine {
+                id: format!("{prefix}{i:05}"),
+                partitionid: partition.to_string(),
+                sizeid: size.to_string(),
+                rackid: format!("rack-{}", i % racks.max(1)),
+                waiting: true,
+                hardware: MachineHardware {
+                    cpu_cores: cores,
+                    memory: 64 << 30,
+                    disks: vec![MachineBlockDevice { name: "/dev/sda".into(), size: 100 << 30 }],
+                    nics: vec![MachineNic { mac: format!("aa:00:00:{:02x}:{:02x}:01", i / 256 % 256, i % 256), name: "eth0".into(), ..Default::default() }],
+                    ..Default::default()
+                },
+                ..Default::default()
+            })
+            .collect();
+        let mut events: Vec<metal_domain::event::EventContainer> = machines
+            .iter()
+            .map(|m| {
+                let mut c = metal_domain::event::EventContainer::new(&m.id);
+                c.last_event_time = Some(now);
+                c
+            })
+            .collect();
+        let mut tx = store.begin().await?;
+        metal_store::docs::insert_many(&mut tx, &mut machines).await?;
+        metal_store::docs::insert_many(&mut tx, &mut events).await?;
+        tx.commit().await?;
+    }
+    Ok(())
+}

@@ -202,7 +202,8 @@ async fn pick(app: &AppState, tx: &mut Tx, s: &Spec, project: &Project) -> ApiRe
         return Ok(docs::must_get::<Machine>(tx, &m.id).await?.value);
     }
     let mut candidates = machines::candidates(tx, &s.partition, &s.size.id).await?;
-    let placed = machines::placed(tx, &s.partition).await?;
+    let tags_of = (!s.req.placement_tags.is_empty()).then_some(project.meta.id.as_str());
+    let placed = machines::placed(tx, &s.partition, &s.size.id, tags_of).await?;
     loop {
         let pick = rand::thread_rng().gen::<u32>() as usize;
         let Some(c) = allocation::choose(

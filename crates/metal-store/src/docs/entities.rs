@@ -258,3 +258,22 @@ impl Document for metal_domain::switch::Switch {
         self.created
     }
 }
+
+impl Document for metal_domain::reservation::SizeReservation {
+    const TABLE: &'static str = "size_reservations";
+    const KIND: &'static str = "size reservation";
+    const COLUMNS: &'static [&'static str] = &["size_id", "project_id"];
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn column_values(&self) -> Vec<Option<String>> {
+        vec![Some(self.sizeid.clone()), Some(self.projectid.clone())]
+    }
+    fn set_times(&mut self, created: DateTime<Utc>, changed: DateTime<Utc>) {
+        self.created = Some(created);
+        self.changed = Some(changed);
+    }
+    fn created(&self) -> Option<DateTime<Utc>> {
+        self.created
+    }
+}

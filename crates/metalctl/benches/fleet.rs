@@ -1,0 +1,144 @@
+//! Fleet benchmark (issue 4): machine allocations per second (one client and 32 concurrent),
+//! the latency of `GET /v1/machine` and `POST /v1/machine/find` with 10,000 machines, and the
+//! wall time of `metalctl machine ls` over them, on SQLite and PostgreSQL.
+//!
+//! Every allocation goes through the REST API as a signed request (a full allocation: candidate
+//! choice with rack spreading, filesystem layout, a private and an external IP, an ASN, one
+//! transaction) and must succeed; distinct machines and IPs are checked at the end.
+//!
+//! Settings: `BENCH_SECONDS` per allocation run (default 5), `BENCH_BACKENDS` (sqlite,postgres),
+//! `BENCH_MACHINES` (default 10000).
+//!
+//! Run: `cargo bench -p metalctl --bench fleet`
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use metal_testkit::{Backend, Caller, TestApi, TestClient};
+use serde_json::{json, Value};
+
+async fn world(api: &TestApi, machines: usize) -> String {
+    let c = api.admin();
+    assert_eq!(c.put("v1/tenant", json!({"meta": {"id": "t"}})).await.status, 201);
+    assert_eq!(c.put("v1/project", json!({"meta": {"id": "p1"}, "tenant_id": "t"})).await.status, 201);
+    c.put("v1/partition", json!({"id": "fra", "bootconfig": {}, "privatenetworkprefixlength": 16})).await;
+    c.put("v1/network", json!({"id": "super", "partitionid": "fra", "prefixes": ["10.0.0.0/8"], "privatesuper": true})).await;
+    c.put("v1/network", json!({"id": "internet", "prefixes": ["100.64.0.0/16"], "shared": true})).await;
+    c.put("v1/size", json!({"id": "s", "constraints": [{"type": "cores", "min": 4, "max": 4}]})).await;
+    c.put("v1/image", json!({"id": "ubuntu-22.04.20240101", "url": "http://images.test/x", "features": ["machine"]})).await;
+    c.put("v1/filesystemlayout", json!({"id": "default", "constraints": {"sizes": ["s"], "images": {"ubuntu": "*"}},
+        "disks": [{"device": "/dev/sda", "partitions": [{"number": 1, "size": 0, "gpttype": "8300"}]}],
+        "filesystems": [{"path": "/", "device": "/dev/sda1", "format": "ext4"}]})).await;
+    let r = c.post("v1/network/allocate", json!({"partitionid": "fra", "projectid": "p1"})).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    metal_testkit::seed_waiting_machines(api.store(), "m", machines, "fra", "s", 20, 4).await.unwrap();
+    r.body["id"].as_str().unwrap().to_string()
+}
+
+fn pct(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize].as_secs_f64() * 1000.0
+}
+
+async fn allocations(api: &TestApi, tenant: &str, clients: usize, secs: f64) -> (usize, Vec<Duration>, Vec<Value>) {
+    let deadline = Instant::now() + Duration::from_secs_f64(secs);
+    let body = json!({"projectid": "p1", "partitionid": "fra", "sizeid": "s", "imageid": "ubuntu-22.04",
+        "networks": [{"networkid": tenant}, {"networkid": "internet"}]});
+    let tasks: Vec<_> = (0..clients)
+        .map(|_| {
+            let c = api.client(Caller::Edit);
+            let body = body.clone();
+            tokio::spawn(async move {
+                let mut lat = Vec::new();
+                let mut got = Vec::new();
+                while Instant::now() < deadline {
+                    let t = Instant::now();
+                    let r = c.post("v1/machine/allocate", body.clone()).await;
+                    assert_eq!(r.status, 200, "{:?}", r.body);
+                    lat.push(t.elapsed());
+                    got.push(r.body);
+                }
+                (lat, got)
+            })
+        })
+        .collect();
+    let mut lat = Vec::new();
+    let mut got = Vec::new();
+    for t in tasks {
+        let (l, g) = t.await.unwrap();
+        lat.extend(l);
+        got.extend(g);
+    }
+    lat.sort();
+    (got.len(), lat, got)
+}
+
+async fn timed(c: &TestClient, n: usize, f: impl Fn(&TestClient) -> std::pin::Pin<Box<dyn std::future::Future<Output = metal_testkit::TestResponse> + Send + '_>>) -> Vec<Duration> {
+    let mut lat = Vec::new();
+    for _ in 0..n {
+        let t = Instant::now();
+        let r = f(c).await;
+        assert_eq!(r.status, 200);
+        lat.push(t.elapsed());
+    }
+    lat.sort();
+    lat
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let secs: f64 = std::env::var("BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(5.0);
+    let fleet: usize = std::env::var("BENCH_MACHINES").ok().and_then(|s| s.parse().ok()).unwrap_or(10_000);
+    let backends: Vec<Backend> = std::env::var("BENCH_BACKENDS")
+        .unwrap_or_else(|_| "sqlite,postgres".into())
+        .split(',')
+        .map(|b| if b.trim() == "postgres" { Backend::Postgres } else { Backend::Sqlite })
+        .collect();
+    println!("| backend | measurement | count | per second | p50 ms | p99 ms |");
+    println!("|---|---|---|---|---|---|");
+    for backend in backends {
+        let api = TestApi::start(backend).await.expect("metal-api");
+        let seed = Instant::now();
+        let tenant = world(&api, fleet).await;
+        eprintln!("{backend:?}: seeded {fleet} machines in {:.1} s", seed.elapsed().as_secs_f64());
+        let mut all_machines = HashSet::new();
+        let mut all_ips = HashSet::new();
+        for clients in [1usize, 32] {
+            let (n, lat, got) = allocations(&api, &tenant, clients, secs).await;
+            for m in &got {
+                assert!(all_machines.insert(m["id"].as_str().unwrap().to_string()), "a machine was allocated twice");
+                for net in m["allocation"]["networks"].as_array().unwrap() {
+                    assert!(all_ips.insert(net["ips"][0].as_str().unwrap().to_string()), "an ip was given twice");
+                }
+            }
+            println!("| {backend:?} | allocation, {clients} client(s) | {n} | {:.0} | {:.2} | {:.2} |", n as f64 / secs, pct(&lat, 0.5), pct(&lat, 0.99));
+        }
+        let c = api.client(Caller::View);
+        let list = timed(&c, 10, |c| Box::pin(c.get("v1/machine"))).await;
+        println!("| {backend:?} | GET /v1/machine ({fleet} machines, one at a time) | 10 | {:.1} | {:.0} | {:.0} |", 10.0 / list.iter().map(Duration::as_secs_f64).sum::<f64>(), pct(&list, 0.5), pct(&list, 0.99));
+        let find = timed(&c, 10, |c| Box::pin(c.post("v1/machine/find", json!({"partition_id": "fra", "allocation_project": "p1"})))).await;
+        println!("| {backend:?} | POST /v1/machine/find (project's {} allocated) | 10 | {:.1} | {:.0} | {:.0} |", all_machines.len(), 10.0 / find.iter().map(Duration::as_secs_f64).sum::<f64>(), pct(&find, 0.5), pct(&find, 0.99));
+        let find1 = timed(&c, 10, |c| Box::pin(c.post("v1/machine/find", json!({"id": "m00042"})))).await;
+        println!("| {backend:?} | POST /v1/machine/find (by id) | 10 | {:.1} | {:.2} | {:.2} |", 10.0 / find1.iter().map(Duration::as_secs_f64).sum::<f64>(), pct(&find1, 0.5), pct(&find1, 0.99));
+        // metalctl machine ls
+        let mut walls = Vec::new();
+        for _ in 0..3 {
+            let t = Instant::now();
+            let out = std::process::Command::new(env!("CARGO_BIN_EXE_metalctl"))
+                .args(["machine", "ls"])
+                .env("HOME", api.data_dir.path())
+                .env("METALCTL_API_URL", api.url())
+                .env("METALCTL_HMAC", &api.keys.admin)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            assert!(out.stdout.iter().filter(|b| **b == b'\n').count() > fleet, "a row per machine");
+            walls.push(t.elapsed());
+        }
+        walls.sort();
+        println!("| {backend:?} | metalctl machine ls ({fleet} machines), wall time | 3 | - | {:.0} | {:.0} |", pct(&walls, 0.5), pct(&walls, 1.0));
+        api.stop().await;
+    }
+}
