@@ -372,13 +372,22 @@ mod tests {
         assert_eq!(ok.partitionids, vec!["fra", "ams"]);
         assert_eq!(ok.name, "");
         let cases: Vec<(SizeReservationCreateRequest, &str)> = vec![
-            (create("", &["fra"], 1), "size reservation id should not be empty"),
+            (
+                create("", &["fra"], 1),
+                "size reservation id should not be empty",
+            ),
             (
                 create("a b", &["fra"], 1),
                 "size reservation id \"a b\" must not contain whitespace, '/', '?', '#' or '%'",
             ),
-            (create("r", &["fra"], 0), "amount must be a positive integer, got 0"),
-            (create("r", &["fra"], -3), "amount must be a positive integer, got -3"),
+            (
+                create("r", &["fra"], 0),
+                "amount must be a positive integer, got 0",
+            ),
+            (
+                create("r", &["fra"], -3),
+                "amount must be a positive integer, got -3",
+            ),
             (
                 SizeReservationCreateRequest {
                     sizeid: String::new(),
@@ -424,7 +433,10 @@ mod tests {
         }
         .apply(&mut r)
         .unwrap();
-        assert_eq!((r.amount, r.partitionids.len(), r.name.as_str()), (3, 2, "keep"));
+        assert_eq!(
+            (r.amount, r.partitionids.len(), r.name.as_str()),
+            (3, 2, "keep")
+        );
         let cases = [
             (
                 SizeReservationUpdateRequest {

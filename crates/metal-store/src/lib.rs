@@ -10,6 +10,7 @@
 //! of failing with `SQLITE_BUSY`) beside a read pool; PostgreSQL uses one pool for both.
 
 pub mod audit;
+pub mod commands;
 pub mod docs;
 mod error;
 pub mod ipam;

@@ -60,13 +60,18 @@ pub async fn placed(
         let tags = match tags_of_project {
             Some(p) if p == project => {
                 let id: String = r.try_get("id")?;
-                docs::get::<Machine>(conn, &id).await?.map(|m| m.value.tags).unwrap_or_default()
+                docs::get::<Machine>(conn, &id)
+                    .await?
+                    .map(|m| m.value.tags)
+                    .unwrap_or_default()
             }
             _ => Vec::new(),
         };
         out.push(Placed {
             project,
-            rack: r.try_get::<Option<String>, _>("rack_id")?.unwrap_or_default(),
+            rack: r
+                .try_get::<Option<String>, _>("rack_id")?
+                .unwrap_or_default(),
             size: size.to_string(),
             tags,
         });

@@ -7,6 +7,7 @@
 //! nothing is skipped silently.
 
 mod client;
+pub mod sim;
 
 use std::path::PathBuf;
 
@@ -290,8 +291,15 @@ pub async fn seed_waiting_machines(
                 hardware: MachineHardware {
                     cpu_cores: cores,
                     memory: 64 << 30,
-                    disks: vec![MachineBlockDevice { name: "/dev/sda".into(), size: 100 << 30 }],
-                    nics: vec![MachineNic { mac: format!("aa:00:00:{:02x}:{:02x}:01", i / 256 % 256, i % 256), name: "eth0".into(), ..Default::default() }],
+                    disks: vec![MachineBlockDevice {
+                        name: "/dev/sda".into(),
+                        size: 100 << 30,
+                    }],
+                    nics: vec![MachineNic {
+                        mac: format!("aa:00:00:{:02x}:{:02x}:01", i / 256 % 256, i % 256),
+                        name: "eth0".into(),
+                        ..Default::default()
+                    }],
                     ..Default::default()
                 },
                 ..Default::default()

@@ -19,19 +19,51 @@ use serde_json::{json, Value};
 
 async fn world(api: &TestApi, machines: usize) -> String {
     let c = api.admin();
-    assert_eq!(c.put("v1/tenant", json!({"meta": {"id": "t"}})).await.status, 201);
-    assert_eq!(c.put("v1/project", json!({"meta": {"id": "p1"}, "tenant_id": "t"})).await.status, 201);
-    c.put("v1/partition", json!({"id": "fra", "bootconfig": {}, "privatenetworkprefixlength": 16})).await;
+    assert_eq!(
+        c.put("v1/tenant", json!({"meta": {"id": "t"}}))
+            .await
+            .status,
+        201
+    );
+    assert_eq!(
+        c.put(
+            "v1/project",
+            json!({"meta": {"id": "p1"}, "tenant_id": "t"})
+        )
+        .await
+        .status,
+        201
+    );
+    c.put(
+        "v1/partition",
+        json!({"id": "fra", "bootconfig": {}, "privatenetworkprefixlength": 16}),
+    )
+    .await;
     c.put("v1/network", json!({"id": "super", "partitionid": "fra", "prefixes": ["10.0.0.0/8"], "privatesuper": true})).await;
-    c.put("v1/network", json!({"id": "internet", "prefixes": ["100.64.0.0/16"], "shared": true})).await;
-    c.put("v1/size", json!({"id": "s", "constraints": [{"type": "cores", "min": 4, "max": 4}]})).await;
+    c.put(
+        "v1/network",
+        json!({"id": "internet", "prefixes": ["100.64.0.0/16"], "shared": true}),
+    )
+    .await;
+    c.put(
+        "v1/size",
+        json!({"id": "s", "constraints": [{"type": "cores", "min": 4, "max": 4}]}),
+    )
+    .await;
     c.put("v1/image", json!({"id": "ubuntu-22.04.20240101", "url": "http://images.test/x", "features": ["machine"]})).await;
     c.put("v1/filesystemlayout", json!({"id": "default", "constraints": {"sizes": ["s"], "images": {"ubuntu": "*"}},
         "disks": [{"device": "/dev/sda", "partitions": [{"number": 1, "size": 0, "gpttype": "8300"}]}],
         "filesystems": [{"path": "/", "device": "/dev/sda1", "format": "ext4"}]})).await;
-    let r = c.post("v1/network/allocate", json!({"partitionid": "fra", "projectid": "p1"})).await;
+    let r = c
+        .post(
+            "v1/network/allocate",
+            json!({"partitionid": "fra", "projectid": "p1"}),
+        )
+        .await;
     assert_eq!(r.status, 201, "{:?}", r.body);
-    metal_testkit::seed_waiting_machines(api.store(), "m", machines, "fra", "s", 20, 4).await.unwrap();
+    metal_testkit::seed_waiting_machines(api.store(), "m", machines, "fra", "s", 20, 4)
+        .await
+        .unwrap();
     r.body["id"].as_str().unwrap().to_string()
 }
 
@@ -42,7 +74,12 @@ fn pct(sorted: &[Duration], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize].as_secs_f64() * 1000.0
 }
 
-async fn allocations(api: &TestApi, tenant: &str, clients: usize, secs: f64) -> (usize, Vec<Duration>, Vec<Value>) {
+async fn allocations(
+    api: &TestApi,
+    tenant: &str,
+    clients: usize,
+    secs: f64,
+) -> (usize, Vec<Duration>, Vec<Value>) {
     let deadline = Instant::now() + Duration::from_secs_f64(secs);
     let body = json!({"projectid": "p1", "partitionid": "fra", "sizeid": "s", "imageid": "ubuntu-22.04",
         "networks": [{"networkid": tenant}, {"networkid": "internet"}]});
@@ -75,7 +112,15 @@ async fn allocations(api: &TestApi, tenant: &str, clients: usize, secs: f64) -> 
     (got.len(), lat, got)
 }
 
-async fn timed(c: &TestClient, n: usize, f: impl Fn(&TestClient) -> std::pin::Pin<Box<dyn std::future::Future<Output = metal_testkit::TestResponse> + Send + '_>>) -> Vec<Duration> {
+async fn timed(
+    c: &TestClient,
+    n: usize,
+    f: impl Fn(
+        &TestClient,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = metal_testkit::TestResponse> + Send + '_>,
+    >,
+) -> Vec<Duration> {
     let mut lat = Vec::new();
     for _ in 0..n {
         let t = Instant::now();
@@ -89,12 +134,24 @@ async fn timed(c: &TestClient, n: usize, f: impl Fn(&TestClient) -> std::pin::Pi
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let secs: f64 = std::env::var("BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(5.0);
-    let fleet: usize = std::env::var("BENCH_MACHINES").ok().and_then(|s| s.parse().ok()).unwrap_or(10_000);
+    let secs: f64 = std::env::var("BENCH_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5.0);
+    let fleet: usize = std::env::var("BENCH_MACHINES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10_000);
     let backends: Vec<Backend> = std::env::var("BENCH_BACKENDS")
         .unwrap_or_else(|_| "sqlite,postgres".into())
         .split(',')
-        .map(|b| if b.trim() == "postgres" { Backend::Postgres } else { Backend::Sqlite })
+        .map(|b| {
+            if b.trim() == "postgres" {
+                Backend::Postgres
+            } else {
+                Backend::Sqlite
+            }
+        })
         .collect();
     println!("| backend | measurement | count | per second | p50 ms | p99 ms |");
     println!("|---|---|---|---|---|---|");
@@ -102,26 +159,54 @@ async fn main() {
         let api = TestApi::start(backend).await.expect("metal-api");
         let seed = Instant::now();
         let tenant = world(&api, fleet).await;
-        eprintln!("{backend:?}: seeded {fleet} machines in {:.1} s", seed.elapsed().as_secs_f64());
+        eprintln!(
+            "{backend:?}: seeded {fleet} machines in {:.1} s",
+            seed.elapsed().as_secs_f64()
+        );
         let mut all_machines = HashSet::new();
         let mut all_ips = HashSet::new();
         for clients in [1usize, 32] {
             let (n, lat, got) = allocations(&api, &tenant, clients, secs).await;
             for m in &got {
-                assert!(all_machines.insert(m["id"].as_str().unwrap().to_string()), "a machine was allocated twice");
+                assert!(
+                    all_machines.insert(m["id"].as_str().unwrap().to_string()),
+                    "a machine was allocated twice"
+                );
                 for net in m["allocation"]["networks"].as_array().unwrap() {
-                    assert!(all_ips.insert(net["ips"][0].as_str().unwrap().to_string()), "an ip was given twice");
+                    assert!(
+                        all_ips.insert(net["ips"][0].as_str().unwrap().to_string()),
+                        "an ip was given twice"
+                    );
                 }
             }
-            println!("| {backend:?} | allocation, {clients} client(s) | {n} | {:.0} | {:.2} | {:.2} |", n as f64 / secs, pct(&lat, 0.5), pct(&lat, 0.99));
+            println!(
+                "| {backend:?} | allocation, {clients} client(s) | {n} | {:.0} | {:.2} | {:.2} |",
+                n as f64 / secs,
+                pct(&lat, 0.5),
+                pct(&lat, 0.99)
+            );
         }
         let c = api.client(Caller::View);
         let list = timed(&c, 10, |c| Box::pin(c.get("v1/machine"))).await;
         println!("| {backend:?} | GET /v1/machine ({fleet} machines, one at a time) | 10 | {:.1} | {:.0} | {:.0} |", 10.0 / list.iter().map(Duration::as_secs_f64).sum::<f64>(), pct(&list, 0.5), pct(&list, 0.99));
-        let find = timed(&c, 10, |c| Box::pin(c.post("v1/machine/find", json!({"partition_id": "fra", "allocation_project": "p1"})))).await;
+        let find = timed(&c, 10, |c| {
+            Box::pin(c.post(
+                "v1/machine/find",
+                json!({"partition_id": "fra", "allocation_project": "p1"}),
+            ))
+        })
+        .await;
         println!("| {backend:?} | POST /v1/machine/find (project's {} allocated) | 10 | {:.1} | {:.0} | {:.0} |", all_machines.len(), 10.0 / find.iter().map(Duration::as_secs_f64).sum::<f64>(), pct(&find, 0.5), pct(&find, 0.99));
-        let find1 = timed(&c, 10, |c| Box::pin(c.post("v1/machine/find", json!({"id": "m00042"})))).await;
-        println!("| {backend:?} | POST /v1/machine/find (by id) | 10 | {:.1} | {:.2} | {:.2} |", 10.0 / find1.iter().map(Duration::as_secs_f64).sum::<f64>(), pct(&find1, 0.5), pct(&find1, 0.99));
+        let find1 = timed(&c, 10, |c| {
+            Box::pin(c.post("v1/machine/find", json!({"id": "m00042"})))
+        })
+        .await;
+        println!(
+            "| {backend:?} | POST /v1/machine/find (by id) | 10 | {:.1} | {:.2} | {:.2} |",
+            10.0 / find1.iter().map(Duration::as_secs_f64).sum::<f64>(),
+            pct(&find1, 0.5),
+            pct(&find1, 0.99)
+        );
         // metalctl machine ls
         let mut walls = Vec::new();
         for _ in 0..3 {
@@ -133,8 +218,15 @@ async fn main() {
                 .env("METALCTL_HMAC", &api.keys.admin)
                 .output()
                 .unwrap();
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-            assert!(out.stdout.iter().filter(|b| **b == b'\n').count() > fleet, "a row per machine");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(
+                out.stdout.iter().filter(|b| **b == b'\n').count() > fleet,
+                "a row per machine"
+            );
             walls.push(t.elapsed());
         }
         walls.sort();

@@ -15,6 +15,7 @@ use crate::resources::fsl::FslCmd;
 use crate::resources::image::ImageList;
 use crate::resources::machine::MachineCmd;
 use crate::resources::network::NetworkCmd;
+use crate::resources::partition::PartitionCmd;
 use crate::resources::size::SizeCmd;
 use crate::resources::switch::SwitchCmd;
 
@@ -77,9 +78,9 @@ pub enum Command {
     /// Manage sizes and their image constraints.
     #[command(subcommand)]
     Size(SizeCmd),
-    /// Manage partitions.
+    /// Manage partitions and show their capacity.
     #[command(subcommand)]
-    Partition(Crud<PlainList>),
+    Partition(PartitionCmd),
     /// Manage filesystem layouts.
     #[command(subcommand, visible_alias = "fsl")]
     Filesystemlayout(FslCmd),
@@ -141,6 +142,23 @@ mod tests {
         assert!(matches!(
             cli.command,
             Command::Filesystemlayout(FslCmd::Crud(Crud::List(_)))
+        ));
+        let cli = parse(&["size", "rs", "usage", "--project", "p1"]);
+        assert!(matches!(
+            cli.command,
+            Command::Size(SizeCmd::Reservation(_))
+        ));
+        let cli = parse(&[
+            "partition",
+            "capacity",
+            "--size",
+            "c1",
+            "--project-id",
+            "p1",
+        ]);
+        assert!(matches!(
+            cli.command,
+            Command::Partition(PartitionCmd::Capacity(_))
         ));
         let cli = parse(&["size", "ic", "try", "--size", "s", "--image", "i"]);
         assert!(matches!(

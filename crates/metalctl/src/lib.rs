@@ -30,8 +30,7 @@ use anyhow::Result;
 use crate::app::App;
 use crate::cli::Command;
 use crate::resources::{
-    fsl, image::ImageResource, network, partition::PartitionResource, project::ProjectResource,
-    size, tenant::TenantResource,
+    fsl, image::ImageResource, network, project::ProjectResource, size, tenant::TenantResource,
 };
 
 /// Runs a parsed command line, printing results to stdout (coloured if it is a terminal).
@@ -56,7 +55,7 @@ async fn run_with(cli: Cli, out: Box<dyn std::io::Write + Send>, color: bool) ->
     match cli.command {
         Command::Image(c) => crud::run::<ImageResource>(&mut app, c).await,
         Command::Size(c) => size::run(&mut app, c).await,
-        Command::Partition(c) => crud::run::<PartitionResource>(&mut app, c).await,
+        Command::Partition(c) => resources::partition::run(&mut app, c).await,
         Command::Filesystemlayout(c) => fsl::run(&mut app, c).await,
         Command::Network(c) => network::run(&mut app, c).await,
         Command::Project(c) => crud::run::<ProjectResource>(&mut app, c).await,

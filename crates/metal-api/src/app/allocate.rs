@@ -201,6 +201,17 @@ async fn pick(app: &AppState, tx: &mut Tx, s: &Spec, project: &Project) -> ApiRe
         }
         return Ok(docs::must_get::<Machine>(tx, &m.id).await?.value);
     }
+    // Size reservations (§4.1 5d): every allocation of this size in this partition locks the
+    // reservation rows that apply (in id order) before it counts candidates and placed
+    // machines, so each count sees the allocations committed before it and stays exact.
+    use metal_domain::reservation::{self as resv, SizeReservation};
+    let mut reserved = Vec::new();
+    for r in docs::find::<SizeReservation>(tx, &[("size_id", s.size.id.as_str())]).await? {
+        if r.applies_to(&s.partition) && docs::lock::<SizeReservation>(tx, &r.id).await? {
+            reserved.push(r);
+        }
+    }
+    let reservations = resv::for_allocation(&reserved, &s.size.id, &s.partition);
     let mut candidates = machines::candidates(tx, &s.partition, &s.size.id).await?;
     let tags_of = (!s.req.placement_tags.is_empty()).then_some(project.meta.id.as_str());
     let placed = machines::placed(tx, &s.partition, &s.size.id, tags_of).await?;
@@ -212,7 +223,7 @@ async fn pick(app: &AppState, tx: &mut Tx, s: &Spec, project: &Project) -> ApiRe
             &s.req.placement_tags,
             &candidates,
             &placed,
-            &[],
+            &reservations,
             pick,
         ) else {
             return Err(ApiError::unprocessable(format!(
@@ -396,8 +407,8 @@ async fn attach(
 /// `DELETE /v1/machine/{id}/free`: releases the allocation's IPs (ephemeral ones deleted,
 /// static ones untagged) and its ASN, and clears the allocation, in one transaction. Freeing an
 /// unallocated machine is allowed (operators use it to repair failed reclaims). The
-/// Machine Reclaim event is recorded in the same transaction. (Booting the machine into PXE
-/// through its BMC comes with the fleet operations.)
+/// Machine Reclaim event is recorded, and the PXE boot and reset for the BMC agent are queued,
+/// in the same transaction. (Their delivery to metal-bmc comes with the fleet operations.)
 pub async fn free(app: &AppState, id: &str) -> ApiResult<Machine> {
     let mut tx = app.store.begin().await?;
     let stored = docs::must_get::<Machine>(&mut tx, id).await?;
@@ -439,6 +450,17 @@ pub async fn free(app: &AppState, id: &str) -> ApiResult<Machine> {
     m.waiting = false;
     docs::update(&mut tx, &mut m, stored.revision).await?;
     super::cabling::set_vrf(&mut tx, &m, "").await?;
+    // metal-bmc boots the machine into PXE and resets it (delivered by the fleet operations)
+    for command in ["PXE", "RESET"] {
+        metal_store::commands::enqueue(
+            &mut tx,
+            &m.id,
+            &m.partitionid,
+            command,
+            "free machine called",
+        )
+        .await?;
+    }
     super::events::record(
         &mut tx,
         id,

@@ -17,8 +17,9 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
 /// `POST /v1/machine/{id}/reinstall`: an allocated, unlocked machine gets another image (the
-/// exact id) on its next install; disks without `wipeonreinstall` keep their data. (Booting it
-/// into the installer through its BMC comes with the fleet operations.)
+/// exact id) on its next install; disks without `wipeonreinstall` keep their data. The port VRF
+/// is reset and the PXE boot and power cycle for the BMC agent are queued in the same
+/// transaction (delivered by the fleet operations).
 pub async fn reinstall(
     app: &AppState,
     id: &str,
@@ -56,6 +57,12 @@ pub async fn reinstall(
         a.description = req.description.clone();
     }
     docs::update(&mut tx, &mut m, stored.revision).await?;
+    super::cabling::set_vrf(&mut tx, &m, "").await?;
+    // metal-bmc boots the machine into PXE and power-cycles it into the installer
+    for command in ["PXE", "CYCLE"] {
+        metal_store::commands::enqueue(&mut tx, &m.id, &m.partitionid, command, "reinstall")
+            .await?;
+    }
     tx.commit().await.map_err(store_err)?;
     Ok(m)
 }
@@ -97,6 +104,13 @@ pub async fn console_password(
 /// `POST /v1/partition/capacity`: per partition and size, how many machines are allocated,
 /// allocatable (waiting, alive, available), faulty (dead, unknown, crash-looping, failed
 /// reclaim, no event log) and otherwise busy.
+///
+/// Size reservations as metal-api v0.35: `reservations` sums the amounts of the reservations
+/// of the size that list the partition, `usedreservations` sums min(machines of the
+/// reservation's project with that size in that partition, amount), `remainingreservations`
+/// is the difference. `free` is what the asker can get: the open reservations of other
+/// projects (of all projects when no `projectid` is given) are subtracted from it, down to 0.
+/// `allocatable` stays the count of allocatable machines, as in v0.35.
 pub async fn capacity(
     app: &AppState,
     req: &PartitionCapacityRequest,
@@ -160,6 +174,27 @@ pub async fn capacity(
             cap.other += 1;
             cap.othermachines.push(m.id.clone());
         }
+    }
+    let reservations = docs::list::<metal_domain::reservation::SizeReservation>(&mut conn).await?;
+    let mut held = metal_domain::reservation::Allocations::default();
+    for m in &machines {
+        if let Some(a) = &m.allocation {
+            held.add(&a.project, &m.partitionid, &m.sizeid, 1);
+        }
+    }
+    let asker = req.projectid.as_deref().filter(|s| !s.is_empty());
+    for ((partition, size), cap) in by.iter_mut() {
+        let r = metal_domain::reservation::reserved_capacity(
+            &reservations,
+            partition,
+            size,
+            &held,
+            asker,
+        );
+        cap.reservations = r.reservations;
+        cap.usedreservations = r.used;
+        cap.remainingreservations = r.remaining;
+        cap.free = cap.free.saturating_sub(r.kept_back);
     }
     let mut out: Vec<PartitionCapacity> = Vec::new();
     for ((partition, _), cap) in by {

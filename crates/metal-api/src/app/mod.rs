@@ -19,6 +19,7 @@ pub mod netbatch;
 pub mod network;
 pub mod pool;
 pub mod project;
+pub mod reservation;
 pub mod size;
 pub mod switch;
 pub mod wait;

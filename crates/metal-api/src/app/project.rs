@@ -70,10 +70,13 @@ pub async fn update_project(app: &AppState, mut p: Project) -> ApiResult<Project
     Ok(p)
 }
 
-/// Deletes a project unless machines, networks or IPs belong to it (400, as metal-stack
-/// answers). Size reservations join this check when they exist.
+/// Deletes a project unless machines, networks, IPs or size reservations belong to it (400, as
+/// metal-stack answers).
 pub async fn delete_project(app: &AppState, id: &str) -> ApiResult<Project> {
     let mut tx = app.store.begin().await?;
+    // reservation creates, and allocations of projects with quotas, lock the project row too:
+    // count under the lock
+    docs::lock::<Project>(&mut tx, id).await?;
     let p = docs::must_get::<Project>(&mut tx, id).await?.value;
     let machines = usage::machines_using(&mut tx, MachineRef::Project, id).await?;
     if !machines.is_empty() {
@@ -87,6 +90,16 @@ pub async fn delete_project(app: &AppState, id: &str) -> ApiResult<Project> {
     if networks > 0 || ips > 0 {
         return Err(ApiError::bad_request(format!(
             "there are still {networks} network(s) and {ips} ip(s) in project {id}"
+        )));
+    }
+    let reservations =
+        docs::find::<metal_domain::reservation::SizeReservation>(&mut tx, &[("project_id", id)])
+            .await?;
+    if !reservations.is_empty() {
+        let ids: Vec<&str> = reservations.iter().map(|r| r.id.as_str()).collect();
+        return Err(ApiError::bad_request(format!(
+            "there are still size reservations of project {id}: {}",
+            ids.join(", ")
         )));
     }
     docs::delete::<Project>(&mut tx, id).await?;

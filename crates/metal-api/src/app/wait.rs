@@ -16,6 +16,7 @@ pub const CHANNEL: &str = "metal_allocation";
 #[derive(Default)]
 pub struct Waiters {
     streams: Mutex<HashMap<String, (watch::Sender<u64>, usize)>>,
+    closing: std::sync::atomic::AtomicBool,
 }
 
 /// A registered stream; dropping it unregisters.
@@ -61,6 +62,23 @@ impl Waiters {
                 tx.send_modify(|v| *v += 1);
             }
         }
+    }
+
+    /// The server is stopping: wakes every stream so it ends (metal-hammer then waits at
+    /// another replica, or here again after the restart).
+    pub fn close_all(&self) {
+        self.closing
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Ok(s) = self.streams.lock() {
+            for (tx, _) in s.values() {
+                tx.send_modify(|v| *v += 1);
+            }
+        }
+    }
+
+    /// Whether the server is stopping.
+    pub fn closing(&self) -> bool {
+        self.closing.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// How many streams are open (for tests and metrics).

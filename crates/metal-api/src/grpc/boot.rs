@@ -133,6 +133,10 @@ impl BootService for BootServer {
             loop {
                 tokio::select! {
                     _ = guard.rx.changed() => {
+                        if app.waiters.closing() {
+                            let _ = tx.send(Err(Status::unavailable("metal-api is shutting down, wait again"))).await;
+                            break;
+                        }
                         if boot::is_allocated(&app, &id).await.unwrap_or(false) { break; }
                     }
                     _ = recheck.tick() => {

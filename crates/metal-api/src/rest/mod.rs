@@ -5,6 +5,7 @@ pub mod catalog;
 pub mod extract;
 pub mod ipam;
 pub mod machine;
+pub mod reservation;
 pub mod switch;
 pub mod system;
 pub mod table;
@@ -33,6 +34,7 @@ use metal_domain::switch::{
 use self::catalog as c;
 use self::ipam as n;
 use self::machine as m;
+use self::reservation as r;
 use self::switch as w;
 use self::system as s;
 use self::table::{Op, RouteTable};
@@ -49,6 +51,7 @@ pub fn routes() -> RouteTable {
     let mut t = RouteTable::default();
     images(&mut t);
     sizes(&mut t);
+    reservations(&mut t);
     partitions(&mut t);
     layouts(&mut t);
     projects(&mut t);
@@ -226,6 +229,58 @@ fn sizes(t: &mut RouteTable) {
         .body::<SizeImageConstraintTryRequest>()
         .returns::<EmptyBody>(200),
         post(c::sic_try),
+    );
+}
+
+fn reservations(t: &mut RouteTable) {
+    use metal_domain::reservation::*;
+    t.add(
+        Op::get("/v1/size/reservations", "listSizeReservations", AUTH)
+            .summary("get all size reservations")
+            .returns_list::<SizeReservation>(200),
+        get(r::reservation_list),
+    );
+    t.add(
+        Op::get("/v1/size/reservations/{id}", "getSizeReservation", AUTH)
+            .summary("get size reservation by id")
+            .returns::<SizeReservation>(200),
+        get(r::reservation_get),
+    );
+    t.add(
+        Op::post("/v1/size/reservations/find", "findSizeReservations", AUTH)
+            .summary("find size reservations by size, project, partition or id")
+            .body::<SizeReservationListRequest>()
+            .returns_list::<SizeReservation>(200),
+        post(r::reservation_find),
+    );
+    t.add(
+        Op::put("/v1/size/reservations", "createSizeReservation", ADMIN)
+            .summary("create a size reservation; size, project and partitions must exist")
+            .body::<SizeReservationCreateRequest>()
+            .returns::<SizeReservation>(201)
+            .error(409),
+        put(r::reservation_create),
+    );
+    t.add(
+        Op::post("/v1/size/reservations", "updateSizeReservation", ADMIN)
+            .summary("update a size reservation")
+            .body::<SizeReservationUpdateRequest>()
+            .returns::<SizeReservation>(200)
+            .error(409),
+        post(r::reservation_update),
+    );
+    t.add(
+        Op::delete("/v1/size/reservations/{id}", "deleteSizeReservation", ADMIN)
+            .summary("delete a size reservation and return it")
+            .returns::<SizeReservation>(200),
+        delete(r::reservation_delete),
+    );
+    t.add(
+        Op::post("/v1/size/reservations/usage", "sizeReservationsUsage", AUTH)
+            .summary("per reservation and partition: the amount and what its project uses")
+            .body::<SizeReservationListRequest>()
+            .returns_list::<SizeReservationUsage>(200),
+        post(r::reservation_usage),
     );
 }
 

@@ -385,3 +385,42 @@ backend_test!(registration_connects_switches_and_sets_port_vrfs, |api| {
         .clone();
     assert_eq!(port["vrf"], "", "{sw}");
 });
+
+// Stopping the server ends open Wait streams (with Unavailable, so metal-hammer waits again)
+// instead of waiting for them forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_ends_wait_streams() {
+    let api = TestApi::start(Backend::Sqlite).await.unwrap();
+    world(&api).await;
+    let mut boot = boot_client(api.server.grpc_addr).await;
+    boot.register(registration("m-5", 4)).await.unwrap();
+    let mut stream = boot
+        .wait(pb::BootServiceWaitRequest {
+            machine_id: "m-5".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    until("the stream to be open", || {
+        let n = api.server.app.waiters.open();
+        async move { n == 1 }
+    })
+    .await;
+    let stopping =
+        tokio::spawn(
+            async move { tokio::time::timeout(Duration::from_secs(10), api.stop()).await },
+        );
+    let end = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match stream.next().await {
+                Some(Ok(_)) => continue,
+                Some(Err(s)) => return Some(s.code()),
+                None => return None,
+            }
+        }
+    })
+    .await
+    .expect("the stream ends");
+    assert_eq!(end, Some(tonic::Code::Unavailable));
+    assert!(stopping.await.unwrap().is_ok(), "the server stops");
+}

@@ -163,6 +163,17 @@ backend_test!(allocate_and_free_a_machine, |api| {
         c.get("v1/network/internet").await.body["usage"]["used_ips"],
         2
     );
+    // the PXE boot and reset for the BMC agent are queued with the free
+    let mut conn = api.store().reader().acquire().await.unwrap();
+    let queued = metal_store::commands::pending(&mut conn, "fra")
+        .await
+        .unwrap();
+    drop(conn);
+    let cmds: Vec<(&str, &str)> = queued
+        .iter()
+        .map(|q| (q.machine_id.as_str(), q.command.as_str()))
+        .collect();
+    assert_eq!(cmds, vec![(id.as_str(), "PXE"), (id.as_str(), "RESET")]);
     let r = c.post("v1/machine/allocate", json!({"uuid": id, "projectid": "p1", "imageid": "ubuntu-22.04", "networks": [{"networkid": tenant}]})).await;
     assert_eq!(r.status, 200, "an explicit uuid: {:?}", r.body);
     assert_eq!(

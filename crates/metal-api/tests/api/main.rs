@@ -15,6 +15,7 @@ mod machine;
 mod network;
 mod openapi;
 mod project;
+mod reservation;
 mod server;
 mod size;
 mod stress;

@@ -51,16 +51,8 @@ const RESOURCES: &[&str] = &[
 /// Reference operations of those resources that belong to later work, with the reason.
 const LATER: &[(&str, &str)] = &[
     (
-        "/v1/size/reservations",
-        "size reservations arrive with the machine lifecycle",
-    ),
-    (
         "/v1/switch/migrate",
         "moves machine connections to a switch of another id and rewrites the LLDP neighbours of the connected machines: needs the machine lifecycle",
-    ),
-    (
-        "/v1/partition/capacity",
-        "capacity counts machines: machine lifecycle",
     ),
 ];
 

@@ -11,6 +11,7 @@ mod misc;
 mod network;
 mod partition;
 mod project;
+mod reservation;
 mod sic;
 mod size;
 

@@ -9,6 +9,7 @@ pub mod machine;
 pub mod network;
 pub mod partition;
 pub mod project;
+pub mod reservation;
 pub mod sic;
 pub mod size;
 pub mod switch;

@@ -1,13 +1,134 @@
-//! `metalctl partition`: the generic verbs over `/v1/partition`.
+//! `metalctl partition`: the generic verbs over `/v1/partition`, and `capacity`.
 //! Table: `ID | NAME | DESCRIPTION` (+ `LABELS` wide).
+//! Capacity: `PARTITION | SIZE | ALLOCATED | FREE | UNAVAILABLE | RESERVATIONS | | | TOTAL | | |
+//! FAULTY` (+ `PHONED HOME | WAITING | OTHER` wide) and a `Total` row; reservations read
+//! `<open> (<used>/<total> used)`.
 
+use anyhow::Result as AnyResult;
+use clap::{Args, Subcommand};
 use metal_client::{Client, Result};
+use metal_domain::machine::{PartitionCapacity, PartitionCapacityRequest, ServerCapacity};
 use metal_domain::partition::{Partition, PartitionCreateRequest, PartitionUpdateRequest};
 
 use super::{labels, non_empty};
-use crate::crud::{PlainList, Resource};
+use crate::app::App;
+use crate::crud::{self, Crud, PlainList, Resource};
 use crate::output::Table;
 use crate::sort::SortKey;
+
+/// `metalctl partition ...`
+#[derive(Subcommand, Debug, Clone)]
+pub enum PartitionCmd {
+    #[command(flatten)]
+    Crud(Crud<PlainList>),
+    /// Show how many machines of each size are allocated, free, reserved and faulty.
+    Capacity(CapacityArgs),
+}
+
+/// Arguments of `partition capacity`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct CapacityArgs {
+    /// only this partition
+    #[arg(long)]
+    pub id: Option<String>,
+    /// only this size
+    #[arg(long)]
+    pub size: Option<String>,
+    /// count free machines as this project sees them: its own reservations are free for it
+    #[arg(long)]
+    pub project_id: Option<String>,
+}
+
+pub async fn run(app: &mut App, cmd: PartitionCmd) -> AnyResult<()> {
+    match cmd {
+        PartitionCmd::Crud(c) => crud::run::<PartitionResource>(app, c).await,
+        PartitionCmd::Capacity(a) => {
+            let req = PartitionCapacityRequest {
+                id: a.id,
+                sizeid: a.size,
+                projectid: a.project_id,
+            };
+            let caps = app.client()?.partition_capacity(&req).await?;
+            app.printer.list(&caps, |wide| capacity_table(&caps, wide))
+        }
+    }
+}
+
+fn reservations(reservations: u64, used: u64) -> String {
+    if reservations == 0 {
+        return "0".into();
+    }
+    format!(
+        "{} ({used}/{reservations} used)",
+        reservations.saturating_sub(used)
+    )
+}
+
+/// The capacity table: one row per partition and size, then the sums.
+pub fn capacity_table(caps: &[PartitionCapacity], wide: bool) -> Table {
+    let mut header = vec![
+        "PARTITION",
+        "SIZE",
+        "ALLOCATED",
+        "FREE",
+        "UNAVAILABLE",
+        "RESERVATIONS",
+        "|",
+        "TOTAL",
+        "|",
+        "FAULTY",
+    ];
+    if wide {
+        header.extend(["PHONED HOME", "WAITING", "OTHER"]);
+    }
+    let mut t = Table::new(header);
+    let mut sum = ServerCapacity::default();
+    let row = |partition: &str, size: &str, reserved: String, c: &ServerCapacity| {
+        let mut row = vec![
+            partition.to_string(),
+            size.to_string(),
+            c.allocated.to_string(),
+            c.free.to_string(),
+            c.unavailable.to_string(),
+            reserved,
+            "|".into(),
+            c.total.to_string(),
+            "|".into(),
+            c.faulty.to_string(),
+        ];
+        if wide {
+            row.extend([
+                c.phoned_home.to_string(),
+                c.waiting.to_string(),
+                c.other.to_string(),
+            ]);
+        }
+        row
+    };
+    for p in caps {
+        for c in &p.servers {
+            t.push(row(
+                &p.id,
+                &c.size,
+                reservations(c.reservations, c.usedreservations),
+                c,
+            ));
+            sum.allocated += c.allocated;
+            sum.free += c.free;
+            sum.unavailable += c.unavailable;
+            sum.reservations += c.reservations;
+            sum.usedreservations += c.usedreservations;
+            sum.total += c.total;
+            sum.faulty += c.faulty;
+            sum.phoned_home += c.phoned_home;
+            sum.waiting += c.waiting;
+            sum.other += c.other;
+        }
+    }
+    let open = sum.reservations.saturating_sub(sum.usedreservations);
+    t.push(row("Total", "", open.to_string(), &sum));
+    t
+}
 
 pub struct PartitionResource;
 
@@ -123,6 +244,41 @@ mod tests {
             t.render_plain(true),
             "ID         NAME       DESCRIPTION  LABELS\nfra-equ01  Frankfurt  room 1       region=eu\n"
         );
+    }
+
+    #[test]
+    fn capacity_columns() {
+        let server = |size: &str, reservations: u64, used: u64| ServerCapacity {
+            size: size.into(),
+            total: 5,
+            allocated: 2,
+            free: 1,
+            unavailable: 1,
+            faulty: 1,
+            phoned_home: 2,
+            waiting: 2,
+            other: 1,
+            reservations,
+            usedreservations: used,
+            ..Default::default()
+        };
+        let caps = vec![PartitionCapacity {
+            id: "fra".into(),
+            servers: vec![server("c1", 3, 1), server("n1", 0, 0)],
+            ..Default::default()
+        }];
+        assert_eq!(
+            capacity_table(&caps, false).render_plain(true),
+            "\
+PARTITION  SIZE  ALLOCATED  FREE  UNAVAILABLE  RESERVATIONS  |  TOTAL  |  FAULTY
+fra        c1    2          1     1            2 (1/3 used)  |  5      |  1
+fra        n1    2          1     1            0             |  5      |  1
+Total            4          2     2            2             |  10     |  2
+"
+        );
+        let t = capacity_table(&caps, true);
+        assert_eq!(t.header[10..], ["PHONED HOME", "WAITING", "OTHER"]);
+        assert_eq!(t.rows[2][10..], ["4", "4", "2"]);
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! `metalctl size`: the generic verbs over `/v1/size`, `suggest <machine-id>`, and the
-//! `imageconstraint` subtree (see `sic`).
+//! `imageconstraint` (see `sic`) and `reservation` (see `reservation`) subtrees.
 //! Table: `ID | NAME | DESCRIPTION | CPU RANGE | MEMORY RANGE | STORAGE RANGE | GPU RANGE`
 //! (+ `LABELS` wide); memory and storage humanized.
 
@@ -12,6 +12,7 @@ use metal_domain::size::{
     ConstraintType, Size, SizeConstraint, SizeCreateRequest, SizeUpdateRequest,
 };
 
+use super::reservation::{self, ReservationCmd};
 use super::sic::{self, SicCmd};
 use super::{labels, non_empty};
 use crate::app::App;
@@ -29,6 +30,9 @@ pub enum SizeCmd {
     /// Image version constraints of sizes.
     #[command(subcommand, visible_alias = "ic")]
     Imageconstraint(SicCmd),
+    /// Machines of a size reserved for projects.
+    #[command(subcommand, visible_alias = "rs")]
+    Reservation(ReservationCmd),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -54,6 +58,7 @@ pub async fn run(app: &mut App, cmd: SizeCmd) -> AnyResult<()> {
         SizeCmd::Crud(c) => crud::run::<SizeResource>(app, c).await,
         SizeCmd::Suggest(args) => suggest(app, args).await,
         SizeCmd::Imageconstraint(c) => sic::run(app, c).await,
+        SizeCmd::Reservation(c) => reservation::run(app, c).await,
     }
 }
 
