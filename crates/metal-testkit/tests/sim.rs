@@ -65,7 +65,7 @@ async fn world(api: &TestApi) -> String {
     )
     .await);
     ok(c.put("v1/filesystemlayout", json!({"id": "default", "constraints": {"sizes": ["n1-medium-x86"], "images": {"ubuntu": "*"}},
-        "disks": [{"device": "/dev/sda", "partitions": [{"number": 1, "size": 0, "gpttype": "8300"}]}],
+        "disks": [{"device": "/dev/sda", "wipeonreinstall": true, "partitions": [{"number": 1, "size": 0, "gpttype": "8300"}]}],
         "filesystems": [{"path": "/", "device": "/dev/sda1", "format": "ext4"}]}))
     .await);
     let r = ok(c
@@ -232,6 +232,29 @@ backend_test!(six_machines_in_two_racks, |api| {
     assert_eq!(h.count(Phase::Waiting), 5);
     // the one still installed keeps phoning home
     assert!(installed_and_phoned_home(&c, &allocated[2]).await);
+
+    // reinstall: the machine boots into the installer again, reports, and the flag clears
+    let admin = api.admin();
+    let id = allocated[2].clone();
+    let r = admin
+        .post(
+            &format!("v1/machine/{id}/reinstall"),
+            json!({"id": id, "imageid": "ubuntu-22.04.20240101"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["allocation"]["reinstall"], true);
+    until("the reinstall to be reported", || {
+        let c = c.clone();
+        let id = id.clone();
+        async move {
+            let m = c.get(&format!("v1/machine/{id}")).await.body;
+            m["allocation"]["reinstall"] == false && m["events"]["log"][0]["event"] == "Phoned Home"
+        }
+    })
+    .await;
+    let m = h.machines().into_iter().find(|m| m.id == id).unwrap();
+    assert_eq!(m.boots, 2, "installed a second time: {m:?}");
 
     sim.stop().await;
 });
