@@ -6,6 +6,19 @@ use metal_domain::project::{Project, Tenant};
 
 use super::Document;
 
+/// The time keeping of entities with `created` and `changed` fields.
+macro_rules! created_changed {
+    () => {
+        fn set_times(&mut self, created: DateTime<Utc>, changed: DateTime<Utc>) {
+            self.created = Some(created);
+            self.changed = Some(changed);
+        }
+        fn created(&self) -> Option<DateTime<Utc>> {
+            self.created
+        }
+    };
+}
+
 impl Document for Partition {
     const TABLE: &'static str = "partitions";
     const KIND: &'static str = "partition";
@@ -16,13 +29,7 @@ impl Document for Partition {
     fn column_values(&self) -> Vec<Option<String>> {
         vec![Some(self.name.clone())]
     }
-    fn set_times(&mut self, created: DateTime<Utc>, changed: DateTime<Utc>) {
-        self.created = Some(created);
-        self.changed = Some(changed);
-    }
-    fn created(&self) -> Option<DateTime<Utc>> {
-        self.created
-    }
+    created_changed!();
 }
 
 impl Document for Tenant {
@@ -80,13 +87,7 @@ impl Document for metal_domain::image::Image {
             Some(self.classification.as_str().to_string()),
         ]
     }
-    fn set_times(&mut self, created: DateTime<Utc>, changed: DateTime<Utc>) {
-        self.created = Some(created);
-        self.changed = Some(changed);
-    }
-    fn created(&self) -> Option<DateTime<Utc>> {
-        self.created
-    }
+    created_changed!();
 }
 
 impl Document for metal_domain::size::Size {
@@ -99,13 +100,7 @@ impl Document for metal_domain::size::Size {
     fn column_values(&self) -> Vec<Option<String>> {
         vec![Some(self.name.clone())]
     }
-    fn set_times(&mut self, created: DateTime<Utc>, changed: DateTime<Utc>) {
-        self.created = Some(created);
-        self.changed = Some(changed);
-    }
-    fn created(&self) -> Option<DateTime<Utc>> {
-        self.created
-    }
+    created_changed!();
 }
 
 impl Document for metal_domain::sic::SizeImageConstraint {
@@ -114,13 +109,7 @@ impl Document for metal_domain::sic::SizeImageConstraint {
     fn id(&self) -> &str {
         &self.id
     }
-    fn set_times(&mut self, created: DateTime<Utc>, changed: DateTime<Utc>) {
-        self.created = Some(created);
-        self.changed = Some(changed);
-    }
-    fn created(&self) -> Option<DateTime<Utc>> {
-        self.created
-    }
+    created_changed!();
 }
 
 impl Document for metal_domain::fsl::FilesystemLayout {
@@ -129,13 +118,7 @@ impl Document for metal_domain::fsl::FilesystemLayout {
     fn id(&self) -> &str {
         &self.id
     }
-    fn set_times(&mut self, created: DateTime<Utc>, changed: DateTime<Utc>) {
-        self.created = Some(created);
-        self.changed = Some(changed);
-    }
-    fn created(&self) -> Option<DateTime<Utc>> {
-        self.created
-    }
+    created_changed!();
 }
 
 impl Document for metal_domain::network::Network {
@@ -165,13 +148,7 @@ impl Document for metal_domain::network::Network {
             (self.vrf != 0).then(|| self.vrf.to_string()),
         ]
     }
-    fn set_times(&mut self, created: DateTime<Utc>, changed: DateTime<Utc>) {
-        self.created = Some(created);
-        self.changed = Some(changed);
-    }
-    fn created(&self) -> Option<DateTime<Utc>> {
-        self.created
-    }
+    created_changed!();
 }
 
 impl Document for metal_domain::machine::Machine {
@@ -204,13 +181,7 @@ impl Document for metal_domain::machine::Machine {
             a.map(|a| a.role.as_str().to_string()),
         ]
     }
-    fn set_times(&mut self, created: DateTime<Utc>, changed: DateTime<Utc>) {
-        self.created = Some(created);
-        self.changed = Some(changed);
-    }
-    fn created(&self) -> Option<DateTime<Utc>> {
-        self.created
-    }
+    created_changed!();
 }
 
 impl Document for metal_domain::event::EventContainer {
@@ -250,13 +221,7 @@ impl Document for metal_domain::switch::Switch {
             self.os.as_ref().and_then(|o| opt(&o.version)),
         ]
     }
-    fn set_times(&mut self, created: DateTime<Utc>, changed: DateTime<Utc>) {
-        self.created = Some(created);
-        self.changed = Some(changed);
-    }
-    fn created(&self) -> Option<DateTime<Utc>> {
-        self.created
-    }
+    created_changed!();
 }
 
 impl Document for metal_domain::reservation::SizeReservation {
@@ -269,11 +234,5 @@ impl Document for metal_domain::reservation::SizeReservation {
     fn column_values(&self) -> Vec<Option<String>> {
         vec![Some(self.sizeid.clone()), Some(self.projectid.clone())]
     }
-    fn set_times(&mut self, created: DateTime<Utc>, changed: DateTime<Utc>) {
-        self.created = Some(created);
-        self.changed = Some(changed);
-    }
-    fn created(&self) -> Option<DateTime<Utc>> {
-        self.created
-    }
+    created_changed!();
 }
