@@ -8,13 +8,6 @@ use crate::error::{DomainError, DomainResult};
 use crate::machine::{MachineAllocationNetwork, NetworkKind, Role};
 use crate::network::Network;
 
-/// A machine that could be allocated: waiting, alive, available, not reserved.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Candidate {
-    pub id: String,
-    pub rack: String,
-}
-
 /// An allocated machine in the same partition, for spreading and reservations.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Placed {
@@ -56,8 +49,11 @@ pub fn reservations_allow(
 }
 
 /// Racks with the fewest of `count` among the racks that have candidates.
-fn least_loaded(candidates: &[Candidate], count: impl Fn(&str) -> usize) -> BTreeSet<String> {
-    let racks: BTreeSet<&str> = candidates.iter().map(|c| c.rack.as_str()).collect();
+fn least_loaded_racks<'r>(
+    racks: impl Iterator<Item = &'r str>,
+    count: impl Fn(&str) -> usize,
+) -> BTreeSet<String> {
+    let racks: BTreeSet<&str> = racks.collect();
     let loads: BTreeMap<&str, usize> = racks.iter().map(|r| (*r, count(r))).collect();
     let min = loads.values().copied().min().unwrap_or(0);
     loads
@@ -67,57 +63,67 @@ fn least_loaded(candidates: &[Candidate], count: impl Fn(&str) -> usize) -> BTre
         .collect()
 }
 
-/// The candidates rack spreading prefers (§4.1 5e, counting machines of the same size, as
-/// metal-stack does from v0.41.3): racks where the project has the fewest machines, and among
-/// those the fewest carrying any of the placement tags; when the two elections do not meet,
-/// tags win.
-pub fn spread<'a>(
+/// The candidates of one rack, counted (what the store answers for a fleet: a row per rack,
+/// not per machine).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RackCount {
+    pub rack: String,
+    pub count: usize,
+}
+
+/// Picks the machine (§4.1 5d, 5e) from the candidates counted per rack: reservations first
+/// (reserved machines their projects have not used yet are kept back), then rack spreading
+/// (counting machines of the same size, as metal-stack does from v0.41.3): racks where the
+/// project has the fewest machines, and among those the fewest carrying any of the placement
+/// tags — when the two elections do not meet, tags win — then `pick` (a random number from the
+/// caller). Answers the rack and the position (among that rack's candidates in id order) of
+/// the machine to take; every preferred candidate is equally likely. `None` = "no machine
+/// available".
+pub fn choose_slot(
     project: &str,
     size: &str,
     placement_tags: &[String],
-    candidates: &'a [Candidate],
+    racks: &[RackCount],
     placed: &[Placed],
-) -> Vec<&'a Candidate> {
+    reservations: &[Reservation],
+    pick: usize,
+) -> Option<(String, usize)> {
+    let racks: Vec<&RackCount> = racks.iter().filter(|r| r.count > 0).collect();
+    let total: usize = racks.iter().map(|r| r.count).sum();
+    if total == 0 || !reservations_allow(project, size, total, reservations, placed) {
+        return None;
+    }
     let mine: Vec<&Placed> = placed
         .iter()
         .filter(|p| p.project == project && p.size == size)
         .collect();
-    let project_racks = least_loaded(candidates, |r| mine.iter().filter(|p| p.rack == r).count());
+    let names = || racks.iter().map(|r| r.rack.as_str());
+    let project_racks =
+        least_loaded_racks(names(), |r| mine.iter().filter(|p| p.rack == r).count());
     let tagged = |p: &Placed| p.tags.iter().any(|t| placement_tags.contains(t));
-    let tag_racks = least_loaded(candidates, |r| {
+    let tag_racks = least_loaded_racks(names(), |r| {
         mine.iter().filter(|p| p.rack == r && tagged(p)).count()
     });
-    let both: Vec<&Candidate> = candidates
+    let both: Vec<&&RackCount> = racks
         .iter()
-        .filter(|c| project_racks.contains(&c.rack) && tag_racks.contains(&c.rack))
+        .filter(|r| project_racks.contains(&r.rack) && tag_racks.contains(&r.rack))
         .collect();
-    if !both.is_empty() {
-        return both;
+    let preferred: Vec<&&RackCount> = if both.is_empty() {
+        racks
+            .iter()
+            .filter(|r| tag_racks.contains(&r.rack))
+            .collect()
+    } else {
+        both
+    };
+    let mut k = pick % preferred.iter().map(|r| r.count).sum::<usize>().max(1);
+    for r in preferred {
+        if k < r.count {
+            return Some((r.rack.clone(), k));
+        }
+        k -= r.count;
     }
-    candidates
-        .iter()
-        .filter(|c| tag_racks.contains(&c.rack))
-        .collect()
-}
-
-/// Picks the machine: reservations first, then spreading, then `pick` (a random number from
-/// the caller) among the preferred. `None` = "no machine available".
-pub fn choose<'a>(
-    project: &str,
-    size: &str,
-    placement_tags: &[String],
-    candidates: &'a [Candidate],
-    placed: &[Placed],
-    reservations: &[Reservation],
-    pick: usize,
-) -> Option<&'a Candidate> {
-    if candidates.is_empty()
-        || !reservations_allow(project, size, candidates.len(), reservations, placed)
-    {
-        return None;
-    }
-    let preferred = spread(project, size, placement_tags, candidates, placed);
-    preferred.get(pick % preferred.len().max(1)).copied()
+    None
 }
 
 /// A network the allocation attaches, with its role and the IPs it brings.
@@ -291,12 +297,6 @@ pub fn gather_networks(
 mod tests {
     use super::*;
 
-    fn c(id: &str, rack: &str) -> Candidate {
-        Candidate {
-            id: id.into(),
-            rack: rack.into(),
-        }
-    }
     fn placed(project: &str, rack: &str, tags: &[&str]) -> Placed {
         Placed {
             project: project.into(),
@@ -328,46 +328,97 @@ mod tests {
 
     #[test]
     fn spreading_prefers_empty_racks_and_tags_win() {
-        let cands = vec![c("a", "r1"), c("b", "r2"), c("d", "r3")];
+        let racks: Vec<RackCount> = ["r1", "r2", "r3"]
+            .iter()
+            .map(|r| RackCount {
+                rack: r.to_string(),
+                count: 1,
+            })
+            .collect();
+        let slot = |tags: &[&str], placed: &[Placed]| {
+            let tags: Vec<String> = tags.iter().map(|t| t.to_string()).collect();
+            let mut racks_chosen: Vec<String> = (0..3)
+                .map(|k| {
+                    choose_slot("p", "s", &tags, &racks, placed, &[], k)
+                        .unwrap()
+                        .0
+                })
+                .collect();
+            racks_chosen.sort();
+            racks_chosen.dedup();
+            racks_chosen
+        };
         let mine = vec![
             placed("p", "r1", &["db"]),
             placed("p", "r2", &[]),
             placed("other", "r3", &[]),
         ];
-        let ids = |v: Vec<&Candidate>| v.into_iter().map(|c| c.id.clone()).collect::<Vec<_>>();
-        assert_eq!(ids(spread("p", "s", &[], &cands, &mine)), vec!["d"]);
+        assert_eq!(slot(&[], &mine), vec!["r3"]);
+        // project racks: r2 (0); tag racks (db): r2, r3 (0) → both: r2
         let mine2 = vec![
             placed("p", "r1", &["db"]),
             placed("p", "r3", &[]),
             placed("p", "r3", &[]),
         ];
-        // project racks: r2 (0); tag racks (db): r2, r3 (0) → both: r2
-        assert_eq!(
-            ids(spread("p", "s", &["db".into()], &cands, &mine2)),
-            vec!["b"]
-        );
-        // project racks r2; tag racks r2/r3 exclude... make them disjoint: tags win
+        assert_eq!(slot(&["db"], &mine2), vec!["r2"]);
+        // project racks r2, r3 (1 each), tag racks r1 (0 tagged): they do not meet, tags win
         let mine3 = vec![
+            placed("p", "r1", &[]),
             placed("p", "r1", &[]),
             placed("p", "r3", &["db"]),
             placed("p", "r2", &["db"]),
-            placed("p", "r2", &["db"]),
         ];
-        assert_eq!(
-            ids(spread("p", "s", &["db".into()], &cands, &mine3)),
-            vec!["a"]
-        );
+        assert_eq!(slot(&["db"], &mine3), vec!["r1"]);
         // other sizes do not count
         let other_size = vec![Placed {
             size: "big".into(),
             ..placed("p", "r3", &[])
         }];
-        assert_eq!(ids(spread("p", "s", &[], &cands, &other_size)).len(), 3);
+        assert_eq!(slot(&[], &other_size).len(), 3);
+    }
+
+    #[test]
+    fn slots_follow_spreading_and_are_uniform() {
+        let racks = vec![
+            RackCount {
+                rack: "r1".into(),
+                count: 2,
+            },
+            RackCount {
+                rack: "r2".into(),
+                count: 3,
+            },
+            RackCount {
+                rack: "r3".into(),
+                count: 0,
+            },
+        ];
+        // the project has a machine in r1: only r2 is preferred, each of its 3 slots in turn
+        let mine = vec![placed("p", "r1", &[])];
+        let slots: Vec<_> = (0..6)
+            .map(|k| choose_slot("p", "s", &[], &racks, &mine, &[], k).unwrap())
+            .collect();
         assert_eq!(
-            choose("p", "s", &[], &cands, &mine, &[], 7).map(|c| c.id.as_str()),
-            Some("d")
+            slots[..3],
+            [
+                ("r2".to_string(), 0),
+                ("r2".to_string(), 1),
+                ("r2".to_string(), 2)
+            ]
         );
-        assert_eq!(choose("p", "s", &[], &[], &mine, &[], 0), None);
+        assert_eq!(slots[3], ("r2".to_string(), 0));
+        // nothing placed: all 5 slots of r1 and r2
+        let all: std::collections::BTreeSet<_> = (0..5)
+            .map(|k| choose_slot("p", "s", &[], &racks, &[], &[], k).unwrap())
+            .collect();
+        assert_eq!(all.len(), 5);
+        // reservations of another project keep machines back
+        let r = vec![Reservation {
+            project: "q".into(),
+            amount: 5,
+        }];
+        assert_eq!(choose_slot("p", "s", &[], &racks, &[], &r, 0), None);
+        assert_eq!(choose_slot("p", "s", &[], &[], &[], &[], 0), None);
     }
 
     fn net(id: &str, parent: &str, project: &str, shared: bool) -> Network {

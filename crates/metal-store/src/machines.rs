@@ -1,7 +1,7 @@
 //! Machine queries beyond the generic document repository: allocation candidates, the
 //! machines already placed in a partition, and claiming a candidate inside a transaction.
 
-use metal_domain::allocation::{Candidate, Placed};
+use metal_domain::allocation::{Placed, RackCount};
 use metal_domain::machine::Machine;
 use sqlx::{AnyConnection, Row};
 
@@ -11,30 +11,66 @@ use crate::Backend;
 
 /// Unallocated, available (not reserved or locked) machines of a partition and size whose
 /// metal-hammer waits and whose event log says they are alive.
-pub async fn candidates(
+const CANDIDATE: &str = "FROM machines m JOIN event_containers e ON e.id = m.id \
+     WHERE m.partition_id = $1 AND m.size_id = $2 AND m.waiting = 'true' AND m.state_value = '' \
+       AND m.project_id IS NULL AND e.liveliness = 'Alive'";
+
+/// The candidates counted per rack.
+pub async fn candidate_racks(
     conn: &mut AnyConnection,
     partition: &str,
     size: &str,
-) -> StoreResult<Vec<Candidate>> {
-    let rows = sqlx::query(
-        "SELECT m.id AS id, m.rack_id AS rack_id FROM machines m JOIN event_containers e ON e.id = m.id \
-         WHERE m.partition_id = $1 AND m.size_id = $2 AND m.waiting = 'true' AND m.state_value = '' \
-           AND m.project_id IS NULL AND e.liveliness = 'Alive' ORDER BY m.id",
-    )
-    .bind(partition)
-    .bind(size)
-    .fetch_all(conn)
-    .await?;
+) -> StoreResult<Vec<RackCount>> {
+    let sql = format!("SELECT coalesce(m.rack_id, '') AS rack, count(*) AS n {CANDIDATE} GROUP BY coalesce(m.rack_id, '') ORDER BY 1");
+    let rows = sqlx::query(&sql)
+        .bind(partition)
+        .bind(size)
+        .fetch_all(conn)
+        .await?;
     rows.iter()
         .map(|r| {
-            Ok(Candidate {
-                id: r.try_get("id")?,
-                rack: r
-                    .try_get::<Option<String>, _>("rack_id")?
-                    .unwrap_or_default(),
+            Ok(RackCount {
+                rack: r.try_get("rack")?,
+                count: r.try_get::<i64, _>("n")? as usize,
             })
         })
         .collect()
+}
+
+/// Claims a candidate of a rack for this transaction, starting at position `offset` (in id
+/// order) and going on (wrapping) to the next ones when a concurrent allocation holds it: on
+/// PostgreSQL a locked candidate is skipped, not waited for. (`FOR UPDATE` is applied to one
+/// row at a time: with `OFFSET` it would lock every row it skips.) `None` when no candidate of
+/// the rack could be claimed.
+pub async fn claim_in_rack(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    partition: &str,
+    size: &str,
+    rack: &str,
+    offset: usize,
+) -> StoreResult<Option<String>> {
+    let sql =
+        format!("SELECT m.id AS id {CANDIDATE} AND coalesce(m.rack_id, '') = $3 ORDER BY m.id");
+    let ids: Vec<String> = sqlx::query(&sql)
+        .bind(partition)
+        .bind(size)
+        .bind(rack)
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| r.try_get("id"))
+        .collect::<Result<_, _>>()?;
+    if ids.is_empty() {
+        return Ok(None);
+    }
+    let start = offset % ids.len();
+    for id in ids[start..].iter().chain(&ids[..start]) {
+        if claim(conn, backend, id).await? {
+            return Ok(Some(id.clone()));
+        }
+    }
+    Ok(None)
 }
 
 /// The allocated machines of a partition with a size, for spreading and reservations: project

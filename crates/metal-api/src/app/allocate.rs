@@ -212,16 +212,17 @@ async fn pick(app: &AppState, tx: &mut Tx, s: &Spec, project: &Project) -> ApiRe
         }
     }
     let reservations = resv::for_allocation(&reserved, &s.size.id, &s.partition);
-    let mut candidates = machines::candidates(tx, &s.partition, &s.size.id).await?;
+    // candidates are counted per rack (no row per machine), then one is claimed
+    let mut racks = machines::candidate_racks(tx, &s.partition, &s.size.id).await?;
     let tags_of = (!s.req.placement_tags.is_empty()).then_some(project.meta.id.as_str());
     let placed = machines::placed(tx, &s.partition, &s.size.id, tags_of).await?;
     loop {
         let pick = rand::thread_rng().gen::<u32>() as usize;
-        let Some(c) = allocation::choose(
+        let Some((rack, offset)) = allocation::choose_slot(
             &project.meta.id,
             &s.size.id,
             &s.req.placement_tags,
-            &candidates,
+            &racks,
             &placed,
             &reservations,
             pick,
@@ -231,12 +232,13 @@ async fn pick(app: &AppState, tx: &mut Tx, s: &Spec, project: &Project) -> ApiRe
                 s.partition, s.size.id
             )));
         };
-        let id = c.id.clone();
-        if machines::claim(tx, backend, &id).await? {
+        if let Some(id) =
+            machines::claim_in_rack(tx, backend, &s.partition, &s.size.id, &rack, offset).await?
+        {
             return Ok(docs::must_get::<Machine>(tx, &id).await?.value);
         }
-        // taken by a concurrent allocation: choose among the others
-        candidates.retain(|c| c.id != id);
+        // the rack's candidates were all taken by concurrent allocations: choose again
+        racks.retain(|r| r.rack != rack);
     }
 }
 

@@ -336,7 +336,10 @@ backend_test!(parallel_allocations_never_share_a_machine, |api| {
         ok.len(),
         12,
         "{:?}",
-        rs.iter().find(|r| r.status != 200 && r.status != 422)
+        rs.iter()
+            .filter(|r| r.status != 200)
+            .map(|r| r.message().to_string())
+            .collect::<Vec<_>>()
     );
     for r in rs.iter().filter(|r| r.status != 200) {
         assert_eq!(r.status, 422, "{:?}", r.body);
