@@ -424,3 +424,100 @@ async fn shutdown_ends_wait_streams() {
     assert_eq!(end, Some(tonic::Code::Unavailable));
     assert!(stopping.await.unwrap().is_ok(), "the server stops");
 }
+
+// With --grpc-server-cert/-key/--grpc-client-ca the gRPC port speaks TLS and requires a client
+// certificate signed by that CA.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpc_requires_client_certificates_when_configured() {
+    use rcgen::{
+        BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, KeyPair,
+        KeyUsagePurpose,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let leaf = |names: &[&str], usage: ExtendedKeyUsagePurpose| {
+        let key = KeyPair::generate().unwrap();
+        let mut p = CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+            .unwrap();
+        p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        p.extended_key_usages = vec![usage];
+        (
+            p.signed_by(&key, &ca, &ca_key).unwrap().pem(),
+            key.serialize_pem(),
+        )
+    };
+    let (server_cert, server_key) = leaf(
+        &["localhost", "127.0.0.1"],
+        ExtendedKeyUsagePurpose::ServerAuth,
+    );
+    let (client_cert, client_key) = leaf(&[], ExtendedKeyUsagePurpose::ClientAuth);
+    let file = |name: &str, content: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, content).unwrap();
+        p
+    };
+    let (sc, sk, ca_file) = (
+        file("server.pem", &server_cert),
+        file("server.key", &server_key),
+        file("ca.pem", &ca.pem()),
+    );
+    let (cc, ck) = (
+        file("client.pem", &client_cert),
+        file("client.key", &client_key),
+    );
+    let api = TestApi::start_with(Backend::Sqlite, |c| {
+        c.grpc_server_cert = Some(sc);
+        c.grpc_server_key = Some(sk);
+        c.grpc_client_ca = Some(ca_file.clone());
+    })
+    .await
+    .unwrap();
+    let endpoint = |tls: tonic::transport::ClientTlsConfig| {
+        tonic::transport::Endpoint::from_shared(format!(
+            "https://localhost:{}",
+            api.server.grpc_addr.port()
+        ))
+        .unwrap()
+        .tls_config(tls)
+        .unwrap()
+    };
+    // with the client certificate
+    let tls = metal_proto::tls::client_tls_config(&ca_file, &cc, &ck, "localhost").unwrap();
+    let channel = endpoint(tls).connect().await.unwrap();
+    let mut boot = BootServiceClient::new(channel);
+    boot.dhcp(pb::BootServiceDhcpRequest {
+        uuid: "m-tls".into(),
+    })
+    .await
+    .unwrap();
+    // without one: refused
+    let ca_only = tonic::transport::ClientTlsConfig::new()
+        .ca_certificate(tonic::transport::Certificate::from_pem(ca.pem()))
+        .domain_name("localhost");
+    let refused = match endpoint(ca_only).connect().await {
+        Err(_) => true,
+        Ok(ch) => BootServiceClient::new(ch)
+            .dhcp(pb::BootServiceDhcpRequest { uuid: "x".into() })
+            .await
+            .is_err(),
+    };
+    assert!(refused, "a client without certificate must be refused");
+    // plain text: refused
+    let plain = BootServiceClient::connect(format!("http://{}", api.server.grpc_addr)).await;
+    let refused = match plain {
+        Err(_) => true,
+        Ok(mut c) => c
+            .dhcp(pb::BootServiceDhcpRequest { uuid: "x".into() })
+            .await
+            .is_err(),
+    };
+    assert!(refused);
+    api.stop().await;
+}
