@@ -133,8 +133,8 @@ impl Table {
     }
 }
 
-/// Width of a string in terminal columns, counting characters (good enough for the ASCII,
-/// latin and box-drawing text of our tables); ANSI escape sequences (colours) take no room.
+/// Width of a string in terminal columns: emoji (the status symbols) and wide characters take
+/// two, ANSI escape sequences (colours) none.
 pub fn display_width(s: &str) -> usize {
     let mut width = 0;
     let mut chars = s.chars();
@@ -150,7 +150,9 @@ pub fn display_width(s: &str) -> usize {
             }
             continue;
         }
-        width += 1;
+        // terminals draw emoji and east-asian wide characters in two columns, combining marks
+        // and variation selectors in none
+        width += unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
     }
     width
 }
@@ -172,6 +174,20 @@ pub fn truncate_middle(s: &str, max: usize) -> String {
     out.push_str(ELLIPSIS);
     out.extend(&chars[chars.len() - end..]);
     out
+}
+
+#[cfg(test)]
+mod width_tests {
+    use super::display_width;
+
+    #[test]
+    fn emoji_take_two_columns() {
+        assert_eq!(display_width("abc"), 3);
+        assert_eq!(display_width("💀"), 2);
+        assert_eq!(display_width("🚧\u{a0}🔒"), 5);
+        assert_eq!(display_width("├─╴x"), 4);
+        assert_eq!(display_width("\x1b[32m●\x1b[0m"), 1);
+    }
 }
 
 #[cfg(test)]

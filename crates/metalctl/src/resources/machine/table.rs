@@ -414,8 +414,8 @@ pub(crate) mod tests {
         assert_eq!(
             t.render_plain(true),
             "\
-ID     LAST EVENT   WHEN   AGE    HOSTNAME                        PROJECT  SIZE           IMAGE                  PARTITION  RACK
-m1     Phoned Home  1m 5s  3d 4h  a-rather-long-hostname-for-...  p1       c1-xlarge-x86  ubuntu-22.04.20240101  fra-equ01  rack-1
+ID      LAST EVENT   WHEN   AGE    HOSTNAME                        PROJECT  SIZE           IMAGE                  PARTITION  RACK
+m1      Phoned Home  1m 5s  3d 4h  a-rather-long-hostname-for-...  p1       c1-xlarge-x86  ubuntu-22.04.20240101  fra-equ01  rack-1
 m2  🚧  Waiting      1m 5s                                                  c1-xlarge-x86                         fra-equ01  rack-1
 "
         );

@@ -181,7 +181,7 @@ fn table_columns() {
     assert_eq!(
         t.render_plain(true),
         "ID      PARTITION  RACK  OS  STATUS  LAST SYNC\n\
-         leaf01  fra        r1    🦔   ●       10s ago\n\
+         leaf01  fra        r1    🦔  ●       10s ago\n\
          leaf02  fra        r1    🐢\n"
     );
     let t = table_at(&items, true, false, now());
