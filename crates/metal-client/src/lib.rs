@@ -17,9 +17,7 @@
 //!   health, version, user, audit);
 //! - [`error`]: the error enum carrying the server's status and message.
 //!
-//! Wire types are those of `metal-domain`; the bodies of machine reinstall and console
-//! password, which the domain does not define, are [`MachineReinstallRequest`],
-//! [`MachineConsolePasswordRequest`] and [`MachineConsolePasswordResponse`].
+//! Wire types are those of `metal-domain`.
 
 pub mod auth;
 pub mod client;
@@ -28,7 +26,4 @@ pub mod error;
 
 pub use auth::{hmac_headers, hmac_signature, Auth, HmacAuthType, HmacHeaders};
 pub use client::{join_url, Client, ClientBuilder, Method};
-pub use endpoints::machine::{
-    MachineConsolePasswordRequest, MachineConsolePasswordResponse, MachineReinstallRequest,
-};
 pub use error::{Error, Result};

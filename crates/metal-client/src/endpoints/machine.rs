@@ -4,43 +4,16 @@
 //! role `firewall`; their endpoints answer the machine response.
 
 use metal_domain::machine::{
-    MachineAllocateRequest, MachineFindRequest, MachineResponse, MachineStateRequest,
+    MachineAllocateRequest, MachineConsolePasswordRequest, MachineConsolePasswordResponse,
+    MachineFindRequest, MachineReinstallRequest, MachineResponse, MachineStateRequest,
     MachineUpdateRequest,
 };
-use serde::{Deserialize, Serialize};
 
 use super::id_path;
 use crate::{Client, Method, Result};
 
 const MACHINES: &str = "v1/machine";
 const FIREWALLS: &str = "v1/firewall";
-
-/// Body of `POST /v1/machine/{id}/reinstall`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct MachineReinstallRequest {
-    pub id: String,
-    /// the image to install; an exact id
-    pub imageid: String,
-    pub description: String,
-}
-
-/// Body of `GET /v1/machine/consolepassword`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct MachineConsolePasswordRequest {
-    pub id: String,
-    /// why the password is needed; recorded in the audit trail
-    pub reason: String,
-}
-
-/// Answer of `GET /v1/machine/consolepassword`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct MachineConsolePasswordResponse {
-    pub id: String,
-    pub console_password: String,
-}
 
 /// `v1/machine/{id}/<action>` with the id percent-encoded.
 fn action_path(id: &str, action: &str) -> String {
@@ -154,10 +127,11 @@ mod tests {
             id: "m1".into(),
             imageid: "ubuntu-22.04".into(),
             description: "new os".into(),
+            ..Default::default()
         };
         assert_eq!(
             serde_json::to_value(&r).unwrap(),
-            serde_json::json!({"id": "m1", "imageid": "ubuntu-22.04", "description": "new os"})
+            serde_json::json!({"id": "m1", "imageid": "ubuntu-22.04", "name": "", "description": "new os"})
         );
         let p: MachineConsolePasswordResponse = serde_json::from_str(
             r#"{"id": "m1", "name": "", "description": "", "console_password": "s3cret"}"#,

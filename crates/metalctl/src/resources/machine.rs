@@ -22,11 +22,12 @@ use std::path::PathBuf;
 use anyhow::{bail, Result as AnyResult};
 use chrono::{DateTime, Duration, Utc};
 use clap::{Args, Subcommand};
-use metal_client::{Client, MachineConsolePasswordRequest, MachineReinstallRequest, Result};
+use metal_client::{Client, Result};
 use metal_domain::machine::{
     MachineAllocateRequest, MachineFindRequest, MachineResponse, MachineStateRequest,
     MachineStateValue, MachineUpdateRequest,
 };
+use metal_domain::machine::{MachineConsolePasswordRequest, MachineReinstallRequest};
 
 use crate::app::App;
 use crate::crud::{self, Crud, FileArgs, ListArgs, Resource};
@@ -369,6 +370,7 @@ pub async fn run(app: &mut App, cmd: MachineCmd) -> AnyResult<()> {
                 id: r.id.clone(),
                 imageid: r.image,
                 description: r.description,
+                ..Default::default()
             };
             let m = app.client()?.reinstall_machine(&r.id, &req).await?;
             print_row(app, &m)
