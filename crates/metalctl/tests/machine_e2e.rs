@@ -533,7 +533,7 @@ fn console_password_and_reinstall_requests() {
     let body: Value = serde_json::from_str(req.split_once("\r\n\r\n").unwrap().1).unwrap();
     assert_eq!(
         body,
-        json!({"id": "m1", "imageid": "ubuntu-24.04", "description": "new os"})
+        json!({"id": "m1", "imageid": "ubuntu-24.04", "name": "", "description": "new os"})
     );
     assert_eq!(header(&out)[0], "ID", "one table row: {out}");
     assert!(row_of(&out, "m1").contains('🔒'), "{out}");
