@@ -15,6 +15,7 @@ pub mod event;
 pub mod fsl;
 pub mod image;
 pub mod ip;
+pub mod issues;
 pub mod machine;
 pub mod misc;
 pub mod network;

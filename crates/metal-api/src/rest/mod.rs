@@ -4,6 +4,7 @@
 pub mod catalog;
 pub mod extract;
 pub mod ipam;
+pub mod issues;
 pub mod machine;
 pub mod reservation;
 pub mod switch;
@@ -15,6 +16,7 @@ use metal_domain::audit::{AuditEntry, AuditFindRequest};
 use metal_domain::fsl::*;
 use metal_domain::image::*;
 use metal_domain::ip::*;
+use metal_domain::issues::{MachineIssue, MachineIssueResponse, MachineIssuesRequest};
 use metal_domain::machine::{
     MachineAllocateRequest, MachineConsolePasswordRequest, MachineConsolePasswordResponse,
     MachineFindRequest, MachineReinstallRequest, MachineResponse, MachineStateRequest,
@@ -33,6 +35,7 @@ use metal_domain::switch::{
 
 use self::catalog as c;
 use self::ipam as n;
+use self::issues as i;
 use self::machine as m;
 use self::reservation as r;
 use self::switch as w;
@@ -58,6 +61,7 @@ pub fn routes() -> RouteTable {
     networks(&mut t);
     ips(&mut t);
     machines(&mut t);
+    issues(&mut t);
     switches(&mut t);
     system(&mut t);
     t
@@ -615,6 +619,22 @@ fn ips(t: &mut RouteTable) {
             .summary("free an ip no machine uses")
             .returns::<Ip>(200),
         delete(n::ip_free),
+    );
+}
+
+fn issues(t: &mut RouteTable) {
+    t.add(
+        Op::get("/v1/machine/issues", "listIssues", VIEW)
+            .summary("returns the list of issues that exist in the API")
+            .returns_list::<MachineIssue>(200),
+        get(i::issue_list),
+    );
+    t.add(
+        Op::post("/v1/machine/issues/evaluate", "issues", VIEW)
+            .summary("returns machine issues")
+            .body::<MachineIssuesRequest>()
+            .returns_list::<MachineIssueResponse>(200),
+        post(i::issue_evaluate),
     );
 }
 

@@ -10,6 +10,7 @@ mod fsl;
 mod grpc;
 mod image;
 mod ip;
+mod issues;
 mod jobs;
 mod machine;
 mod network;

@@ -1,0 +1,64 @@
+//! Machine issues (§5): the catalogue and the evaluation of the machines matching a search
+//! query. The rules are `metal_domain::issues::evaluate`; this module only loads the
+//! machines and the event containers it needs.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use metal_domain::event::EventContainer;
+use metal_domain::issues::{self, IssueConfig, MachineIssueResponse, MachineIssuesRequest};
+use metal_domain::machine::Machine;
+use metal_store::docs;
+
+use super::store_err;
+use crate::error::ApiResult;
+use crate::state::AppState;
+
+/// `POST /v1/machine/issues/evaluate`: the machines matching the query that have at least
+/// one reported issue, sorted by id. Unknown issue ids or severities are 400 before anything
+/// is loaded. The uniqueness issues compare within the matching machines only.
+pub async fn evaluate(
+    app: &AppState,
+    req: &MachineIssuesRequest,
+    now: DateTime<Utc>,
+) -> ApiResult<Vec<MachineIssueResponse>> {
+    let config = IssueConfig::from_request(req)?;
+    let q = &req.query;
+    // the indexed columns narrow the rows in the database; `matches` checks every field
+    let filters: Vec<(&str, &str)> = [
+        ("id", q.id.as_deref()),
+        ("partition_id", q.partition_id.as_deref()),
+        ("size_id", q.sizeid.as_deref()),
+        ("rack_id", q.rackid.as_deref()),
+        ("project_id", q.allocation_project.as_deref()),
+        ("image_id", q.allocation_image_id.as_deref()),
+        ("role", q.allocation_role.as_deref()),
+    ]
+    .into_iter()
+    .filter_map(|(c, v)| v.filter(|v| !v.is_empty()).map(|v| (c, v)))
+    .collect();
+    let mut conn = app.store.reader().acquire().await.map_err(store_err)?;
+    let machines: Vec<Machine> = docs::find::<Machine>(&mut conn, &filters)
+        .await?
+        .into_iter()
+        .filter(|m| q.matches(m))
+        .collect();
+    let events: HashMap<String, EventContainer> = if machines.len() == 1 {
+        docs::get::<EventContainer>(&mut conn, &machines[0].id)
+            .await?
+            .map(|c| (c.value.id.clone(), c.value))
+            .into_iter()
+            .collect()
+    } else if machines.is_empty() {
+        HashMap::new()
+    } else {
+        docs::list::<EventContainer>(&mut conn)
+            .await?
+            .into_iter()
+            .map(|c| (c.id.clone(), c))
+            .collect()
+    };
+    Ok(issues::responses(issues::evaluate(
+        &machines, &events, now, &config,
+    )))
+}

@@ -1,0 +1,187 @@
+//! Machine issues (§5): the catalogue, and the evaluation of the machines matching a search
+//! query with the severity, only and omit filters and the last error threshold.
+
+use chrono::Duration;
+use metal_domain::event::{EventContainer, EventType, ProvisioningEvent};
+use metal_domain::machine::Machine;
+use metal_testkit::{backend_test, insert_machine, seed_waiting_machine, Caller};
+use serde_json::{json, Value};
+
+/// `[(machine id, [issue ids])]` of an evaluation answer.
+fn pairs(body: &Value) -> Vec<(String, Vec<String>)> {
+    body.as_array()
+        .expect("an array")
+        .iter()
+        .map(|r| {
+            let ids = r["issues"].as_array().unwrap();
+            (
+                r["machineid"].as_str().unwrap().to_string(),
+                ids.iter()
+                    .map(|i| i.as_str().unwrap().to_string())
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+fn p(id: &str, issues: &[&str]) -> (String, Vec<String>) {
+    (
+        id.to_string(),
+        issues.iter().map(|s| s.to_string()).collect(),
+    )
+}
+
+backend_test!(catalogue, |api| {
+    let r = api.client(Caller::View).get("v1/machine/issues").await;
+    assert_eq!(r.status, 200);
+    let list = r.body.as_array().unwrap();
+    assert_eq!(list.len(), 13);
+    assert_eq!(list[0]["id"], "no-partition");
+    assert_eq!(list[0]["severity"], "major");
+    assert_eq!(
+        list[0]["ref_url"],
+        "https://docs.metal-stack.io/stable/installation/troubleshoot/#no-partition"
+    );
+    let reclaim = list
+        .iter()
+        .find(|i| i["id"] == "failed-machine-reclaim")
+        .unwrap();
+    assert_eq!(reclaim["severity"], "critical");
+    assert_eq!(reclaim["details"], "");
+    assert_eq!(list[12]["id"], "no-event-container");
+});
+
+backend_test!(evaluate_with_filters, |api| {
+    let c = api.client(Caller::View);
+    let app = &api.server.app;
+    for id in ["a", "b", "c"] {
+        seed_waiting_machine(api.store(), id, "fra", "s", "r1", 4, 100)
+            .await
+            .unwrap();
+    }
+    // a machine known only from a PXE boot: no partition, no event container
+    insert_machine(api.store(), "x", None, None, None, None, json!({}))
+        .await
+        .unwrap();
+    let now = metal_store::time::now();
+    for id in ["a", "b"] {
+        metal_api::app::update::<Machine, _>(app, id, |m| {
+            m.ipmi.mac = format!("aa:bb:cc:dd:ee:0{}", m.id.len());
+            m.ipmi.address = "10.1.1.1:623".into();
+            m.ipmi.last_updated = Some(now);
+            Ok(())
+        })
+        .await
+        .unwrap();
+    }
+    let eval = |body: Value| {
+        let c = &c;
+        async move {
+            let r = c.post("v1/machine/issues/evaluate", body).await;
+            assert_eq!(r.status, 200, "{:?}", r.body);
+            pairs(&r.body)
+        }
+    };
+    let bmc = ["bmc-without-mac", "bmc-without-ip", "bmc-info-outdated"];
+    assert_eq!(
+        eval(json!({})).await,
+        vec![
+            p("a", &["bmc-no-distinct-ip"]),
+            p("b", &["bmc-no-distinct-ip"]),
+            p("c", &bmc),
+            p("x", &["no-event-container"]),
+        ]
+    );
+    // the search query narrows the evaluated set; uniqueness is within that set
+    assert_eq!(
+        eval(json!({"partition_id": "fra"})).await,
+        vec![
+            p("a", &["bmc-no-distinct-ip"]),
+            p("b", &["bmc-no-distinct-ip"]),
+            p("c", &bmc),
+        ]
+    );
+    assert!(eval(json!({"id": "a"})).await.is_empty());
+    // only and omit (omit wins)
+    assert_eq!(
+        eval(json!({"only": ["bmc-without-ip", "no-event-container"]})).await,
+        vec![p("c", &["bmc-without-ip"]), p("x", &["no-event-container"])]
+    );
+    assert_eq!(
+        eval(json!({"only": ["bmc-without-ip", "no-event-container"], "omit": ["bmc-without-ip"]}))
+            .await,
+        vec![p("x", &["no-event-container"])]
+    );
+    // a critical failed reclaim on c, a minor recent error on b
+    metal_api::app::update::<EventContainer, _>(app, "c", |e| {
+        e.failed_machine_reclaim = true;
+        Ok(())
+    })
+    .await
+    .unwrap();
+    metal_api::app::update::<EventContainer, _>(app, "b", |e| {
+        e.last_error_event = Some(ProvisioningEvent {
+            time: now - Duration::hours(1),
+            event: EventType::Crashed,
+            message: "kernel panic".into(),
+        });
+        Ok(())
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        eval(json!({"severity": "critical"})).await,
+        vec![p("c", &["failed-machine-reclaim"])]
+    );
+    assert_eq!(
+        eval(json!({"severity": "minor", "partition_id": "fra"})).await,
+        vec![
+            p("a", &["bmc-no-distinct-ip"]),
+            p("b", &["last-event-error", "bmc-no-distinct-ip"]),
+            p("c", &["failed-machine-reclaim", bmc[0], bmc[1], bmc[2]]),
+        ]
+    );
+    assert_eq!(
+        eval(json!({"severity": "major", "partition_id": "fra"})).await,
+        vec![
+            p("a", &["bmc-no-distinct-ip"]),
+            p("b", &["bmc-no-distinct-ip"]),
+            p("c", &["failed-machine-reclaim", bmc[0], bmc[1], bmc[2]]),
+        ]
+    );
+    // the error is an hour old: a 30 minute threshold (in ns) no longer reports it
+    assert_eq!(
+        eval(json!({"only": ["last-event-error"], "last_error_threshold": 30i64 * 60 * 1_000_000_000}))
+            .await,
+        vec![]
+    );
+    assert_eq!(
+        eval(json!({"only": ["last-event-error"], "last_error_threshold": 0, "omit": []})).await,
+        vec![]
+    );
+    assert_eq!(
+        eval(json!({"only": ["last-event-error"]})).await,
+        vec![p("b", &["last-event-error"])]
+    );
+    // ten minutes without events: the liveliness job marks the seeded machines dead
+    metal_api::app::jobs::liveliness(app, now + Duration::minutes(10))
+        .await
+        .unwrap();
+    assert_eq!(
+        eval(json!({"only": ["liveliness-dead", "liveliness-unknown"]})).await,
+        vec![
+            p("a", &["liveliness-dead"]),
+            p("b", &["liveliness-dead"]),
+            p("c", &["liveliness-dead"]),
+        ]
+    );
+    // unknown ids and severities are 400
+    for body in [
+        json!({"only": ["no-such-issue"]}),
+        json!({"omit": ["Crashloop"]}),
+        json!({"severity": "high"}),
+    ] {
+        let r = c.post("v1/machine/issues/evaluate", body.clone()).await;
+        assert_eq!(r.status, 400, "{body}: {:?}", r.body);
+    }
+});
