@@ -25,7 +25,7 @@ pub use lifecycle::{
     MachineConsolePasswordRequest, MachineConsolePasswordResponse, MachineReinstallRequest,
     PartitionCapacity, PartitionCapacityRequest, ServerCapacity,
 };
-pub use response::{MachineAllocationResponse, MachineResponse};
+pub use response::{MachineAllocationResponse, MachineIpmiResponse, MachineResponse};
 pub use ssh::validate_ssh_key;
 
 /// The pseudo size of machines that match no size or several.
@@ -220,6 +220,23 @@ pub struct PowerMetric {
     pub minconsumedwatts: f32,
 }
 
+/// One power supply of a machine (`v1.PowerSupply`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(default)]
+pub struct PowerSupply {
+    pub status: PowerSupplyStatus,
+}
+
+/// Health and state of a power supply (`v1.PowerSupplyStatus`), e.g. `OK` and `Enabled`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(default)]
+pub struct PowerSupplyStatus {
+    pub health: String,
+    pub state: String,
+}
+
 /// The BMC of a machine (`v1.MachineIPMI`); returned only by the `/ipmi` endpoints.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -235,6 +252,8 @@ pub struct MachineIpmi {
     pub bmcversion: String,
     pub powerstate: String,
     pub powermetric: Option<PowerMetric>,
+    /// the power supplies as the BMC reports them (Redfish)
+    pub powersupplies: Vec<PowerSupply>,
     pub last_updated: Option<DateTime<Utc>>,
 }
 

@@ -23,26 +23,8 @@ pub async fn evaluate(
     now: DateTime<Utc>,
 ) -> ApiResult<Vec<MachineIssueResponse>> {
     let config = IssueConfig::from_request(req)?;
-    let q = &req.query;
-    // the indexed columns narrow the rows in the database; `matches` checks every field
-    let filters: Vec<(&str, &str)> = [
-        ("id", q.id.as_deref()),
-        ("partition_id", q.partition_id.as_deref()),
-        ("size_id", q.sizeid.as_deref()),
-        ("rack_id", q.rackid.as_deref()),
-        ("project_id", q.allocation_project.as_deref()),
-        ("image_id", q.allocation_image_id.as_deref()),
-        ("role", q.allocation_role.as_deref()),
-    ]
-    .into_iter()
-    .filter_map(|(c, v)| v.filter(|v| !v.is_empty()).map(|v| (c, v)))
-    .collect();
     let mut conn = app.store.reader().acquire().await.map_err(store_err)?;
-    let machines: Vec<Machine> = docs::find::<Machine>(&mut conn, &filters)
-        .await?
-        .into_iter()
-        .filter(|m| q.matches(m))
-        .collect();
+    let machines: Vec<Machine> = super::machine::matching(&mut conn, &req.query, None).await?;
     let events: HashMap<String, EventContainer> = if machines.len() == 1 {
         docs::get::<EventContainer>(&mut conn, &machines[0].id)
             .await?

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use metal_domain::event::{EventContainer, Liveliness};
 use metal_domain::image::Image;
 use metal_domain::machine::{
-    self, Machine, MachineFindRequest, MachineResponse, MachineStateRequest, MachineUpdateRequest,
-    Role,
+    self, Machine, MachineFindRequest, MachineIpmi, MachineIpmiResponse, MachineResponse,
+    MachineStateRequest, MachineUpdateRequest, Role,
 };
 use metal_domain::partition::Partition;
 use metal_domain::size::Size;
@@ -89,12 +89,13 @@ pub async fn get(app: &AppState, id: &str, role: Option<Role>) -> ApiResult<Mach
     view(app, m).await
 }
 
-/// All machines matching `q` (and, for the firewall endpoints, of that role).
-pub async fn find(
-    app: &AppState,
+/// The stored machines matching every field of `q` (and, for the firewall endpoints, of
+/// `role`): the indexed columns narrow the rows in the database, `matches` checks the rest.
+pub async fn matching(
+    conn: &mut AnyConnection,
     q: &MachineFindRequest,
     role: Option<Role>,
-) -> ApiResult<Vec<MachineResponse>> {
+) -> ApiResult<Vec<Machine>> {
     let filters: Vec<(&str, &str)> = [
         ("id", q.id.as_deref()),
         ("partition_id", q.partition_id.as_deref()),
@@ -110,13 +111,48 @@ pub async fn find(
     .into_iter()
     .filter_map(|(c, v)| v.filter(|v| !v.is_empty()).map(|v| (c, v)))
     .collect();
-    let mut conn = app.store.reader().acquire().await.map_err(store_err)?;
-    let found: Vec<Machine> = docs::find::<Machine>(&mut conn, &filters)
+    Ok(docs::find::<Machine>(conn, &filters)
         .await?
         .into_iter()
         .filter(|m| q.matches(m))
-        .collect();
+        .collect())
+}
+
+/// All machines matching `q` (and, for the firewall endpoints, of that role).
+pub async fn find(
+    app: &AppState,
+    q: &MachineFindRequest,
+    role: Option<Role>,
+) -> ApiResult<Vec<MachineResponse>> {
+    let mut conn = app.store.reader().acquire().await.map_err(store_err)?;
+    let found = matching(&mut conn, q, role).await?;
     views(&mut conn, found).await
+}
+
+/// `POST /v1/machine/ipmi/find`: the machines matching `q` with their BMC data.
+pub async fn find_ipmi(
+    app: &AppState,
+    q: &MachineFindRequest,
+) -> ApiResult<Vec<MachineIpmiResponse>> {
+    let mut conn = app.store.reader().acquire().await.map_err(store_err)?;
+    let found = matching(&mut conn, q, None).await?;
+    let ipmis: Vec<MachineIpmi> = found.iter().map(|m| m.ipmi.clone()).collect();
+    Ok(views(&mut conn, found)
+        .await?
+        .into_iter()
+        .zip(ipmis)
+        .map(|(machine, ipmi)| MachineIpmiResponse { machine, ipmi })
+        .collect())
+}
+
+/// `GET /v1/machine/{id}/ipmi`: one machine with its BMC data.
+pub async fn get_ipmi(app: &AppState, id: &str) -> ApiResult<MachineIpmiResponse> {
+    let m = super::get::<Machine>(app, id).await?;
+    let ipmi = m.ipmi.clone();
+    Ok(MachineIpmiResponse {
+        machine: view(app, m).await?,
+        ipmi,
+    })
 }
 
 /// `POST /v1/machine/{id}/state`: RESERVED and LOCKED need a description.

@@ -79,6 +79,7 @@ pub fn ipmi(i: pb::MachineIpmi) -> MachineIpmi {
         bmcversion: i.bmc_version,
         powerstate: i.power_state,
         powermetric: None,
+        powersupplies: Vec::new(),
         last_updated: None,
     }
 }

@@ -34,6 +34,18 @@ pub async fn machine_find(
 ) -> ApiResult<Json<Vec<MachineResponse>>> {
     Ok(Json(app::machine::find(&a, &q, None).await?))
 }
+pub async fn machine_ipmi_get(
+    State(a): State<App>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<MachineIpmiResponse>> {
+    Ok(Json(app::machine::get_ipmi(&a, &id).await?))
+}
+pub async fn machine_ipmi_find(
+    State(a): State<App>,
+    JsonBody(q): JsonBody<MachineFindRequest>,
+) -> ApiResult<Json<Vec<MachineIpmiResponse>>> {
+    Ok(Json(app::machine::find_ipmi(&a, &q).await?))
+}
 pub async fn machine_update(
     State(a): State<App>,
     JsonBody(r): JsonBody<MachineUpdateRequest>,

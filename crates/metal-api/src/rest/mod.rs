@@ -19,8 +19,8 @@ use metal_domain::ip::*;
 use metal_domain::issues::{MachineIssue, MachineIssueResponse, MachineIssuesRequest};
 use metal_domain::machine::{
     MachineAllocateRequest, MachineConsolePasswordRequest, MachineConsolePasswordResponse,
-    MachineFindRequest, MachineReinstallRequest, MachineResponse, MachineStateRequest,
-    MachineUpdateRequest, PartitionCapacity, PartitionCapacityRequest,
+    MachineFindRequest, MachineIpmiResponse, MachineReinstallRequest, MachineResponse,
+    MachineStateRequest, MachineUpdateRequest, PartitionCapacity, PartitionCapacityRequest,
 };
 use metal_domain::misc::{EmptyBody, HealthResponse, User, VersionResponse};
 use metal_domain::network::*;
@@ -657,6 +657,19 @@ fn machines(t: &mut RouteTable) {
             .body::<MachineFindRequest>()
             .returns_list::<MachineResponse>(200),
         post(m::machine_find),
+    );
+    t.add(
+        Op::get("/v1/machine/{id}/ipmi", "findIPMIMachine", VIEW)
+            .summary("get machine including the ipmi connection data")
+            .returns::<MachineIpmiResponse>(200),
+        get(m::machine_ipmi_get),
+    );
+    t.add(
+        Op::post("/v1/machine/ipmi/find", "findIPMIMachines", VIEW)
+            .summary("find machines including the ipmi connection data")
+            .body::<MachineFindRequest>()
+            .returns_list::<MachineIpmiResponse>(200),
+        post(m::machine_ipmi_find),
     );
     t.add(
         Op::post("/v1/machine", "updateMachine", ADMIN)

@@ -185,3 +185,52 @@ backend_test!(evaluate_with_filters, |api| {
         assert_eq!(r.status, 400, "{body}: {:?}", r.body);
     }
 });
+
+// The `/ipmi` endpoints answer the machine response with the BMC data; the plain ones do not.
+backend_test!(ipmi_find_and_get, |api| {
+    let c = api.client(Caller::View);
+    for id in ["a", "b"] {
+        seed_waiting_machine(api.store(), id, "fra", "s", "r1", 4, 100)
+            .await
+            .unwrap();
+    }
+    metal_api::app::update::<Machine, _>(&api.server.app, "a", |m| {
+        m.ipmi.address = "10.1.1.7:623".into();
+        m.ipmi.powerstate = "ON".into();
+        m.ipmi.fru.product_serial = "SN-7".into();
+        Ok(())
+    })
+    .await
+    .unwrap();
+    let r = c.get("v1/machine/a/ipmi").await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["id"], "a");
+    assert_eq!(r.body["rackid"], "r1");
+    assert_eq!(r.body["ipmi"]["address"], "10.1.1.7:623");
+    assert_eq!(r.body["ipmi"]["powerstate"], "ON");
+    assert_eq!(r.body["ipmi"]["fru"]["product_serial"], "SN-7");
+    assert_eq!(r.body["ipmi"]["powersupplies"], json!([]));
+    let plain = c.get("v1/machine/a").await;
+    assert!(plain.body.get("ipmi").is_none(), "{:?}", plain.body);
+    let missing = c.get("v1/machine/nope/ipmi").await;
+    assert_eq!(missing.status, 404, "{:?}", missing.body);
+
+    let r = c.post("v1/machine/ipmi/find", json!({"id": "b"})).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let found = r.body.as_array().unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0]["id"], "b");
+    assert_eq!(found[0]["ipmi"]["powerstate"], "");
+    let all = c.post("v1/machine/ipmi/find", json!({})).await;
+    let powers: Vec<&str> = all
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["ipmi"]["powerstate"].as_str().unwrap())
+        .collect();
+    assert_eq!(powers.len(), 2);
+    assert!(powers.contains(&"ON"));
+    let bad = c.post("v1/machine/ipmi/find", json!({"id": 5})).await;
+    assert_eq!(bad.status, 400, "{:?}", bad.body);
+});

@@ -3,6 +3,7 @@
 //! database, reinstall and the console password. Firewalls are machines allocated with the
 //! role `firewall`; their endpoints answer the machine response.
 
+use metal_domain::issues::{MachineIssue, MachineIssueResponse, MachineIssuesRequest};
 use metal_domain::machine::{
     MachineAllocateRequest, MachineConsolePasswordRequest, MachineConsolePasswordResponse,
     MachineFindRequest, MachineReinstallRequest, MachineResponse, MachineStateRequest,
@@ -34,6 +35,20 @@ impl Client {
     /// `POST /v1/machine/find`: the machines matching every given field.
     pub async fn find_machines(&self, req: &MachineFindRequest) -> Result<Vec<MachineResponse>> {
         self.post(&format!("{MACHINES}/find"), req).await
+    }
+
+    /// `GET /v1/machine/issues`: every issue type the server evaluates.
+    pub async fn machine_issue_types(&self) -> Result<Vec<MachineIssue>> {
+        self.get(&format!("{MACHINES}/issues")).await
+    }
+
+    /// `POST /v1/machine/issues/evaluate`: the machines of the query that have issues, with
+    /// the ids of their issues.
+    pub async fn evaluate_machine_issues(
+        &self,
+        req: &MachineIssuesRequest,
+    ) -> Result<Vec<MachineIssueResponse>> {
+        self.post(&format!("{MACHINES}/issues/evaluate"), req).await
     }
 
     /// `POST /v1/machine` (admin): description, tags and ssh keys of an allocated machine.

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     Allocation, BootInfo, ChassisIdentifyLedState, FirewallRules, Machine, MachineBios,
-    MachineHardware, MachineNetwork, MachineState, Role,
+    MachineHardware, MachineIpmi, MachineNetwork, MachineState, Role,
 };
 use crate::event::{self, EventContainer, MachineRecentProvisioningEvents};
 use crate::fsl::FilesystemLayout;
@@ -37,6 +37,16 @@ pub struct MachineAllocationResponse {
     pub firewall_rules: Option<FirewallRules>,
     pub dns_servers: Vec<DnsServer>,
     pub ntp_servers: Vec<NtpServer>,
+}
+
+/// `v1.MachineIPMIResponse`: the machine response with its BMC, credentials included; only
+/// the `/ipmi` endpoints answer it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MachineIpmiResponse {
+    #[serde(flatten)]
+    pub machine: MachineResponse,
+    pub ipmi: MachineIpmi,
 }
 
 /// `v1.MachineResponse` (and `v1.FirewallResponse`, the same shape).
