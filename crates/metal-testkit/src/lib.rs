@@ -196,6 +196,30 @@ pub async fn insert_machine(
     Ok(())
 }
 
+/// Sets the BMC data of a stored machine as metal-bmc's reports leave it (`ipmi` in the wire
+/// shape of `v1.MachineIPMI`), bumping the revision like every write.
+pub async fn set_machine_ipmi(
+    store: &metal_store::Store,
+    id: &str,
+    ipmi: serde_json::Value,
+) -> anyhow::Result<()> {
+    use sqlx::Row;
+    let mut tx = store.begin().await?;
+    let row = sqlx::query("SELECT doc FROM machines WHERE id = $1")
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+    let mut doc: serde_json::Value = serde_json::from_str(&row.try_get::<String, _>(0)?)?;
+    doc["ipmi"] = ipmi;
+    sqlx::query("UPDATE machines SET doc = $1, revision = revision + 1 WHERE id = $2")
+        .bind(doc.to_string())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// Declares a test once per backend: `backend_test!(name, |api| { ... })` expands to the
 /// tests `name::sqlite` and `name::postgres`, each running the block (in an async context, with
 /// `api: &TestApi`) against a fresh API.

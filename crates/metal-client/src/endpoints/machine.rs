@@ -6,8 +6,8 @@
 use metal_domain::issues::{MachineIssue, MachineIssueResponse, MachineIssuesRequest};
 use metal_domain::machine::{
     MachineAllocateRequest, MachineConsolePasswordRequest, MachineConsolePasswordResponse,
-    MachineFindRequest, MachineReinstallRequest, MachineResponse, MachineStateRequest,
-    MachineUpdateRequest,
+    MachineFindRequest, MachineIpmiResponse, MachineReinstallRequest, MachineResponse,
+    MachineStateRequest, MachineUpdateRequest,
 };
 
 use super::id_path;
@@ -35,6 +35,19 @@ impl Client {
     /// `POST /v1/machine/find`: the machines matching every given field.
     pub async fn find_machines(&self, req: &MachineFindRequest) -> Result<Vec<MachineResponse>> {
         self.post(&format!("{MACHINES}/find"), req).await
+    }
+
+    /// `POST /v1/machine/ipmi/find`: the machines matching every given field, with their BMC.
+    pub async fn find_ipmi_machines(
+        &self,
+        req: &MachineFindRequest,
+    ) -> Result<Vec<MachineIpmiResponse>> {
+        self.post(&format!("{MACHINES}/ipmi/find"), req).await
+    }
+
+    /// `GET /v1/machine/{id}/ipmi`: one machine with its BMC.
+    pub async fn get_ipmi_machine(&self, id: &str) -> Result<MachineIpmiResponse> {
+        self.get(&action_path(id, "ipmi")).await
     }
 
     /// `GET /v1/machine/issues`: every issue type the server evaluates.

@@ -8,13 +8,15 @@
 //! - `reserve`/`lock <id>` set the state (`POST /{id}/state`), `--remove` clears it;
 //! - `reinstall <id> --image` (`POST /{id}/reinstall`);
 //! - `logs <id>` prints the provisioning events, oldest first, and a recent last error;
-//! - `consolepassword <id> --reason` prints the console password only.
+//! - `consolepassword <id> --reason` prints the console password only;
+//! - `issues` prints the machines with issues, `issues list` the issue types (see `issues`).
 //!
 //! `describe`, `create`, `update` and `delete` print with the describe printer (YAML), the
 //! machine actions `reserve`, `lock` and `reinstall` with the list printer (one table row).
 //! Tables and status symbols are in `table`.
 
 pub mod allocate;
+pub mod issues;
 pub mod table;
 
 use std::path::PathBuf;
@@ -66,6 +68,8 @@ pub enum MachineCmd {
     Logs(LogsArgs),
     /// Show the password of the machine's console user.
     Consolepassword(ConsolePasswordArgs),
+    /// Show the machines with issues, or with `list` every issue type.
+    Issues(issues::IssuesArgs),
 }
 
 /// `--state`: `RESERVED`, `LOCKED` (any case), or `""` for available machines.
@@ -376,6 +380,7 @@ pub async fn run(app: &mut App, cmd: MachineCmd) -> AnyResult<()> {
             print_row(app, &m)
         }
         MachineCmd::Logs(l) => logs(app, &l).await,
+        MachineCmd::Issues(i) => issues::run(app, i).await,
         MachineCmd::Consolepassword(c) => {
             let req = MachineConsolePasswordRequest {
                 id: c.id,
