@@ -13,10 +13,10 @@ use metal_domain::issues::{MachineIssue, MachineIssuesRequest};
 use metal_domain::machine::{MachineIpmiResponse, MachineStateValue};
 use serde::Serialize;
 
-use super::table::{emojis, truncate_end};
+use super::table::{emojis, last_event, since, truncate_end};
 use super::{parse_duration, MachineFilters};
 use crate::app::App;
-use crate::output::{humanize, Table};
+use crate::output::Table;
 
 /// Lock reasons longer than this are cut in the normal table.
 const MAX_LOCK_REASON: usize = 30;
@@ -180,17 +180,8 @@ pub fn issues_table(
     for item in items {
         let m = &item.machine.machine;
         let power = item.machine.ipmi.powerstate.clone();
-        let last_event = m
-            .events
-            .log
-            .first()
-            .map(|e| e.event.as_str().to_string())
-            .unwrap_or_default();
-        let when = m
-            .events
-            .last_event_time
-            .map(|t| humanize::duration(now - t))
-            .unwrap_or_default();
+        let last_event = last_event(m);
+        let when = since(m.events.last_event_time, now);
         let lock_reason = m.state.description.clone();
         for (n, issue) in item.issues.iter().enumerate() {
             let text = format!("{} ({})", issue.description, issue.id);

@@ -117,7 +117,17 @@ pub fn truncate_end(s: &str, max: usize) -> String {
     out
 }
 
-fn since(t: Option<DateTime<Utc>>, now: DateTime<Utc>) -> String {
+/// The name of the newest provisioning event (LAST EVENT).
+pub fn last_event(m: &MachineResponse) -> String {
+    m.events
+        .log
+        .first()
+        .map(|e| e.event.as_str().to_string())
+        .unwrap_or_default()
+}
+
+/// How long ago `t` was (WHEN, AGE); empty without a time.
+pub fn since(t: Option<DateTime<Utc>>, now: DateTime<Utc>) -> String {
     t.map(|t| humanize::duration(now - t)).unwrap_or_default()
 }
 
@@ -179,12 +189,7 @@ pub fn machine_table(
             a.map(f).unwrap_or_default().to_string()
         };
         let created = a.and_then(|a| a.created);
-        let last_event = m
-            .events
-            .log
-            .first()
-            .map(|e| e.event.as_str().to_string())
-            .unwrap_or_default();
+        let last_event = last_event(m);
         let when = since(m.events.last_event_time, now);
         let age = since(created, now);
         let size = m.size.as_ref().map(|s| s.id.clone()).unwrap_or_default();
