@@ -5,6 +5,7 @@
 
 mod find;
 mod firewall;
+mod ipmi;
 mod lifecycle;
 mod response;
 mod ssh;
@@ -21,6 +22,10 @@ use crate::size::MachineHardwareSummary;
 
 pub use find::MachineFindRequest;
 pub use firewall::{FirewallEgressRule, FirewallIngressRule, FirewallRules};
+pub use ipmi::{
+    apply_report, machine_from_report, MachineIpmiReport, MachineIpmiReportResponse,
+    MachineIpmiReports, DEFAULT_IPMI_PORT,
+};
 pub use lifecycle::{
     MachineConsolePasswordRequest, MachineConsolePasswordResponse, MachineReinstallRequest,
     PartitionCapacity, PartitionCapacityRequest, ServerCapacity,

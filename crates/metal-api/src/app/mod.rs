@@ -12,6 +12,7 @@ pub mod group;
 pub mod image;
 pub mod ip;
 pub mod ipbatch;
+pub mod ipmi;
 pub mod issues;
 pub mod jobs;
 pub mod lifecycle;

@@ -46,6 +46,12 @@ pub async fn machine_ipmi_find(
 ) -> ApiResult<Json<Vec<MachineIpmiResponse>>> {
     Ok(Json(app::machine::find_ipmi(&a, &q).await?))
 }
+pub async fn machine_ipmi_report(
+    State(a): State<App>,
+    JsonBody(req): JsonBody<MachineIpmiReports>,
+) -> ApiResult<Json<MachineIpmiReportResponse>> {
+    Ok(Json(app::ipmi::report(&a, &req).await?))
+}
 pub async fn machine_update(
     State(a): State<App>,
     JsonBody(r): JsonBody<MachineUpdateRequest>,

@@ -19,8 +19,9 @@ use metal_domain::ip::*;
 use metal_domain::issues::{MachineIssue, MachineIssueResponse, MachineIssuesRequest};
 use metal_domain::machine::{
     MachineAllocateRequest, MachineConsolePasswordRequest, MachineConsolePasswordResponse,
-    MachineFindRequest, MachineIpmiResponse, MachineReinstallRequest, MachineResponse,
-    MachineStateRequest, MachineUpdateRequest, PartitionCapacity, PartitionCapacityRequest,
+    MachineFindRequest, MachineIpmiReportResponse, MachineIpmiReports, MachineIpmiResponse,
+    MachineReinstallRequest, MachineResponse, MachineStateRequest, MachineUpdateRequest,
+    PartitionCapacity, PartitionCapacityRequest,
 };
 use metal_domain::misc::{EmptyBody, HealthResponse, User, VersionResponse};
 use metal_domain::network::*;
@@ -663,6 +664,13 @@ fn machines(t: &mut RouteTable) {
             .summary("get machine including the ipmi connection data")
             .returns::<MachineIpmiResponse>(200),
         get(m::machine_ipmi_get),
+    );
+    t.add(
+        Op::post("/v1/machine/ipmi", "ipmiReport", EDIT)
+            .summary("reports IPMI ip addresses leased by a management server for machines")
+            .body::<MachineIpmiReports>()
+            .returns::<MachineIpmiReportResponse>(200),
+        post(m::machine_ipmi_report),
     );
     t.add(
         Op::post("/v1/machine/ipmi/find", "findIPMIMachines", VIEW)

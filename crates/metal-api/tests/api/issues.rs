@@ -234,3 +234,99 @@ backend_test!(ipmi_find_and_get, |api| {
     let bad = c.post("v1/machine/ipmi/find", json!({"id": 5})).await;
     assert_eq!(bad.status, 400, "{:?}", bad.body);
 });
+
+// metal-bmc's report: unknown uuids become machines of the partition, known ones of the
+// partition get their BMC merged (host replaced, port kept), other partitions stay untouched.
+backend_test!(ipmi_report, |api| {
+    let r = api
+        .admin()
+        .put("v1/partition", json!({"id": "fra", "name": "fra"}))
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    seed_waiting_machine(api.store(), "a", "fra", "s", "r1", 4, 100)
+        .await
+        .unwrap();
+    seed_waiting_machine(api.store(), "n", "nbg", "s", "r1", 4, 100)
+        .await
+        .unwrap();
+    metal_api::app::update::<Machine, _>(&api.server.app, "a", |m| {
+        m.ipmi.address = "10.9.9.9:6230".into();
+        m.ipmi.mac = "aa:00:00:00:00:01".into();
+        m.ipmi.fru.board_mfg = "Supermicro".into();
+        Ok(())
+    })
+    .await
+    .unwrap();
+    let edit = api.client(Caller::Edit);
+    let body = json!({"partitionid": "fra", "reports": {
+        "a": {"BMCIp": "10.1.0.1", "PowerState": "ON", "FRU": {"product_serial": "S-a"},
+              "BMCVersion": "1.2", "BIOSVersion": "2.3"},
+        "n": {"BMCIp": "10.1.0.2", "PowerState": "ON"},
+        "new1": {"BMCIp": "10.1.0.3", "IndicatorLEDState": "LED-ON", "PowerState": "OFF",
+                 "PowerSupplies": [{"status": {"health": "OK", "state": "Enabled"}}]}
+    }});
+    let r = edit.post("v1/machine/ipmi", body.clone()).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body, json!({"created": ["new1"], "updated": ["a"]}));
+
+    let view = api.client(Caller::View);
+    let a = view.get("v1/machine/a/ipmi").await.body;
+    assert_eq!(a["ipmi"]["address"], "10.1.0.1:6230");
+    assert_eq!(a["ipmi"]["powerstate"], "ON");
+    assert_eq!(a["ipmi"]["bmcversion"], "1.2");
+    assert_eq!(a["ipmi"]["fru"]["product_serial"], "S-a");
+    assert_eq!(a["ipmi"]["fru"]["board_mfg"], "Supermicro");
+    assert_eq!(a["bios"]["version"], "2.3");
+    assert!(a["ipmi"]["last_updated"].is_string(), "{a}");
+    let n = view.get("v1/machine/n/ipmi").await.body;
+    assert_eq!(n["ipmi"]["address"], "");
+    assert_eq!(n["ipmi"]["powerstate"], "");
+    let new1 = view.get("v1/machine/new1/ipmi").await;
+    assert_eq!(new1.status, 200, "{:?}", new1.body);
+    assert_eq!(new1.body["partition"]["id"], "fra");
+    assert_eq!(new1.body["ipmi"]["address"], "10.1.0.3:623");
+    assert_eq!(new1.body["ledstate"]["value"], "LED-ON");
+    assert_eq!(
+        new1.body["ipmi"]["powersupplies"][0]["status"]["state"],
+        "Enabled"
+    );
+    // the BMC data now fresh (the MAC came with the registration): a has no issue left
+    let eval = view
+        .post("v1/machine/issues/evaluate", json!({"id": "a"}))
+        .await;
+    assert_eq!(eval.body, json!([]), "{:?}", eval.body);
+    // a second report updates both, creates nothing
+    let r = edit.post("v1/machine/ipmi", body).await;
+    assert_eq!(r.body, json!({"created": [], "updated": ["a", "new1"]}));
+
+    // bad reports change nothing
+    let bad = |body: Value, status: u16| {
+        let edit = &edit;
+        async move {
+            let r = edit.post("v1/machine/ipmi", body).await;
+            assert_eq!(r.status, status, "{:?}", r.body);
+            r.body["message"].as_str().unwrap_or_default().to_string()
+        }
+    };
+    let msg = bad(json!({"reports": {"z": {"BMCIp": "10.1.0.9"}}}), 400).await;
+    assert!(msg.contains("partitionid"), "{msg}");
+    bad(
+        json!({"partitionid": "nope", "reports": {"z": {"BMCIp": "10.1.0.9"}}}),
+        404,
+    )
+    .await;
+    let msg = bad(
+        json!({"partitionid": "fra", "reports": {"z": {"BMCIp": "10.1.0.9"}, "zz": {"BMCIp": "ten"}}}),
+        400,
+    )
+    .await;
+    assert!(msg.contains("\"ten\""), "{msg}");
+    assert_eq!(view.get("v1/machine/z").await.status, 404);
+    let r = view
+        .post(
+            "v1/machine/ipmi",
+            json!({"partitionid": "fra", "reports": {}}),
+        )
+        .await;
+    assert_eq!(r.status, 403, "{:?}", r.body);
+});
