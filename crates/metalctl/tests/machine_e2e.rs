@@ -690,6 +690,43 @@ fn issues_scenario(ctl: &Ctl) {
         "{c}"
     );
 
+    // the BMC table: the power state, address and MAC reported, and when
+    let ipmi = ctl.ok(&["machine", "ipmi"]);
+    assert_eq!(
+        header(&ipmi),
+        [
+            "ID",
+            "POWER",
+            "IP",
+            "MAC",
+            "BOARD",
+            "PART",
+            "NUMBER",
+            "BIOS",
+            "BMC",
+            "SIZE",
+            "PARTITION",
+            "RACK",
+            "UPDATED"
+        ]
+    );
+    assert_eq!(rows(&ipmi).len(), 4, "{ipmi}");
+    let a = row_of(&ipmi, "a ");
+    assert!(
+        a.contains(" ON ") && a.contains(" 10.1.1.1:623 ") && a.contains(" aa:00:00:00:00:01 "),
+        "{a}"
+    );
+    assert!(a.ends_with(" ago"), "{a}");
+    assert!(row_of(&ipmi, "c ").ends_with(" never"), "{ipmi}");
+    let one = ctl.ok(&["machine", "ipmi", "b"]);
+    assert_eq!(rows(&one).len(), 1, "{one}");
+    assert!(row_of(&one, "b ").contains(" OFF "), "{one}");
+    let wide = ctl.ok(&["machine", "ipmi", "-o", "wide"]);
+    assert!(row_of(&wide, "c ").contains("Locked"), "{wide}");
+    let all = ctl.json(&["machine", "ipmi", "--partition", "fra"]);
+    assert_eq!(all.as_array().unwrap().len(), 3, "{all}");
+    assert_eq!(all[1]["ipmi"]["mac"], "aa:00:00:00:00:02");
+
     // the catalogue
     let list = ctl.ok(&["machine", "issues", "list"]);
     assert_eq!(

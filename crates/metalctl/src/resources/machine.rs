@@ -9,6 +9,7 @@
 //! - `reinstall <id> --image` (`POST /{id}/reinstall`);
 //! - `logs <id>` prints the provisioning events, oldest first, and a recent last error;
 //! - `consolepassword <id> --reason` prints the console password only;
+//! - `ipmi [id]` prints the machines with their BMC data (see `ipmi`);
 //! - `issues` prints the machines with issues, `issues list` the issue types (see `issues`).
 //!
 //! `describe`, `create`, `update` and `delete` print with the describe printer (YAML), the
@@ -16,6 +17,7 @@
 //! Tables and status symbols are in `table`.
 
 pub mod allocate;
+pub mod ipmi;
 pub mod issues;
 pub mod table;
 
@@ -70,6 +72,8 @@ pub enum MachineCmd {
     Consolepassword(ConsolePasswordArgs),
     /// Show the machines with issues, or with `list` every issue type.
     Issues(issues::IssuesArgs),
+    /// Show the machines with their BMC: power, address, FRU, firmware, last report.
+    Ipmi(ipmi::IpmiArgs),
 }
 
 /// `--state`: `RESERVED`, `LOCKED` (any case), or `""` for available machines.
@@ -381,6 +385,7 @@ pub async fn run(app: &mut App, cmd: MachineCmd) -> AnyResult<()> {
         }
         MachineCmd::Logs(l) => logs(app, &l).await,
         MachineCmd::Issues(i) => issues::run(app, i).await,
+        MachineCmd::Ipmi(i) => ipmi::run(app, i).await,
         MachineCmd::Consolepassword(c) => {
             let req = MachineConsolePasswordRequest {
                 id: c.id,

@@ -49,6 +49,19 @@ pub enum Status {
 }
 
 impl Status {
+    /// The name in the STATUS column of the wide ipmi table.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Dead => "Dead",
+            Self::Unknown => "Unknown",
+            Self::Locked => "Locked",
+            Self::Reserved => "Reserved",
+            Self::FailedReclaim => "FailedReclaim",
+            Self::LastEventError => "LastEventErrors",
+            Self::CrashLoop => "CrashLoop",
+        }
+    }
+
     pub fn symbol(self) -> &'static str {
         match self {
             Self::Dead => "💀",
