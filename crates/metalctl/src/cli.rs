@@ -121,6 +121,12 @@ pub enum Command {
     },
 }
 
+/// Parses a command line as `metalctl` would get it (tests of every command module).
+#[cfg(test)]
+pub fn try_parse(args: &[&str]) -> Result<Cli, clap::Error> {
+    Cli::try_parse_from(std::iter::once("metalctl").chain(args.iter().copied()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,7 +138,7 @@ mod tests {
     }
 
     fn parse(args: &[&str]) -> Cli {
-        Cli::try_parse_from(std::iter::once("metalctl").chain(args.iter().copied())).unwrap()
+        try_parse(args).unwrap()
     }
 
     #[test]

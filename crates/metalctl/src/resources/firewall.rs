@@ -178,10 +178,9 @@ impl Resource for FirewallResource {
 mod tests {
     use super::*;
     use crate::cli::{Cli, Command};
-    use clap::Parser;
 
     fn parse(args: &[&str]) -> std::result::Result<Cli, clap::Error> {
-        Cli::try_parse_from(std::iter::once("metalctl").chain(args.iter().copied()))
+        crate::cli::try_parse(args)
     }
 
     #[test]

@@ -548,10 +548,9 @@ impl Resource for MachineResource {
 mod tests {
     use super::*;
     use crate::cli::{Cli, Command};
-    use clap::Parser;
 
     fn parse(args: &[&str]) -> std::result::Result<Cli, clap::Error> {
-        Cli::try_parse_from(std::iter::once("metalctl").chain(args.iter().copied()))
+        crate::cli::try_parse(args)
     }
 
     fn machine(args: &[&str]) -> MachineCmd {

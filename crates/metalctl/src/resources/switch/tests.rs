@@ -248,9 +248,7 @@ fn port_states_and_requests() {
 }
 
 fn parse(args: &[&str]) -> Command {
-    Cli::try_parse_from(std::iter::once("metalctl").chain(args.iter().copied()))
-        .unwrap()
-        .command
+    crate::cli::try_parse(args).unwrap().command
 }
 
 #[test]
