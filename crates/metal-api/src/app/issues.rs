@@ -2,13 +2,9 @@
 //! query. The rules are `metal_domain::issues::evaluate`; this module only loads the
 //! machines and the event containers it needs.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
-use metal_domain::event::EventContainer;
 use metal_domain::issues::{self, IssueConfig, MachineIssueResponse, MachineIssuesRequest};
 use metal_domain::machine::Machine;
-use metal_store::docs;
 
 use super::store_err;
 use crate::error::ApiResult;
@@ -25,21 +21,7 @@ pub async fn evaluate(
     let config = IssueConfig::from_request(req)?;
     let mut conn = app.store.reader().acquire().await.map_err(store_err)?;
     let machines: Vec<Machine> = super::machine::matching(&mut conn, &req.query, None).await?;
-    let events: HashMap<String, EventContainer> = if machines.len() == 1 {
-        docs::get::<EventContainer>(&mut conn, &machines[0].id)
-            .await?
-            .map(|c| (c.value.id.clone(), c.value))
-            .into_iter()
-            .collect()
-    } else if machines.is_empty() {
-        HashMap::new()
-    } else {
-        docs::list::<EventContainer>(&mut conn)
-            .await?
-            .into_iter()
-            .map(|c| (c.id.clone(), c))
-            .collect()
-    };
+    let events = super::machine::event_containers(&mut conn, &machines).await?;
     Ok(issues::responses(issues::evaluate(
         &machines, &events, now, &config,
     )))

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use metal_domain::event::{EventContainer, EventType, Liveliness};
+use metal_domain::event::{EventType, Liveliness};
 use metal_domain::image::Image;
 use metal_domain::machine::{
     Machine, MachineConsolePasswordRequest, MachineConsolePasswordResponse,
@@ -125,12 +125,7 @@ pub async fn capacity(
         filters.push(("size_id", s));
     }
     let machines = docs::find::<Machine>(&mut conn, &filters).await?;
-    let events: std::collections::HashMap<String, EventContainer> =
-        docs::list::<EventContainer>(&mut conn)
-            .await?
-            .into_iter()
-            .map(|c| (c.id.clone(), c))
-            .collect();
+    let events = super::machine::event_containers(&mut conn, &machines).await?;
     let mut by: BTreeMap<(String, String), ServerCapacity> = BTreeMap::new();
     for m in machines.iter().filter(|m| !m.partitionid.is_empty()) {
         let cap = by

@@ -18,6 +18,27 @@ use super::store_err;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
+/// The provisioning event containers of `machines` by machine id: one read for a single
+/// machine, none for no machine, else all containers in one list.
+pub async fn event_containers(
+    conn: &mut AnyConnection,
+    machines: &[Machine],
+) -> ApiResult<HashMap<String, EventContainer>> {
+    Ok(match machines {
+        [] => HashMap::new(),
+        [one] => docs::get::<EventContainer>(conn, &one.id)
+            .await?
+            .map(|c| (c.value.id.clone(), c.value))
+            .into_iter()
+            .collect(),
+        _ => docs::list::<EventContainer>(conn)
+            .await?
+            .into_iter()
+            .map(|c| (c.id.clone(), c))
+            .collect(),
+    })
+}
+
 /// Answers for many machines, loading each referenced entity kind once.
 async fn views(
     conn: &mut AnyConnection,
@@ -42,19 +63,7 @@ async fn views(
     } else {
         HashMap::new()
     };
-    let events: HashMap<String, EventContainer> = if machines.len() == 1 {
-        docs::get::<EventContainer>(conn, &machines[0].id)
-            .await?
-            .map(|c| (c.value.id.clone(), c.value))
-            .into_iter()
-            .collect()
-    } else {
-        docs::list::<EventContainer>(conn)
-            .await?
-            .into_iter()
-            .map(|c| (c.id.clone(), c))
-            .collect()
-    };
+    let events = event_containers(conn, &machines).await?;
     Ok(machines
         .into_iter()
         .map(|m| {
