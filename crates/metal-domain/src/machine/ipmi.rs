@@ -89,10 +89,15 @@ fn led_value(s: &str) -> Option<&'static str> {
 
 /// `host:port` with the host replaced by `ip` and the port kept (623 without one).
 fn with_host(address: &str, ip: &str) -> String {
-    let port = address
-        .rsplit_once(':')
-        .and_then(|(_, p)| p.parse::<u16>().ok())
-        .unwrap_or(DEFAULT_IPMI_PORT);
+    // a bare IPv6 address has colons but no port
+    let port = match address.parse::<std::net::SocketAddr>() {
+        Ok(a) => a.port(),
+        Err(_) if address.parse::<std::net::IpAddr>().is_ok() => DEFAULT_IPMI_PORT,
+        Err(_) => address
+            .rsplit_once(':')
+            .and_then(|(_, p)| p.parse::<u16>().ok())
+            .unwrap_or(DEFAULT_IPMI_PORT),
+    };
     if ip.contains(':') {
         format!("[{ip}]:{port}")
     } else {
@@ -196,6 +201,8 @@ mod tests {
         assert_eq!(with_host("10.0.0.1", "10.0.0.9"), "10.0.0.9:623");
         assert_eq!(with_host("", "10.0.0.9"), "10.0.0.9:623");
         assert_eq!(with_host("[fd00::1]:624", "fd00::2"), "[fd00::2]:624");
+        assert_eq!(with_host("fd00::1", "fd00::2"), "[fd00::2]:623");
+        assert_eq!(with_host("bmc-7.example:6231", "10.0.0.9"), "10.0.0.9:6231");
     }
 
     #[test]
