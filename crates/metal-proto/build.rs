@@ -5,7 +5,11 @@
 
 use std::path::PathBuf;
 
-const PROTOS: &[&str] = &["proto/api/v1/boot.proto", "proto/api/v1/event.proto"];
+const PROTOS: &[&str] = &[
+    "proto/api/v1/boot.proto",
+    "proto/api/v1/event.proto",
+    "proto/api/v1/bmc.proto",
+];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let protoc = protoc_bin_vendored::protoc_bin_path()?;

@@ -121,6 +121,10 @@ pub struct Config {
     /// Seconds between resurrection runs (0 = never).
     #[arg(long, env = "METAL_API_RESURRECTION_INTERVAL", default_value_t = 3600)]
     pub resurrection_interval: u64,
+    /// Seconds between recomputations of the fleet metrics on `/metrics` (the gauges of
+    /// metal-metrics-exporter: capacity, machines, switches, networks...); 0 = not served.
+    #[arg(long, env = "METAL_API_FLEET_METRICS_INTERVAL", default_value_t = 60)]
+    pub fleet_metrics_interval: u64,
     /// Log as JSON lines instead of human-readable text.
     #[arg(long, env = "METAL_API_LOG_JSON")]
     pub log_json: bool,
@@ -147,6 +151,7 @@ impl Config {
         // tests run the jobs themselves, at the times they choose
         c.liveliness_interval = 0;
         c.resurrection_interval = 0;
+        c.fleet_metrics_interval = 0;
         c.db = Some(db);
         c.data_dir = Some(data_dir);
         c.no_metalctl_context = true;

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod firstrun;
+pub mod fleetmetrics;
 pub mod grpc;
 pub mod metrics;
 pub mod middleware;

@@ -1,5 +1,6 @@
 //! Prometheus metrics, served on their own port at `/metrics`: request counts and latencies
-//! per route template, method and status, plus the process metrics.
+//! per route template, method and status, plus the process metrics, followed by the fleet
+//! metrics of [`crate::fleetmetrics`] (computed in the background, not per scrape).
 
 use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
 
@@ -7,6 +8,7 @@ pub struct Metrics {
     pub registry: Registry,
     pub requests: IntCounterVec,
     pub duration: HistogramVec,
+    pub fleet: crate::fleetmetrics::FleetMetrics,
 }
 
 impl Metrics {
@@ -32,18 +34,22 @@ impl Metrics {
         registry.register(Box::new(
             prometheus::process_collector::ProcessCollector::for_self(),
         ))?;
+        let fleet = crate::fleetmetrics::FleetMetrics::new(&registry)?;
         Ok(Self {
             registry,
             requests,
             duration,
+            fleet,
         })
     }
 
-    /// The text exposition of every metric.
+    /// The text exposition of every metric: the registry's, then the last fleet metrics.
     pub fn render(&self) -> String {
         let encoder = prometheus::TextEncoder::new();
-        encoder
+        let mut out = encoder
             .encode_to_string(&self.registry.gather())
-            .unwrap_or_default()
+            .unwrap_or_default();
+        out.push_str(&self.fleet.rendered());
+        out
     }
 }

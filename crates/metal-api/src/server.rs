@@ -43,6 +43,7 @@ impl RunningServer {
     pub async fn shutdown(self) {
         // open Wait streams would hold the gRPC server's graceful stop forever
         self.app.waiters.close_all();
+        self.app.command_streams.close_all();
         let _ = self.shutdown.send(true);
         for t in self.tasks {
             let _ = t.await;
@@ -271,6 +272,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
         tasks.push(t);
     }
     tasks.extend(spawn_jobs(&app, &stop_rx));
+    tasks.extend(crate::fleetmetrics::spawn(&app, stop_rx.clone()));
     let mut rx = stop_rx;
     tasks.push(tokio::spawn(async move {
         let _ = axum::serve(metrics_listener, metrics_router)
@@ -297,6 +299,7 @@ fn spawn_grpc(
     listener: TcpListener,
     mut stop: watch::Receiver<bool>,
 ) -> anyhow::Result<JoinHandle<()>> {
+    use metal_proto::api::v1::bmc_service_server::BmcServiceServer;
     use metal_proto::api::v1::boot_service_server::BootServiceServer;
     use metal_proto::api::v1::event_service_server::EventServiceServer;
     let c = &app.config;
@@ -314,6 +317,9 @@ fn spawn_grpc(
         .add_service(BootServiceServer::new(crate::grpc::BootServer {
             app: app.clone(),
         }))
+        .add_service(BmcServiceServer::new(crate::grpc::BmcServer {
+            app: app.clone(),
+        }))
         .add_service(EventServiceServer::new(crate::grpc::EventServer { app }));
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
     Ok(tokio::spawn(async move {
@@ -329,7 +335,9 @@ fn spawn_grpc(
 }
 
 /// With PostgreSQL: wakes this replica's Wait streams when another replica allocates their
-/// machine (`NOTIFY metal_allocation`). Reconnects after errors.
+/// machine (`NOTIFY metal_allocation`), and its BMC command streams when another replica queues
+/// or acknowledges a command of their partition (`NOTIFY metal_bmc_commands`). Reconnects after
+/// errors.
 fn spawn_allocation_listener(app: &App, mut stop: watch::Receiver<bool>) -> Option<JoinHandle<()>> {
     if app.store.backend() != metal_store::Backend::Postgres {
         return None;
@@ -340,7 +348,8 @@ fn spawn_allocation_listener(app: &App, mut stop: watch::Receiver<bool>) -> Opti
         loop {
             let listener = async {
                 let mut l = sqlx::postgres::PgListener::connect(&url).await?;
-                l.listen(crate::app::wait::CHANNEL).await?;
+                l.listen_all([crate::app::wait::CHANNEL, metal_store::commands::CHANNEL])
+                    .await?;
                 Ok::<_, sqlx::Error>(l)
             };
             let mut l = tokio::select! {
@@ -359,6 +368,9 @@ fn spawn_allocation_listener(app: &App, mut stop: watch::Receiver<bool>) -> Opti
             loop {
                 tokio::select! {
                     n = l.recv() => match n {
+                        Ok(n) if n.channel() == metal_store::commands::CHANNEL => {
+                            app.command_streams.wake(n.payload())
+                        }
                         Ok(n) => app.waiters.wake(n.payload()),
                         Err(e) => {
                             tracing::warn!(error = %e, "allocation listener lost its connection");

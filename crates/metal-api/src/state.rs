@@ -21,6 +21,8 @@ pub struct AppState {
     pub ip_batcher: crate::app::ipbatch::IpBatcher,
     pub net_batcher: crate::app::netbatch::NetworkBatcher,
     pub waiters: crate::app::wait::Waiters,
+    /// Open BMC command streams by partition id (metal-bmc agents).
+    pub command_streams: crate::app::wait::Waiters,
     me: std::sync::OnceLock<std::sync::Weak<AppState>>,
 }
 
@@ -38,6 +40,7 @@ impl AppState {
             ip_batcher: Default::default(),
             net_batcher: Default::default(),
             waiters: Default::default(),
+            command_streams: Default::default(),
             me: std::sync::OnceLock::new(),
         })
     }

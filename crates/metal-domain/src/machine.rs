@@ -23,8 +23,8 @@ use crate::size::MachineHardwareSummary;
 pub use find::MachineFindRequest;
 pub use firewall::{FirewallEgressRule, FirewallIngressRule, FirewallRules};
 pub use ipmi::{
-    apply_report, machine_from_report, MachineIpmiReport, MachineIpmiReportResponse,
-    MachineIpmiReports, DEFAULT_IPMI_PORT,
+    apply_report, is_planned_reboot, machine_from_report, MachineBmcCommand, MachineIpmiReport,
+    MachineIpmiReportResponse, MachineIpmiReports, DEFAULT_IPMI_PORT,
 };
 pub use lifecycle::{
     MachineConsolePasswordRequest, MachineConsolePasswordResponse, MachineReinstallRequest,

@@ -1,4 +1,4 @@
-//! gRPC protocol between metal-api and its agents (pixie, metal-hammer, metal-core).
+//! gRPC protocol between metal-api and its agents (pixie, metal-hammer, metal-core, metal-bmc).
 //!
 //! The `.proto` files under `proto/api/v1/` define the package `api.v1` after metal-stack's
 //! metal-api, with the same service, message and field names and numbers, so the protocol stays
@@ -8,6 +8,8 @@
 //!   `Register`, `Wait` (server stream), `Report` and `AbortReinstall` for metal-hammer.
 //! - `EventService` (`event.proto`): `Send` with a batch of provisioning events keyed by
 //!   machine id.
+//! - `BmcService` (`bmc.proto`): `Commands` (server stream) and `Ack` for metal-bmc, the
+//!   partition's BMC agent (power, boot device and LED commands).
 //!
 //! [`api::v1`] holds the generated messages, the clients
 //! ([`api::v1::boot_service_client::BootServiceClient`],

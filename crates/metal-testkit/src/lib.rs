@@ -7,6 +7,7 @@
 //! nothing is skipped silently.
 
 mod client;
+pub mod ipmisim;
 pub mod sim;
 
 use std::path::PathBuf;

@@ -452,17 +452,16 @@ pub async fn free(app: &AppState, id: &str) -> ApiResult<Machine> {
     m.waiting = false;
     docs::update(&mut tx, &mut m, stored.revision).await?;
     super::cabling::set_vrf(&mut tx, &m, "").await?;
-    // metal-bmc boots the machine into PXE and resets it (delivered by the fleet operations)
-    for command in ["PXE", "RESET"] {
-        metal_store::commands::enqueue(
-            &mut tx,
-            &m.id,
-            &m.partitionid,
-            command,
-            "free machine called",
-        )
-        .await?;
-    }
+    // metal-bmc boots the machine into PXE and resets it
+    super::commands::queue(
+        app,
+        &mut tx,
+        &m.id,
+        &m.partitionid,
+        &["PXE", "RESET"],
+        "free machine called",
+    )
+    .await?;
     super::events::record(
         &mut tx,
         id,
@@ -472,5 +471,6 @@ pub async fn free(app: &AppState, id: &str) -> ApiResult<Machine> {
     )
     .await?;
     tx.commit().await.map_err(store_err)?;
+    super::commands::wake(app, &m.partitionid);
     Ok(m)
 }

@@ -1,8 +1,8 @@
 //! Reinstall (§4.3), the console password, and partition capacity (§4.14).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
-use metal_domain::event::{EventType, Liveliness};
+use metal_domain::event::{EventContainer, EventType, Liveliness};
 use metal_domain::image::Image;
 use metal_domain::machine::{
     Machine, MachineConsolePasswordRequest, MachineConsolePasswordResponse,
@@ -10,6 +10,7 @@ use metal_domain::machine::{
     ServerCapacity,
 };
 use metal_domain::partition::Partition;
+use metal_domain::reservation::SizeReservation;
 use metal_store::docs;
 
 use super::store_err;
@@ -59,11 +60,17 @@ pub async fn reinstall(
     docs::update(&mut tx, &mut m, stored.revision).await?;
     super::cabling::set_vrf(&mut tx, &m, "").await?;
     // metal-bmc boots the machine into PXE and power-cycles it into the installer
-    for command in ["PXE", "CYCLE"] {
-        metal_store::commands::enqueue(&mut tx, &m.id, &m.partitionid, command, "reinstall")
-            .await?;
-    }
+    super::commands::queue(
+        app,
+        &mut tx,
+        &m.id,
+        &m.partitionid,
+        &["PXE", "CYCLE"],
+        "reinstall",
+    )
+    .await?;
     tx.commit().await.map_err(store_err)?;
+    super::commands::wake(app, &m.partitionid);
     Ok(m)
 }
 
@@ -126,6 +133,26 @@ pub async fn capacity(
     }
     let machines = docs::find::<Machine>(&mut conn, &filters).await?;
     let events = super::machine::event_containers(&mut conn, &machines).await?;
+    let reservations = docs::list::<SizeReservation>(&mut conn).await?;
+    let asker = req.projectid.as_deref().filter(|s| !s.is_empty());
+    Ok(capacity_of(
+        &partitions,
+        &machines,
+        &events,
+        &reservations,
+        asker,
+    ))
+}
+
+/// The capacity of loaded machines per partition and size (see [`capacity`]); `asker` is the
+/// project whose view of `free` is wanted. Also the source of the fleet metrics.
+pub fn capacity_of(
+    partitions: &[Partition],
+    machines: &[Machine],
+    events: &HashMap<String, EventContainer>,
+    reservations: &[SizeReservation],
+    asker: Option<&str>,
+) -> Vec<PartitionCapacity> {
     let mut by: BTreeMap<(String, String), ServerCapacity> = BTreeMap::new();
     for m in machines.iter().filter(|m| !m.partitionid.is_empty()) {
         let cap = by
@@ -170,17 +197,15 @@ pub async fn capacity(
             cap.othermachines.push(m.id.clone());
         }
     }
-    let reservations = docs::list::<metal_domain::reservation::SizeReservation>(&mut conn).await?;
     let mut held = metal_domain::reservation::Allocations::default();
-    for m in &machines {
+    for m in machines {
         if let Some(a) = &m.allocation {
             held.add(&a.project, &m.partitionid, &m.sizeid, 1);
         }
     }
-    let asker = req.projectid.as_deref().filter(|s| !s.is_empty());
     for ((partition, size), cap) in by.iter_mut() {
         let r = metal_domain::reservation::reserved_capacity(
-            &reservations,
+            reservations,
             partition,
             size,
             &held,
@@ -204,5 +229,5 @@ pub async fn capacity(
             }),
         }
     }
-    Ok(out)
+    out
 }

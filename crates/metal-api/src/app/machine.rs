@@ -150,7 +150,11 @@ pub async fn find_ipmi(
         .await?
         .into_iter()
         .zip(ipmis)
-        .map(|(machine, ipmi)| MachineIpmiResponse { machine, ipmi })
+        .map(|(machine, ipmi)| MachineIpmiResponse {
+            machine,
+            ipmi,
+            bmc_commands: Vec::new(),
+        })
         .collect())
 }
 
@@ -159,6 +163,7 @@ pub async fn get_ipmi(app: &AppState, id: &str) -> ApiResult<MachineIpmiResponse
     let m = super::get::<Machine>(app, id).await?;
     let ipmi = m.ipmi.clone();
     Ok(MachineIpmiResponse {
+        bmc_commands: super::commands::of_machine(app, &m.id).await?,
         machine: view(app, m).await?,
         ipmi,
     })

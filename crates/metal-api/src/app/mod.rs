@@ -6,6 +6,7 @@ pub mod allocate;
 pub mod boot;
 pub mod cabling;
 pub mod catalog;
+pub mod commands;
 pub mod events;
 pub mod fsl;
 pub mod group;

@@ -1,14 +1,17 @@
 //! The gRPC services of metal-api for its agents (§6.3): the boot service (pixie and
-//! metal-hammer) and the event service (batched provisioning events). Handlers convert the
+//! metal-hammer), the event service (batched provisioning events) and the BMC command stream
+//! (metal-bmc). Handlers convert the
 //! messages and call the app layer, like the REST handlers; errors map to gRPC status codes once,
 //! here.
 
+mod bmc;
 mod boot;
 mod convert;
 mod event;
 
 use tonic::Status;
 
+pub use bmc::BmcServer;
 pub use boot::BootServer;
 pub use event::EventServer;
 

@@ -91,6 +91,27 @@ pub async fn machine_state(
         app::machine::set_state(&a, &id, &r, &caller(&ext)).await?,
     ))
 }
+/// The `description` of the identify LED endpoints.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct LedQuery {
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// The power, boot and LED endpoints; the request body (metalctl sends `[]`) is ignored.
+pub async fn machine_power(
+    State(a): State<App>,
+    Path(id): Path<String>,
+    ext: Extensions,
+    command: &'static str,
+    led: Option<axum::extract::Query<LedQuery>>,
+) -> ApiResult<Json<MachineResponse>> {
+    let description = led.as_ref().and_then(|q| q.description.as_deref());
+    Ok(Json(
+        app::commands::power(&a, &id, command, description, &caller(&ext)).await?,
+    ))
+}
+
 pub async fn machine_delete(
     State(a): State<App>,
     Path(id): Path<String>,

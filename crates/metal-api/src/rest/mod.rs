@@ -740,6 +740,82 @@ fn machines(t: &mut RouteTable) {
             .returns::<MachineResponse>(200),
         post(m::firewall_allocate),
     );
+    // power, boot device and identify LED: queued for the partition's metal-bmc (§4.15)
+    for (path, id, summary, command) in [
+        (
+            "/v1/machine/{id}/power/on",
+            "machineOn",
+            "sends a power-on to the machine",
+            "ON",
+        ),
+        (
+            "/v1/machine/{id}/power/off",
+            "machineOff",
+            "sends a power-off to the machine",
+            "OFF",
+        ),
+        (
+            "/v1/machine/{id}/power/reset",
+            "machineReset",
+            "sends a reset to the machine",
+            "RESET",
+        ),
+        (
+            "/v1/machine/{id}/power/cycle",
+            "machineCycle",
+            "sends a power cycle to the machine",
+            "CYCLE",
+        ),
+        (
+            "/v1/machine/{id}/power/bios",
+            "machineBios",
+            "boots machine into BIOS",
+            "BIOS",
+        ),
+        (
+            "/v1/machine/{id}/power/disk",
+            "machineDisk",
+            "sets the machine's boot device to disk",
+            "DISK",
+        ),
+        (
+            "/v1/machine/{id}/power/pxe",
+            "machinePxe",
+            "sets the machine's boot device to PXE",
+            "PXE",
+        ),
+    ] {
+        t.add(
+            Op::post(path, id, EDIT)
+                .summary(summary)
+                .returns::<MachineResponse>(200)
+                .error(422),
+            post(move |st, path, ext| m::machine_power(st, path, ext, command, None)),
+        );
+    }
+    for (path, id, summary, command) in [
+        (
+            "/v1/machine/{id}/power/chassis-identify-led-on",
+            "chassisIdentifyLEDOn",
+            "sends a power-on to the chassis identify LED",
+            "LED-ON",
+        ),
+        (
+            "/v1/machine/{id}/power/chassis-identify-led-off",
+            "chassisIdentifyLEDOff",
+            "sends a power-off to the chassis identify LED",
+            "LED-OFF",
+        ),
+    ] {
+        t.add(
+            Op::post(path, id, EDIT)
+                .summary(summary)
+                .query("description", "string", "reason why the LED is switched")
+                .returns::<MachineResponse>(200)
+                .error(422),
+            post(move |st, path, ext, q| m::machine_power(st, path, ext, command, Some(q))),
+        );
+    }
     t.add(
         Op::post("/v1/machine/{id}/reinstall", "reinstallMachine", EDIT)
             .summary("reinstall an allocated machine with another image, keeping disks not wiped on reinstall")

@@ -4,6 +4,7 @@
 
 mod audit;
 mod auth;
+mod bmc;
 mod catalog;
 mod concurrency;
 mod fsl;
@@ -13,6 +14,7 @@ mod ip;
 mod issues;
 mod jobs;
 mod machine;
+mod metrics;
 mod network;
 mod openapi;
 mod project;

@@ -113,6 +113,33 @@ impl Client {
         self.post(&action_path(id, "reinstall"), req).await
     }
 
+    /// `POST /v1/machine/{id}/power/{action}` with `action` one of `on`, `off`, `reset`,
+    /// `cycle`, `bios`, `disk`, `pxe`: queued for the partition's metal-bmc. The body is an
+    /// empty JSON array, as metalctl sends it (metal-stack answers a null body with 406).
+    pub async fn machine_power(&self, id: &str, action: &str) -> Result<MachineResponse> {
+        self.post(
+            &action_path(id, &format!("power/{action}")),
+            &Vec::<()>::new(),
+        )
+        .await
+    }
+
+    /// `POST /v1/machine/{id}/power/chassis-identify-led-on|off?description=…`.
+    pub async fn machine_identify(
+        &self,
+        id: &str,
+        on: bool,
+        description: &str,
+    ) -> Result<MachineResponse> {
+        let state = if on { "on" } else { "off" };
+        let path = format!(
+            "{}?description={}",
+            action_path(id, &format!("power/chassis-identify-led-{state}")),
+            crate::client::encode_path_segment(description)
+        );
+        self.post(&path, &Vec::<()>::new()).await
+    }
+
     /// `GET /v1/machine/consolepassword` with a JSON body (as metal-api defines it): the
     /// password of the machine's console user.
     pub async fn machine_console_password(

@@ -58,6 +58,36 @@ pub struct MachineIpmiReportResponse {
     pub updated: Vec<String>,
 }
 
+/// A BMC command of a machine as the IPMI view shows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(default)]
+pub struct MachineBmcCommand {
+    /// queue sequence number
+    pub seq: i64,
+    /// ON, OFF, RESET, CYCLE, PXE, DISK, BIOS, LED-ON, LED-OFF
+    pub command: String,
+    /// why it was queued
+    pub reason: String,
+    /// when it was queued
+    pub queued: Option<DateTime<Utc>>,
+    /// when it was last handed to metal-bmc; empty while undelivered
+    pub delivered: Option<DateTime<Utc>>,
+    /// the metal-bmc agent it was handed to
+    pub agent: String,
+    /// how many times it was handed out
+    pub attempts: i64,
+    /// when metal-bmc acknowledged it; empty while pending
+    pub acknowledged: Option<DateTime<Utc>>,
+    /// the error metal-bmc acknowledged; empty on success
+    pub error: String,
+}
+
+/// Commands that reboot the machine: they are recorded as a `Planned Reboot` event first.
+pub fn is_planned_reboot(command: &str) -> bool {
+    matches!(command, "RESET" | "OFF" | "CYCLE")
+}
+
 impl MachineIpmiReports {
     /// The partition is required; every uuid must be a usable machine id and every BMC
     /// address an IP address.

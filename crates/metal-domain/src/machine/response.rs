@@ -47,6 +47,11 @@ pub struct MachineIpmiResponse {
     #[serde(flatten)]
     pub machine: MachineResponse,
     pub ipmi: MachineIpmi,
+    /// Differs from metal-stack: the machine's BMC commands (power, boot device, LED) not yet
+    /// acknowledged by metal-bmc, then the last acknowledged ones; only `GET /v1/machine/{id}/ipmi`
+    /// fills it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bmc_commands: Vec<super::ipmi::MachineBmcCommand>,
 }
 
 /// `v1.MachineResponse` (and `v1.FirewallResponse`, the same shape).

@@ -19,6 +19,7 @@
 pub mod allocate;
 pub mod ipmi;
 pub mod issues;
+pub mod power;
 pub mod table;
 
 use std::path::PathBuf;
@@ -73,7 +74,15 @@ pub enum MachineCmd {
     /// Show the machines with issues, or with `list` every issue type.
     Issues(issues::IssuesArgs),
     /// Show the machines with their BMC: power, address, FRU, firmware, last report.
-    Ipmi(ipmi::IpmiArgs),
+    Ipmi(Box<ipmi::IpmiArgs>),
+    /// Power the machine on, off, reset or cycle it, or set its boot device.
+    #[command(subcommand)]
+    Power(power::PowerCmd),
+    /// Switch the chassis identify LED on or off.
+    #[command(subcommand)]
+    Identify(power::IdentifyCmd),
+    /// Connect to the serial console of the machine.
+    Console(power::ConsoleArgs),
 }
 
 /// `--state`: `RESERVED`, `LOCKED` (any case), or `""` for available machines.
@@ -385,7 +394,24 @@ pub async fn run(app: &mut App, cmd: MachineCmd) -> AnyResult<()> {
         }
         MachineCmd::Logs(l) => logs(app, &l).await,
         MachineCmd::Issues(i) => issues::run(app, i).await,
-        MachineCmd::Ipmi(i) => ipmi::run(app, i).await,
+        MachineCmd::Ipmi(i) => ipmi::run(app, *i).await,
+        MachineCmd::Power(p) => {
+            let (action, id) = p.action();
+            let m = app.client()?.machine_power(id, action).await?;
+            print_row(app, &m)
+        }
+        MachineCmd::Identify(i) => {
+            let (on, a) = match i {
+                power::IdentifyCmd::On(a) => (true, a),
+                power::IdentifyCmd::Off(a) => (false, a),
+            };
+            let m = app
+                .client()?
+                .machine_identify(&a.id, on, &a.description)
+                .await?;
+            print_row(app, &m)
+        }
+        MachineCmd::Console(c) => power::console(app, c).await,
         MachineCmd::Consolepassword(c) => {
             let req = MachineConsolePasswordRequest {
                 id: c.id,

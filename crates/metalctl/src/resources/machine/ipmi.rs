@@ -13,7 +13,10 @@ use crate::app::App;
 use crate::output::Table;
 
 #[derive(Args, Debug, Clone)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct IpmiArgs {
+    #[command(subcommand)]
+    pub cmd: Option<IpmiCmd>,
     /// id of the machine (all machines matching the filters without)
     #[arg(value_name = "ID")]
     pub machine_id: Option<String>,
@@ -24,7 +27,26 @@ pub struct IpmiArgs {
     pub last_event_error_threshold: Duration,
 }
 
+#[derive(clap::Subcommand, Debug, Clone)]
+pub enum IpmiCmd {
+    /// Show the machines grouped by the chassis they are built into (chassis serial of the FRU).
+    ChassisList {
+        #[command(flatten)]
+        filters: MachineFilters,
+    },
+}
+
 pub async fn run(app: &mut App, args: IpmiArgs) -> AnyResult<()> {
+    if let Some(IpmiCmd::ChassisList { filters }) = &args.cmd {
+        let items = app
+            .client()?
+            .find_ipmi_machines(&filters.to_find(None))
+            .await?;
+        let threshold = args.last_event_error_threshold;
+        return app
+            .printer
+            .list(&items, |_| chassis_table(&items, threshold, Utc::now()));
+    }
     let mut filters = args.filters.clone();
     if args.machine_id.is_some() {
         filters.id = args.machine_id.clone();
@@ -132,6 +154,68 @@ pub fn ipmi_table(
             ]
         };
         t.push(row);
+    }
+    t
+}
+
+/// The chassis table: one group row per chassis serial (`<serial> (<chassis part number>)`, or
+/// `<no-chassis-serial-reported>`), then its machines prefixed `├─╴` and, the last, `└─╴`.
+pub fn chassis_table(
+    items: &[MachineIpmiResponse],
+    threshold: Duration,
+    now: DateTime<Utc>,
+) -> Table {
+    let mut t = Table::new(vec![
+        "ID",
+        "",
+        "PARTITION",
+        "RACK",
+        "SIZE",
+        "PRODUCT SERIAL",
+        "HOSTNAME",
+    ]);
+    let mut groups: std::collections::BTreeMap<String, Vec<&MachineIpmiResponse>> =
+        Default::default();
+    for item in items {
+        let fru = &item.ipmi.fru;
+        let key = if fru.chassis_part_serial.is_empty() {
+            "<no-chassis-serial-reported>".to_string()
+        } else {
+            format!("{} ({})", fru.chassis_part_serial, fru.chassis_part_number)
+        };
+        groups.entry(key).or_default().push(item);
+    }
+    for (key, mut members) in groups {
+        members.sort_by(|a, b| a.machine.id.cmp(&b.machine.id));
+        t.push(vec![
+            key,
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+        ]);
+        let n = members.len();
+        for (i, item) in members.into_iter().enumerate() {
+            let m = &item.machine;
+            let prefix = if i + 1 == n { "└─╴" } else { "├─╴" };
+            t.push(vec![
+                format!("{prefix}{}", m.id),
+                emojis(m, threshold, now),
+                m.partition
+                    .as_ref()
+                    .map(|p| p.id.clone())
+                    .unwrap_or_default(),
+                m.rackid.clone(),
+                m.size.as_ref().map(|s| s.id.clone()).unwrap_or_default(),
+                item.ipmi.fru.product_serial.clone(),
+                m.allocation
+                    .as_ref()
+                    .map(|a| a.hostname.clone())
+                    .unwrap_or_default(),
+            ]);
+        }
     }
     t
 }

@@ -1,0 +1,259 @@
+//! Fleet operations end to end: metal-bmc (in-process) reads two OpenIPMI `ipmi_sim` BMCs on
+//! loopback addresses found in a dhcpd lease file (a third address answers nothing), reports
+//! them to a real metal-api, and executes the commands `metalctl machine power|identify`
+//! queue, over metal-api's gRPC command stream; `metalctl machine ipmi` shows the result.
+//! Runs on SQLite and PostgreSQL. Needs ipmi_sim and ipmitool (required in CI).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use metal_bmc::agent::{grpc_channel, Agent, Settings};
+use metal_bmc::bmc::{Access, Credentials, Protocol};
+use metal_testkit::ipmisim::{free_udp_port, tools_present, IpmiSim, SimBmc};
+use metal_testkit::{Backend, TestApi};
+use serde_json::{json, Value};
+
+const U1: &str = "6a1c0e4e-0b7a-4f65-9a3b-1f0000000001";
+const U2: &str = "6a1c0e4e-0b7a-4f65-9a3b-1f0000000002";
+
+fn sim_bmc(uuid: &str, n: u8) -> SimBmc {
+    SimBmc {
+        uuid: uuid.into(),
+        user: "ADMIN".into(),
+        password: "factory-secret".into(),
+        chassis_part_number: "CSE-819".into(),
+        chassis_serial: "CH-1".into(),
+        board_mfg: "Simulated".into(),
+        board_serial: format!("BS-{n}"),
+        board_part_number: "X11-SIM".into(),
+        product_manufacturer: "Simulated".into(),
+        product_part_number: "SYS-SIM".into(),
+        product_serial: format!("PS-{n}"),
+        firmware: (3, 0x14),
+    }
+}
+
+struct Ctl {
+    url: String,
+    key: String,
+    home: tempfile::TempDir,
+}
+
+impl Ctl {
+    async fn ok(&self, args: &[&str]) -> String {
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_metalctl"))
+            .args(args)
+            .env("HOME", self.home.path())
+            .env("METALCTL_API_URL", &self.url)
+            .env("METALCTL_HMAC", &self.key)
+            .env_remove("METALCTL_API_TOKEN")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .await
+            .expect("metalctl runs");
+        assert!(
+            out.status.success(),
+            "metalctl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    async fn json(&self, args: &[&str]) -> Value {
+        let mut all = args.to_vec();
+        all.extend(["-o", "json"]);
+        serde_json::from_str(&self.ok(&all).await).unwrap()
+    }
+}
+
+async fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn row_of<'a>(table: &'a str, id: &str) -> &'a str {
+    table
+        .lines()
+        .find(|l| l.starts_with(id))
+        .unwrap_or_else(|| panic!("no row for {id} in\n{table}"))
+}
+
+async fn power_and_reports(backend: Backend) {
+    if !tools_present("power_and_reports") {
+        return;
+    }
+    let api = TestApi::start(backend).await.unwrap();
+    let r = api
+        .admin()
+        .put("v1/partition", json!({"id": "fra", "name": "fra"}))
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+
+    let ips = ["127.0.0.11", "127.0.0.12", "127.0.0.13"];
+    let port = free_udp_port(&ips);
+    let (b1, b2) = (sim_bmc(U1, 1), sim_bmc(U2, 2));
+    let sim1 = IpmiSim::start(ips[0], port, &b1).await.unwrap();
+    let sim2 = IpmiSim::start(ips[1], port, &b2).await.unwrap();
+    // a BMC that hangs: its port is bound and never answers
+    let _hung = std::net::UdpSocket::bind((ips[2], port)).unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let leases = dir.path().join("dhcpd.leases");
+    let mut text = String::new();
+    for (i, ip) in ips.iter().enumerate() {
+        text.push_str(&format!(
+            "lease {ip} {{\n  starts 6 2026/11/21 00:00:00;\n  ends never;\n  hardware ethernet aa:bb:cc:00:00:0{i};\n}}\n"
+        ));
+    }
+    std::fs::write(&leases, text).unwrap();
+
+    let rest = metal_client::Client::builder(&api.url())
+        .hmac(api.keys.edit.clone(), metal_client::HmacAuthType::Edit)
+        .build()
+        .unwrap();
+    let agent = Agent {
+        settings: Arc::new(Settings {
+            partition_id: "fra".into(),
+            agent: "bmc-test".into(),
+            lease_file: leases,
+            report_interval: Duration::from_secs(3600),
+            allowed_cidrs: vec!["127.0.0.0/8".parse().unwrap()],
+            ignore_macs: vec![],
+            credentials: Credentials {
+                user: "ADMIN".into(),
+                password: "factory-secret".into(),
+            },
+            access: Access {
+                protocol: Protocol::Ipmi,
+                ipmi_port: port,
+                redfish_port: 443,
+                timeout: Duration::from_secs(2),
+            },
+            concurrency: 20,
+            max_in_flight: 10,
+        }),
+        rest,
+        grpc: grpc_channel(&format!("http://{}", api.server.grpc_addr), None).unwrap(),
+    };
+
+    // the first report creates both machines; the hanging BMC is left out
+    let started = Instant::now();
+    let answer = agent.report_once().await.unwrap();
+    let mut created = answer.created.clone();
+    created.sort();
+    assert_eq!(created, [U1, U2]);
+    assert!(started.elapsed() < Duration::from_secs(20));
+
+    let ctl = Ctl {
+        url: api.url(),
+        key: api.keys.admin.clone(),
+        home: tempfile::tempdir().unwrap(),
+    };
+    let table = ctl.ok(&["machine", "ipmi"]).await;
+    let row = row_of(&table, U1);
+    assert!(row.contains("OFF"), "{row}");
+    assert!(row.contains("127.0.0.11:623"), "{row}");
+    assert!(row.contains("X11-SIM"), "{row}");
+    assert!(row.contains("3.14"), "BMC firmware in {row}");
+    let one = ctl.json(&["machine", "ipmi", U2]).await;
+    assert_eq!(one[0]["ipmi"]["fru"]["product_serial"], "PS-2");
+    assert_eq!(one[0]["ipmi"]["fru"]["board_mfg_serial"], "BS-2");
+    assert_eq!(one[0]["ipmi"]["fru"]["chassis_part_serial"], "CH-1");
+
+    // the command stream
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let consumer = tokio::spawn(agent.clone().commands(stop_rx));
+
+    ctl.ok(&["machine", "power", "on", U1]).await;
+    eventually("machine 1 powered on", || sim1.powered()).await;
+    // the agent reports the machine right after the command
+    let mut on = false;
+    for _ in 0..100 {
+        let t = ctl.ok(&["machine", "ipmi", U1]).await;
+        if row_of(&t, U1).contains(" ON ") {
+            on = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(on, "metalctl machine ipmi shows the machine ON");
+
+    let t0 = Instant::now();
+    ctl.ok(&["machine", "power", "off", U1]).await;
+    eventually("machine 1 powered off", || !sim1.powered()).await;
+    let off_after = t0.elapsed();
+    eprintln!("power off took {off_after:?} from metalctl to the simulated BMC");
+    agent.report_once().await.unwrap();
+    let t = ctl.ok(&["machine", "ipmi", U1]).await;
+    assert!(row_of(&t, U1).contains("OFF"), "{t}");
+    let m = ctl.json(&["machine", "describe", U1]).await;
+    let log = m["events"]["log"].as_array().unwrap();
+    assert!(
+        log.iter()
+            .any(|e| e["event"] == "Planned Reboot" && e["message"] == "OFF"),
+        "{log:?}"
+    );
+
+    ctl.ok(&["machine", "power", "pxe", U2]).await;
+    eventually("machine 2 boots from PXE", || {
+        sim2.boot_device().as_deref() == Some("pxe")
+    })
+    .await;
+    assert!(!sim2.powered(), "pxe does not power the machine on");
+    ctl.ok(&["machine", "identify", "on", U2, "-d", "replace disk"])
+        .await;
+    eventually("identify LED of machine 2", || {
+        sim2.chassis_log().contains("identify")
+    })
+    .await;
+    let m = ctl.json(&["machine", "describe", U2]).await;
+    assert_eq!(m["ledstate"]["value"], "LED-ON");
+    assert_eq!(m["ledstate"]["description"], "replace disk");
+
+    // free: PXE, then RESET, in this order, one after the other
+    ctl.ok(&["machine", "power", "on", U2]).await;
+    eventually("machine 2 on", || sim2.powered()).await;
+    std::fs::remove_file(sim2.dir().join("boot")).unwrap();
+    ctl.ok(&["machine", "rm", U2]).await;
+    eventually("reset of machine 2", || sim2.dir().join("resets").exists()).await;
+    assert_eq!(sim2.boot_device().as_deref(), Some("pxe"));
+    let log = sim2.chassis_log();
+    let boot_at = log.rfind("set boot pxe").expect("boot set");
+    let reset_at = log.rfind("set reset").expect("reset sent");
+    assert!(boot_at < reset_at, "PXE before RESET:\n{log}");
+
+    // every command acknowledged without error
+    let mut done = false;
+    let mut last = Vec::new();
+    for _ in 0..100 {
+        let v = api.admin().get(&format!("v1/machine/{U2}/ipmi")).await;
+        let c = v.body["bmc_commands"].as_array().unwrap().clone();
+        assert!(c.len() >= 5, "PXE, LED-ON, ON, PXE, RESET: {c:?}");
+        last = c.clone();
+        if c.iter().all(|c| c["acknowledged"].is_string()) {
+            assert!(c.iter().all(|c| c["error"] == ""), "{c:?}");
+            done = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(done, "commands acknowledged: {last:?}");
+
+    let _ = stop_tx.send(true);
+    consumer.await.unwrap();
+    drop((sim1, sim2));
+    api.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn power_and_reports_sqlite() {
+    power_and_reports(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn power_and_reports_postgres() {
+    power_and_reports(Backend::Postgres).await;
+}
