@@ -771,8 +771,9 @@ fn pairwise(now: DateTime<Utc>) {
 // Part 2: end to end
 // ---------------------------------------------------------------------------------------
 
-/// Stores the fleet: (machines, machines without event container, machines with issues).
-async fn seed(api: &TestApi, now: DateTime<Utc>, n: usize) -> (usize, usize, usize) {
+/// Stores the fleet: (machines, machines without event container, machines with issues,
+/// MiB of JSON of the machines and of the event containers).
+async fn seed(api: &TestApi, now: DateTime<Utc>, n: usize) -> (usize, usize, usize, (f64, f64)) {
     let (mut machines, mut containers) = fleet(n, now);
     let store = api.store();
     for chunk in machines.chunks_mut(200) {
@@ -791,7 +792,20 @@ async fn seed(api: &TestApi, now: DateTime<Utc>, n: usize) -> (usize, usize, usi
     }
     let events = events_by_id(containers);
     let flagged = issues::evaluate(&machines, &events, Utc::now(), &IssueConfig::default()).len();
-    (machines.len(), machines.len() - events.len(), flagged)
+    let machines_json: usize = machines
+        .iter()
+        .map(|m| serde_json::to_string(m).expect("json").len())
+        .sum();
+    let events_json: usize = events
+        .values()
+        .map(|e| serde_json::to_string(e).expect("json").len())
+        .sum();
+    (
+        machines.len(),
+        machines.len() - events.len(),
+        flagged,
+        (mib(machines_json), mib(events_json)),
+    )
 }
 
 /// A signed `POST` as metal-stack's clients send it (Metal-View): status and raw body.
@@ -813,17 +827,63 @@ async fn post_raw(http: &reqwest::Client, api: &TestApi, path: &str, body: &str)
     (status, resp.bytes().await.expect("body").to_vec())
 }
 
+/// Latency and peak extra heap of each run (the counting allocator sees the whole process:
+/// server, client and database driver; one request at a time, so the peak is the request's).
+struct Meter {
+    lat: Vec<Duration>,
+    peak: Vec<usize>,
+    t: Instant,
+    base: usize,
+}
+
+impl Meter {
+    fn new() -> Self {
+        Self {
+            lat: Vec::new(),
+            peak: Vec::new(),
+            t: Instant::now(),
+            base: 0,
+        }
+    }
+
+    fn start(&mut self) {
+        self.base = HEAP.current_usage();
+        HEAP.reset_peak_usage();
+        self.t = Instant::now();
+    }
+
+    fn stop(&mut self) {
+        self.lat.push(self.t.elapsed());
+        self.peak.push(HEAP.peak_usage().saturating_sub(self.base));
+    }
+
+    /// `runs | p50 ms | p95 ms | peak MiB (median)` cells.
+    fn cells(mut self) -> String {
+        self.lat.sort();
+        self.peak.sort();
+        format!(
+            "{} | {:.1} | {:.1} | {:.1}",
+            self.lat.len(),
+            pct(&self.lat, 0.5),
+            pct(&self.lat, 0.95),
+            mib(self.peak[self.peak.len() / 2])
+        )
+    }
+}
+
 async fn end_to_end(backends: &[Backend], runs: usize) {
     let n = 10_000;
     println!("### 2. End to end: `POST /v1/machine/issues/evaluate` with {n} machines stored (signed, loopback, one request at a time)\n");
-    println!("| backend | measurement | runs | p50 ms | p95 ms | answer | machines with issues |");
-    println!("|---|---|---:|---:|---:|---:|---:|");
+    println!("| backend | measurement | runs | p50 ms | p95 ms | peak extra heap MiB | answer | machines with issues |");
+    println!("|---|---|---:|---:|---:|---:|---:|---:|");
     let mut rss = Vec::new();
+    let mut stored_json = (0.0, 0.0);
     for &backend in backends {
         reset_hwm();
         let api = TestApi::start(backend).await.expect("metal-api");
         let t = Instant::now();
-        let (stored, no_container, expected) = seed(&api, Utc::now(), n).await;
+        let (stored, no_container, expected, json) = seed(&api, Utc::now(), n).await;
+        stored_json = json;
         eprintln!(
             "{backend:?}: seeded {stored} machines in {:.1} s",
             t.elapsed().as_secs_f64()
@@ -835,58 +895,40 @@ async fn end_to_end(backends: &[Backend], runs: usize) {
         let answer: Vec<serde_json::Value> = serde_json::from_slice(&body).expect("json");
         assert_eq!(answer.len(), expected, "HTTP answer and domain differ");
         let size = body.len();
-        let mut lat = Vec::new();
+        let mut m = Meter::new();
         for _ in 0..runs {
-            let t = Instant::now();
+            m.start();
             let (status, body) = post_raw(&http, &api, path, "{}").await;
-            lat.push(t.elapsed());
+            m.stop();
             assert_eq!(status, 200);
             assert_eq!(body.len(), size);
         }
-        lat.sort();
         println!(
-            "| {backend:?} | HTTP, whole fleet (`{{}}`) | {runs} | {:.1} | {:.1} | {:.1} KiB | {} |",
-            pct(&lat, 0.5),
-            pct(&lat, 0.95),
+            "| {backend:?} | HTTP, whole fleet (`{{}}`) | {} | {:.1} KiB | {} |",
+            m.cells(),
             size as f64 / 1024.0,
             answer.len()
         );
         // the same through the app layer: load machines and containers, evaluate; no HTTP
         let app = api.server.app.clone();
         let req = MachineIssuesRequest::default();
-        let mut lat = Vec::new();
+        let mut m = Meter::new();
         for _ in 0..runs {
-            let t = Instant::now();
+            m.start();
             let got = metal_api::app::issues::evaluate(&app, &req, Utc::now())
                 .await
                 .expect("evaluate");
-            lat.push(t.elapsed());
+            m.stop();
             assert_eq!(got.len(), expected);
         }
-        lat.sort();
         println!(
-            "| {backend:?} | in-process `app::issues::evaluate` (load + evaluate) | {runs} | {:.1} | {:.1} | - | {expected} |",
-            pct(&lat, 0.5),
-            pct(&lat, 0.95),
-        );
-        let (status, body) = post_raw(
-            &http,
-            &api,
-            path,
-            r#"{"severity": "critical", "omit": ["no-event-container"]}"#,
-        )
-        .await;
-        assert_eq!(status, 200);
-        let critical: Vec<serde_json::Value> = serde_json::from_slice(&body).expect("json");
-        println!(
-            "| {backend:?} | HTTP, `severity: critical` (one run) | 1 | - | - | {:.1} KiB | {} |",
-            body.len() as f64 / 1024.0,
-            critical.len()
+            "| {backend:?} | in-process `app::issues::evaluate` (load + evaluate) | {} | - | {expected} |",
+            m.cells()
         );
         // loading alone: the machines and the event containers, decoded
-        let mut lat = Vec::new();
+        let mut m = Meter::new();
         for _ in 0..runs {
-            let t = Instant::now();
+            m.start();
             let mut conn = app.store.reader().acquire().await.expect("connection");
             let machines = metal_api::app::machine::matching(&mut conn, &req.query, None)
                 .await
@@ -894,23 +936,38 @@ async fn end_to_end(backends: &[Backend], runs: usize) {
             let events = metal_api::app::machine::event_containers(&mut conn, &machines)
                 .await
                 .expect("events");
-            lat.push(t.elapsed());
+            m.stop();
             assert_eq!(
                 (machines.len(), events.len()),
                 (stored, stored - no_container)
             );
         }
-        lat.sort();
         println!(
-            "| {backend:?} | in-process load only (machines + event containers, decoded) | {runs} | {:.1} | {:.1} | - | - |",
-            pct(&lat, 0.5),
-            pct(&lat, 0.95),
+            "| {backend:?} | in-process load only (machines + event containers, decoded) | {} | - | - |",
+            m.cells()
+        );
+        let filter = r#"{"severity": "critical", "omit": ["no-event-container"]}"#;
+        let mut m = Meter::new();
+        m.start();
+        let (status, body) = post_raw(&http, &api, path, filter).await;
+        m.stop();
+        assert_eq!(status, 200);
+        let critical: Vec<serde_json::Value> = serde_json::from_slice(&body).expect("json");
+        println!(
+            "| {backend:?} | HTTP, `severity: critical` | {} | {:.1} KiB | {} |",
+            m.cells(),
+            body.len() as f64 / 1024.0,
+            critical.len()
         );
         drop(app);
         rss.push((backend, proc_status_mib("VmHWM:")));
         api.stop().await;
     }
     println!();
+    println!(
+        "stored documents (as JSON): machines {:.1} MiB, event containers {:.1} MiB",
+        stored_json.0, stored_json.1
+    );
     for (backend, hwm) in rss {
         println!("process VmHWM during the {backend:?} run (server, client and seeding in one process): {hwm:.0} MiB");
     }
