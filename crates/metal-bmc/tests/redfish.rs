@@ -70,14 +70,9 @@ fn emulator_command() -> Option<&'static [String]> {
 
 /// The emulator command, or None after a loud skip; panics where the tests must run.
 fn emulator_or_skip(test: &str) -> Option<&'static [String]> {
-    if let Some(cmd) = emulator_command() {
-        return Some(cmd);
-    }
-    let required = std::env::var("METAL_PRIVILEGED_TESTS").is_ok_and(|v| v == "1")
-        || std::env::var_os("CI").is_some();
-    assert!(!required, "sushy-emulator not found; {INSTALL}");
-    eprintln!("\n!!!! {test}: skipped: sushy-emulator not installed ({INSTALL}) !!!!\n");
-    None
+    let cmd = emulator_command();
+    metal_testkit::tool_or_skip(test, cmd.is_some(), "sushy-emulator", INSTALL);
+    cmd
 }
 
 /// A running emulator; killed and its directory removed on drop.

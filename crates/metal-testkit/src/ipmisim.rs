@@ -48,19 +48,12 @@ pub fn tools_present(test: &str) -> bool {
             .map(|o| o.status.success())
             .unwrap_or(false)
     };
-    if have("ipmi_sim") && have("ipmitool") {
-        return true;
-    }
-    let must = std::env::var("METAL_PRIVILEGED_TESTS").as_deref() == Ok("1")
-        || std::env::var_os("CI").is_some();
-    assert!(
-        !must,
-        "{test}: ipmi_sim and ipmitool are required (apt-get install openipmi ipmitool; .ci/run does)"
-    );
-    eprintln!(
-        "SKIPPED {test}: ipmi_sim/ipmitool not installed (apt-get install openipmi ipmitool)"
-    );
-    false
+    crate::tool_or_skip(
+        test,
+        have("ipmi_sim") && have("ipmitool"),
+        "ipmi_sim and ipmitool",
+        "apt-get install openipmi ipmitool, as .ci/run does",
+    )
 }
 
 /// The IPMI GUID bytes (reverse order of the uuid's bytes) as ipmi_sim's `guid` wants them.

@@ -17,6 +17,20 @@ use sqlx::Connection;
 
 pub use client::{Caller, TestClient, TestResponse};
 
+/// Whether a test whose external tool may be missing runs: `true` when the tool is there.
+/// Where the tests must run (`METAL_PRIVILEGED_TESTS=1` or `CI` set) a missing tool fails the
+/// test with `install`; elsewhere the test prints a loud SKIPPED line and returns.
+pub fn tool_or_skip(test: &str, present: bool, what: &str, install: &str) -> bool {
+    if present {
+        return true;
+    }
+    let required = std::env::var("METAL_PRIVILEGED_TESTS").as_deref() == Ok("1")
+        || std::env::var_os("CI").is_some();
+    assert!(!required, "{test}: {what} is required; {install}");
+    eprintln!("\n!!!! SKIPPED {test}: {what} not installed ({install}) !!!!\n");
+    false
+}
+
 /// The database backends every suite runs against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
