@@ -65,14 +65,7 @@ pub async fn notify(
     backend: Backend,
     partition_id: &str,
 ) -> StoreResult<()> {
-    if backend == Backend::Postgres {
-        sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(CHANNEL)
-            .bind(partition_id)
-            .execute(conn)
-            .await?;
-    }
-    Ok(())
+    crate::notify(conn, backend, CHANNEL, partition_id).await
 }
 
 /// Appends a command for the machine's BMC.

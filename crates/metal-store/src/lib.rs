@@ -90,6 +90,24 @@ pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
 static MIGRATIONS_SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static MIGRATIONS_POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
+/// Sends `NOTIFY channel, payload` inside the transaction of `conn`: PostgreSQL delivers it to
+/// every listening replica when the transaction commits. A no-op on SQLite (one process).
+pub async fn notify(
+    conn: &mut sqlx::AnyConnection,
+    backend: Backend,
+    channel: &str,
+    payload: &str,
+) -> StoreResult<()> {
+    if backend == Backend::Postgres {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(channel)
+            .bind(payload)
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}
+
 /// Hides the password of a database URL for messages and logs.
 pub fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {

@@ -161,15 +161,8 @@ pub async fn allocate(
     let mut tx = app.store.begin().await?;
     let machine = pick(app, &mut tx, &spec, &project).await?;
     let m = allocate_to(&mut tx, &spec, &project, &layout, machine, creator).await?;
-    if app.store.backend() == metal_store::Backend::Postgres {
-        // delivered to the other replicas' Wait streams when the transaction commits
-        sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(super::wait::CHANNEL)
-            .bind(&m.id)
-            .execute(&mut *tx)
-            .await
-            .map_err(store_err)?;
-    }
+    // delivered to the other replicas' Wait streams when the transaction commits
+    metal_store::notify(&mut tx, app.store.backend(), super::wait::CHANNEL, &m.id).await?;
     tx.commit().await.map_err(store_err)?;
     app.waiters.wake(&m.id);
     Ok(m)
