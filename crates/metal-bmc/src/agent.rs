@@ -37,6 +37,31 @@ pub struct Settings {
     pub max_in_flight: usize,
 }
 
+impl Settings {
+    /// The settings of the command line's defaults (report every 5 minutes, every address
+    /// allowed, 20 BMCs read and 10 commands run at a time) for the given partition, lease file,
+    /// factory account and BMC access.
+    pub fn new(
+        partition_id: &str,
+        lease_file: std::path::PathBuf,
+        credentials: Credentials,
+        access: Access,
+    ) -> Settings {
+        Settings {
+            partition_id: partition_id.to_string(),
+            agent: "metal-bmc".to_string(),
+            lease_file,
+            report_interval: Duration::from_secs(300),
+            allowed_cidrs: Vec::new(),
+            ignore_macs: Vec::new(),
+            credentials,
+            access,
+            concurrency: 20,
+            max_in_flight: 10,
+        }
+    }
+}
+
 /// The agent's connections to metal-api.
 #[derive(Clone)]
 pub struct Agent {

@@ -30,6 +30,40 @@ pub struct SimBmc {
     pub firmware: (u8, u8),
 }
 
+impl SimBmc {
+    /// A BMC of the simulated vendor with account `ADMIN`/`password`: chassis `CH-1`
+    /// (`CSE-819`), board `X11-SIM` serial `BS-<n>`, product `SYS-SIM` serial `PS-<n>`,
+    /// firmware 3.14.
+    pub fn example(uuid: &str, password: &str, n: u8) -> SimBmc {
+        SimBmc {
+            uuid: uuid.into(),
+            user: "ADMIN".into(),
+            password: password.into(),
+            chassis_part_number: "CSE-819".into(),
+            chassis_serial: "CH-1".into(),
+            board_mfg: "Simulated".into(),
+            board_serial: format!("BS-{n}"),
+            board_part_number: "X11-SIM".into(),
+            product_manufacturer: "Simulated".into(),
+            product_part_number: "SYS-SIM".into(),
+            product_serial: format!("PS-{n}"),
+            firmware: (3, 0x14),
+        }
+    }
+}
+
+/// An ISC dhcpd lease file with one never-ending lease per address (MACs `aa:bb:cc:00:00:<i>`).
+pub fn lease_file(ips: &[&str]) -> String {
+    ips.iter()
+        .enumerate()
+        .map(|(i, ip)| {
+            format!(
+                "lease {ip} {{\n  starts 6 2026/11/21 00:00:00;\n  ends never;\n  hardware ethernet aa:bb:cc:00:00:{i:02x};\n}}\n"
+            )
+        })
+        .collect()
+}
+
 /// A running ipmi_sim; killed on drop.
 pub struct IpmiSim {
     child: std::process::Child,
@@ -310,20 +344,7 @@ mod tests {
 
     #[test]
     fn fru_areas_have_zero_checksums() {
-        let b = SimBmc {
-            uuid: String::new(),
-            user: String::new(),
-            password: String::new(),
-            chassis_part_number: "CSE".into(),
-            chassis_serial: "C1".into(),
-            board_mfg: "Sim".into(),
-            board_serial: "B1".into(),
-            board_part_number: "BP".into(),
-            product_manufacturer: "Sim".into(),
-            product_part_number: "PP".into(),
-            product_serial: "P1".into(),
-            firmware: (1, 2),
-        };
+        let b = SimBmc::example("00112233-4455-6677-8899-aabbccddeeff", "pw", 1);
         let f = fru_image(&b);
         let sum = |s: &[u8]| s.iter().fold(0u8, |a, b| a.wrapping_add(*b));
         assert_eq!(sum(&f[..8]), 0);

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use metal_bmc::agent::{grpc_channel, Agent, Settings};
 use metal_bmc::bmc::{Access, Credentials, Protocol};
-use metal_testkit::ipmisim::{free_udp_port, IpmiSim, SimBmc};
+use metal_testkit::ipmisim::{free_udp_port, lease_file, IpmiSim, SimBmc};
 use metal_testkit::{Backend, TestApi};
 use serde_json::json;
 
@@ -46,48 +46,29 @@ async fn run(backend: Backend) {
     assert_eq!(r.status, 201);
     let ip = "127.0.0.21";
     let port = free_udp_port(&[ip]);
-    let bmc = SimBmc {
-        uuid: ID.into(),
-        user: "ADMIN".into(),
-        password: "bench-secret".into(),
-        chassis_part_number: "C".into(),
-        chassis_serial: "C1".into(),
-        board_mfg: "Sim".into(),
-        board_serial: "B1".into(),
-        board_part_number: "BP".into(),
-        product_manufacturer: "Sim".into(),
-        product_part_number: "PP".into(),
-        product_serial: "P1".into(),
-        firmware: (1, 0),
-    };
+    let bmc = SimBmc::example(ID, "bench-secret", 1);
     let sim = IpmiSim::start(ip, port, &bmc).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let leases = dir.path().join("dhcpd.leases");
-    std::fs::write(
-        &leases,
-        format!("lease {ip} {{\n  starts 6 2026/11/21 00:00:00;\n  ends never;\n  hardware ethernet aa:bb:cc:00:00:aa;\n}}\n"),
-    )
-    .unwrap();
+    std::fs::write(&leases, lease_file(&[ip])).unwrap();
     let agent = Agent {
         settings: Arc::new(Settings {
-            partition_id: "fra".into(),
             agent: "bench".into(),
-            lease_file: leases,
             report_interval: Duration::from_secs(3600),
-            allowed_cidrs: vec![],
-            ignore_macs: vec![],
-            credentials: Credentials {
-                user: "ADMIN".into(),
-                password: "bench-secret".into(),
-            },
-            access: Access {
-                protocol: Protocol::Ipmi,
-                ipmi_port: port,
-                redfish_port: 443,
-                timeout: Duration::from_secs(5),
-            },
-            concurrency: 20,
-            max_in_flight: 10,
+            ..Settings::new(
+                "fra",
+                leases,
+                Credentials {
+                    user: "ADMIN".into(),
+                    password: "bench-secret".into(),
+                },
+                Access {
+                    protocol: Protocol::Ipmi,
+                    ipmi_port: port,
+                    redfish_port: 443,
+                    timeout: Duration::from_secs(5),
+                },
+            )
         }),
         rest: metal_client::Client::builder(&api.url())
             .hmac(api.keys.edit.clone(), metal_client::HmacAuthType::Edit)

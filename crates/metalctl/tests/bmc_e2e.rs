@@ -9,29 +9,12 @@ use std::time::{Duration, Instant};
 
 use metal_bmc::agent::{grpc_channel, Agent, Settings};
 use metal_bmc::bmc::{Access, Credentials, Protocol};
-use metal_testkit::ipmisim::{free_udp_port, tools_present, IpmiSim, SimBmc};
+use metal_testkit::ipmisim::{free_udp_port, lease_file, tools_present, IpmiSim, SimBmc};
 use metal_testkit::{Backend, TestApi};
 use serde_json::{json, Value};
 
 const U1: &str = "6a1c0e4e-0b7a-4f65-9a3b-1f0000000001";
 const U2: &str = "6a1c0e4e-0b7a-4f65-9a3b-1f0000000002";
-
-fn sim_bmc(uuid: &str, n: u8) -> SimBmc {
-    SimBmc {
-        uuid: uuid.into(),
-        user: "ADMIN".into(),
-        password: "factory-secret".into(),
-        chassis_part_number: "CSE-819".into(),
-        chassis_serial: "CH-1".into(),
-        board_mfg: "Simulated".into(),
-        board_serial: format!("BS-{n}"),
-        board_part_number: "X11-SIM".into(),
-        product_manufacturer: "Simulated".into(),
-        product_part_number: "SYS-SIM".into(),
-        product_serial: format!("PS-{n}"),
-        firmware: (3, 0x14),
-    }
-}
 
 struct Ctl {
     url: String,
@@ -94,7 +77,10 @@ async fn power_and_reports(backend: Backend) {
 
     let ips = ["127.0.0.11", "127.0.0.12", "127.0.0.13"];
     let port = free_udp_port(&ips);
-    let (b1, b2) = (sim_bmc(U1, 1), sim_bmc(U2, 2));
+    let (b1, b2) = (
+        SimBmc::example(U1, "factory-secret", 1),
+        SimBmc::example(U2, "factory-secret", 2),
+    );
     let sim1 = IpmiSim::start(ips[0], port, &b1).await.unwrap();
     let sim2 = IpmiSim::start(ips[1], port, &b2).await.unwrap();
     // a BMC that hangs: its port is bound and never answers
@@ -102,13 +88,7 @@ async fn power_and_reports(backend: Backend) {
 
     let dir = tempfile::tempdir().unwrap();
     let leases = dir.path().join("dhcpd.leases");
-    let mut text = String::new();
-    for (i, ip) in ips.iter().enumerate() {
-        text.push_str(&format!(
-            "lease {ip} {{\n  starts 6 2026/11/21 00:00:00;\n  ends never;\n  hardware ethernet aa:bb:cc:00:00:0{i};\n}}\n"
-        ));
-    }
-    std::fs::write(&leases, text).unwrap();
+    std::fs::write(&leases, lease_file(&ips)).unwrap();
 
     let rest = metal_client::Client::builder(&api.url())
         .hmac(api.keys.edit.clone(), metal_client::HmacAuthType::Edit)
@@ -116,24 +96,23 @@ async fn power_and_reports(backend: Backend) {
         .unwrap();
     let agent = Agent {
         settings: Arc::new(Settings {
-            partition_id: "fra".into(),
             agent: "bmc-test".into(),
-            lease_file: leases,
             report_interval: Duration::from_secs(3600),
             allowed_cidrs: vec!["127.0.0.0/8".parse().unwrap()],
-            ignore_macs: vec![],
-            credentials: Credentials {
-                user: "ADMIN".into(),
-                password: "factory-secret".into(),
-            },
-            access: Access {
-                protocol: Protocol::Ipmi,
-                ipmi_port: port,
-                redfish_port: 443,
-                timeout: Duration::from_secs(2),
-            },
-            concurrency: 20,
-            max_in_flight: 10,
+            ..Settings::new(
+                "fra",
+                leases,
+                Credentials {
+                    user: "ADMIN".into(),
+                    password: "factory-secret".into(),
+                },
+                Access {
+                    protocol: Protocol::Ipmi,
+                    ipmi_port: port,
+                    redfish_port: 443,
+                    timeout: Duration::from_secs(2),
+                },
+            )
         }),
         rest,
         grpc: grpc_channel(&format!("http://{}", api.server.grpc_addr), None).unwrap(),
