@@ -230,6 +230,19 @@ pub async fn unclaim(conn: &mut AnyConnection, holder: &str, seqs: &[i64]) -> St
     Ok(())
 }
 
+/// Makes every unacknowledged command the stream `holder` claimed deliverable again, in one
+/// statement (the stream closed).
+pub async fn release(conn: &mut AnyConnection, holder: &str) -> StoreResult<u64> {
+    let done = sqlx::query(
+        "UPDATE machine_commands SET delivered_at = NULL \
+         WHERE delivered_to = $1 AND acked_at IS NULL AND delivered_at IS NOT NULL",
+    )
+    .bind(holder)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
+}
+
 /// The unacknowledged commands the stream `holder` claimed (its window in flight).
 pub async fn held(conn: &mut AnyConnection, holder: &str) -> StoreResult<Vec<i64>> {
     let rows = sqlx::query(

@@ -154,8 +154,7 @@ impl BmcService for BmcServer {
 
 async fn release(app: &AppState, holder: &str) -> crate::error::ApiResult<()> {
     let mut tx = app.store.begin().await?;
-    let held = metal_store::commands::held(&mut tx, holder).await?;
-    metal_store::commands::unclaim(&mut tx, holder, &held).await?;
+    metal_store::commands::release(&mut tx, holder).await?;
     tx.commit().await.map_err(crate::app::store_err)?;
     Ok(())
 }
