@@ -149,6 +149,45 @@ mod tests {
     }
 
     #[test]
+    fn bad_lists_are_named_in_the_error() {
+        let c = Config::try_parse_from([
+            "metal-bmc",
+            "--partition-id",
+            "fra",
+            "--metal-api-url",
+            "http://api",
+            "--metal-api-hmac-key",
+            "k",
+            "--metal-api-grpc-address",
+            "http://api:50051",
+            "--allowed-cidrs",
+            "10.0.0.0/8, 10.1.0.0/33",
+            "--ignore-macs",
+            "aa:bb:cc:00:00:01,,AA:BB:CC:00:00:02",
+        ])
+        .unwrap();
+        let e = c.allowed_cidrs().unwrap_err().to_string();
+        assert!(e.contains("invalid allowed CIDR \"10.1.0.0/33\""), "{e}");
+        assert_eq!(c.ignore_macs(), ["aa:bb:cc:00:00:01", "AA:BB:CC:00:00:02"]);
+        let e = Config::try_parse_from([
+            "metal-bmc",
+            "--partition-id",
+            "fra",
+            "--metal-api-url",
+            "http://api",
+            "--metal-api-hmac-key",
+            "k",
+            "--metal-api-grpc-address",
+            "http://api:50051",
+            "--report-interval",
+            "5x",
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("invalid duration unit in \"5x\""), "{e}");
+    }
+
+    #[test]
     fn password_is_hidden_from_help() {
         use clap::CommandFactory;
         let help = Config::command().render_long_help().to_string();
