@@ -8,7 +8,9 @@
 
 mod client;
 pub mod ipmisim;
+pub mod osimage;
 pub mod sim;
+pub mod vm;
 
 use std::path::PathBuf;
 

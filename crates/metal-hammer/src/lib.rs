@@ -1,0 +1,28 @@
+//! metal-hammer: the install agent that runs as PID 1 in a machine's network-booted ramdisk.
+//!
+//! - [`exec`]: runs the external tools (sgdisk, mdadm, lvm, mkfs, ...) with logged command
+//!   lines and errors that name the command and its output;
+//! - [`layout`]: a filesystem layout turned into the ordered command plan of metal-stack's
+//!   metal-hammer (partitions, RAID, LVM, mkfs, mounts) and its execution, with fstab entries;
+//! - [`image`]: the OS image (`.tar.lz4` with `.md5`) streamed from HTTP: download, checksum,
+//!   decompress and unpack in one pass, verified before it counts as installed;
+//! - [`install`]: the installation of an allocation onto the disks (layout, image,
+//!   `/etc/metal/install.yaml`, userdata, the image's installer in a chroot, `boot-info.yaml`,
+//!   fstab, unmount);
+//! - [`wipe`]: disk wiping before a machine waits for its next allocation;
+//! - [`cmdline`], [`config`]: the kernel command line and the configuration pixie hands out;
+//! - [`discover`], [`lldp`]: hardware discovery and LLDP neighbours;
+//! - [`agent`]: the run against metal-api (register, events, wait, install, report, kexec);
+//! - [`init`]: what PID 1 does before the agent runs (mounts, modules, network).
+
+pub mod agent;
+pub mod cmdline;
+pub mod config;
+pub mod discover;
+pub mod exec;
+pub mod image;
+pub mod init;
+pub mod install;
+pub mod layout;
+pub mod lldp;
+pub mod wipe;
