@@ -325,7 +325,7 @@ impl Agent {
             let seen = neighbors.snapshot();
             for nic in &mut hardware.nics {
                 if let Some(list) = seen.get(&nic.name) {
-                    nic.neighbors = list.iter().map(lldp::Neighbor::to_nic).collect();
+                    nic.neighbors = list.iter().map(lldp::neighbor_nic).collect();
                 }
             }
         }

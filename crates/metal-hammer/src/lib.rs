@@ -11,7 +11,7 @@
 //!   fstab, unmount);
 //! - [`wipe`]: disk wiping before a machine waits for its next allocation;
 //! - [`cmdline`], [`config`]: the kernel command line and the configuration pixie hands out;
-//! - [`discover`], [`lldp`]: hardware discovery and LLDP neighbours;
+//! - [`discover`]: hardware discovery; [`lldp`]: LLDP neighbours as metal-api wants them;
 //! - [`agent`]: the run against metal-api (register, events, wait, install, report, kexec);
 //! - [`init`]: what PID 1 does before the agent runs (mounts, modules, network).
 

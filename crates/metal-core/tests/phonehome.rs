@@ -1,0 +1,151 @@
+//! metal-core's phone-home listener against real LLDP frames and a real metal-api: an
+//! "installed machine" in a network namespace sends `provisioned since …` beacons on its end of
+//! a veth pair; metal-core listens on the other end (the "switch port") and metal-api records
+//! `Phoned Home` for the machines that sent beacons, not for one that only sent metal-hammer's
+//! announcement. Runs with root and `METAL_PRIVILEGED_TESTS=1` only.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use metal_testkit::{Backend, TestApi};
+
+struct Lab {
+    ns: String,
+    port: String,
+    core: Option<Child>,
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.core.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.port])
+            .status();
+        let _ = Command::new("ip").args(["netns", "del", &self.ns]).status();
+    }
+}
+
+fn ip(args: &[&str]) {
+    let out = Command::new("ip").args(args).output().expect("ip");
+    assert!(
+        out.status.success(),
+        "ip {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Sends beacons from inside the namespace: a thread that enters it and starts the senders.
+fn send_from(ns: &str, iface: &str, frames: Vec<(String, String)>) {
+    let (ns, iface) = (ns.to_string(), iface.to_string());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let f = std::fs::File::open(format!("/run/netns/{ns}")).expect("netns file");
+        nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
+        for (name, desc) in frames {
+            let n = metal_lldp::send(
+                std::slice::from_ref(&iface),
+                Duration::from_millis(500),
+                move |mac| metal_lldp::build_frame(mac, &name, &desc, 120),
+            )
+            .expect("LLDP sender");
+            assert_eq!(n, 1);
+        }
+        tx.send(()).unwrap();
+    });
+    rx.recv_timeout(Duration::from_secs(10))
+        .expect("senders started");
+}
+
+async fn events(api: &TestApi, id: &str) -> Vec<String> {
+    let r = api.admin().get(&format!("v1/machine/{id}")).await;
+    r.body["events"]["log"]
+        .as_array()
+        .map(|l| {
+            l.iter()
+                .filter_map(|e| e["event"].as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn beacons_become_phoned_home_events() {
+    let test = "beacons_become_phoned_home_events";
+    if std::env::var("METAL_PRIVILEGED_TESTS").as_deref() != Ok("1") {
+        eprintln!("SKIPPED {test}: needs root and METAL_PRIVILEGED_TESTS=1");
+        return;
+    }
+    let tag = std::process::id() % 100_000;
+    let mut lab = Lab {
+        ns: format!("mcore{tag}"),
+        port: format!("mcswp{tag}"),
+        core: None,
+    };
+    let machine_if = format!("mceth{tag}");
+    ip(&["netns", "add", &lab.ns]);
+    ip(&[
+        "link",
+        "add",
+        &lab.port,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        &machine_if,
+    ]);
+    ip(&["link", "set", &machine_if, "netns", &lab.ns]);
+    ip(&["link", "set", &lab.port, "up"]);
+    ip(&["-n", &lab.ns, "link", "set", &machine_if, "up"]);
+
+    let api = TestApi::start(Backend::Sqlite).await.unwrap();
+    lab.core = Some(
+        Command::new(env!("CARGO_BIN_EXE_metal-core"))
+            .args(["--grpc-address", &api.server.grpc_addr.to_string()])
+            .args([
+                "phone-home",
+                "--interface",
+                &lab.port,
+                "--interval-secs",
+                "1",
+            ])
+            .env("METAL_CORE_LOG_LEVEL", "debug")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("metal-core"),
+    );
+    let m1 = "5b0e3a56-0000-4000-8000-000000000001";
+    let m2 = "5b0e3a56-0000-4000-8000-000000000002";
+    let m3 = "5b0e3a56-0000-4000-8000-000000000003";
+    send_from(
+        &lab.ns,
+        &machine_if,
+        vec![
+            (m1.into(), "provisioned since 2026-11-21T10:00:00Z".into()),
+            (m2.into(), "provisioned since 2026-11-21T11:00:00Z".into()),
+            (
+                m3.into(),
+                "metal-hammer IP:10.0.0.7 version:0.1.0 waiting since x for installation".into(),
+            ),
+        ],
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (e1, e2) = (events(&api, m1).await, events(&api, m2).await);
+        if e1.iter().any(|e| e == "Phoned Home") && e2.iter().any(|e| e == "Phoned Home") {
+            break;
+        }
+        if let Some(c) = lab.core.as_mut() {
+            assert!(c.try_wait().unwrap().is_none(), "metal-core exited");
+        }
+        assert!(Instant::now() < deadline, "no Phoned Home: {e1:?} {e2:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // the machine that only announced itself as waiting did not phone home
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(!events(&api, m3).await.iter().any(|e| e == "Phoned Home"));
+    drop(lab);
+    api.stop().await;
+}
