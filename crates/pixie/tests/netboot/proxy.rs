@@ -201,7 +201,8 @@ async fn proxy_and_dnsmasq_both_offer() {
             .split(" IP (tos")
             .filter(|p| p.contains("DHCP-Message (53), length 1: Offer"))
             .collect();
-        let from_dnsmasq = offers.iter().find(|o| o.contains("Your-IP 10.55.0.5"))?;
+        // any address of dnsmasq's range 10.55.0.50-60 (it picks one by a hash of the MAC)
+        let from_dnsmasq = offers.iter().find(|o| o.contains("Your-IP 10.55.0."))?;
         let from_pixie = offers.iter().find(|o| o.contains("PXEClient"))?;
         Some((from_dnsmasq.to_string(), from_pixie.to_string()))
     })
