@@ -91,7 +91,7 @@ pub fn tools_present(test: &str) -> bool {
 }
 
 /// The IPMI GUID bytes (reverse order of the uuid's bytes) as ipmi_sim's `guid` wants them.
-fn ipmi_guid(uuid: &str) -> anyhow::Result<String> {
+pub fn ipmi_guid(uuid: &str) -> anyhow::Result<String> {
     let hex: String = uuid.chars().filter(|c| *c != '-').collect();
     if hex.len() != 32 {
         bail!("{uuid} is not a uuid");
@@ -151,6 +151,19 @@ pub fn fru_image(b: &SimBmc) -> Vec<u8> {
     [header, chassis, board, product].concat()
 }
 
+/// ipmi_sim's command file (`-f`): the BMC at 0x20 with its firmware revision and FRU.
+pub fn emu_commands(bmc: &SimBmc) -> String {
+    let fru = fru_image(bmc);
+    let bytes: Vec<String> = fru.iter().map(|b| format!("0x{b:02x}")).collect();
+    format!(
+        "mc_setbmc 0x20\nmc_add 0x20 0 no-device-sdrs 0x23 0x{:x} 0x{:x} 0x9f 0x1291 0xf02 persist_sdr\nmc_add_fru_data 0x20 0 {} data {}\nmc_enable 0x20\n",
+        bmc.firmware.0,
+        bmc.firmware.1,
+        fru.len(),
+        bytes.join(" ")
+    )
+}
+
 const CHASSIS_SCRIPT: &str = r#"#!/bin/sh
 # ipmi_sim chassis control: <device> get|set <parm> [<value>] ...
 dir=$(dirname "$0")
@@ -208,16 +221,7 @@ set_working_mc 0x20
             password = bmc.password,
         );
         std::fs::write(d.join("lan.conf"), lan)?;
-        let fru = fru_image(bmc);
-        let bytes: Vec<String> = fru.iter().map(|b| format!("0x{b:02x}")).collect();
-        let cmds = format!(
-            "mc_setbmc 0x20\nmc_add 0x20 0 no-device-sdrs 0x23 0x{:x} 0x{:x} 0x9f 0x1291 0xf02 persist_sdr\nmc_add_fru_data 0x20 0 {} data {}\nmc_enable 0x20\n",
-            bmc.firmware.0,
-            bmc.firmware.1,
-            fru.len(),
-            bytes.join(" ")
-        );
-        std::fs::write(d.join("sim.emu"), cmds)?;
+        std::fs::write(d.join("sim.emu"), emu_commands(bmc))?;
         std::fs::create_dir(d.join("state"))?;
         let log = std::fs::File::create(d.join("ipmi_sim.log"))?;
         let child = std::process::Command::new("ipmi_sim")

@@ -62,6 +62,7 @@ pub struct VmBuilder {
     uuid: Option<String>,
     netns: Option<String>,
     args: Vec<String>,
+    reboot_exits: bool,
 }
 
 impl Vm {
@@ -76,6 +77,7 @@ impl Vm {
             uuid: None,
             netns: None,
             args: Vec::new(),
+            reboot_exits: true,
         }
     }
 }
@@ -144,6 +146,13 @@ impl VmBuilder {
         self
     }
 
+    /// A guest reboot (or a reset through an IPMI BMC) restarts the VM through its firmware
+    /// instead of ending qemu (no `-no-reboot`), as a server's reset does.
+    pub fn allow_reboot(mut self) -> Self {
+        self.reboot_exits = false;
+        self
+    }
+
     /// An extra qemu argument.
     pub fn arg(mut self, arg: &str) -> Self {
         self.args.push(arg.to_string());
@@ -163,11 +172,13 @@ impl VmBuilder {
             "tcg,tb-size=64",
             "-cpu",
             "max",
-            "-no-reboot",
         ]
         .iter()
         .map(|s| s.to_string())
         .collect();
+        if self.reboot_exits {
+            a.push("-no-reboot".into());
+        }
         a.extend(["-m".into(), self.memory_mib.to_string()]);
         a.extend(["-smp".into(), self.cpus.to_string()]);
         a.extend(["-chardev".into(), "stdio,id=ser0,signal=off".into()]);

@@ -1,39 +1,21 @@
-//! `metal-lab`: a lab without hardware. `metal-lab sim` simulates racks of machines with their
-//! leaf switches against a running metal-api (see `metal_testkit::sim`): the switches
-//! register, the machines PXE boot, register, wait, install when allocated and phone home,
-//! and return to waiting when freed. It runs until Ctrl-C or SIGTERM and logs how many
-//! machines are in which phase every `--log-interval` seconds.
+//! `metal-lab sim`: a lab without hardware. Simulates racks of machines with their leaf
+//! switches against a running metal-api (see `metal_testkit::sim`): the switches register, the
+//! machines PXE boot, register, wait, install when allocated and phone home, and return to
+//! waiting when freed. It runs until Ctrl-C or SIGTERM and logs how many machines are in which
+//! phase every `--log-interval` seconds.
 //!
 //! Every flag can also be given as environment variable `METAL_LAB_<FLAG>`, e.g.
 //! `METAL_LAB_API_URL`, `METAL_LAB_MACHINES`.
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::Args;
 use metal_client::HmacAuthType;
 use metal_testkit::sim::{GpuSpec, HardwareSpec, SimConfig, Simulator};
 
-#[derive(Debug, Parser)]
-#[command(
-    name = "metal-lab",
-    version,
-    about = "A lab of simulated machines for metal-api"
-)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// Simulate machines (metal-hammer) and their leaf switches (metal-core) against metal-api.
-    Sim(SimArgs),
-}
-
 #[derive(Debug, Args)]
-struct SimArgs {
+pub struct SimArgs {
     /// REST base URL of metal-api, including the base path
     #[arg(long, env = "METAL_LAB_API_URL")]
     api_url: String,
@@ -115,7 +97,7 @@ struct SimArgs {
     grpc_server_name: Option<String>,
     /// log filter (tracing env-filter syntax); RUST_LOG wins when set
     #[arg(long, env = "METAL_LAB_LOG_LEVEL", default_value = "info")]
-    log_level: String,
+    pub log_level: String,
 }
 
 fn seconds(name: &str, s: f64) -> anyhow::Result<Duration> {
@@ -198,7 +180,7 @@ async fn shutdown_signal() -> anyhow::Result<&'static str> {
     }
 }
 
-async fn sim(args: SimArgs) -> anyhow::Result<()> {
+pub async fn run(args: SimArgs) -> anyhow::Result<()> {
     let config = args.config()?;
     let log_every = seconds("log-interval", args.log_interval)?.max(Duration::from_millis(100));
     tracing::info!(
@@ -231,27 +213,6 @@ async fn sim(args: SimArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let Command::Sim(args) = cli.command;
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&args.log_level))
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
-        .init();
-    match sim(args).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!("{e:#}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -266,9 +227,13 @@ mod tests {
 
     #[test]
     fn flags_build_a_config() {
-        let cli = Cli::try_parse_from([
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: SimArgs,
+        }
+        let cli = <Cli as clap::Parser>::try_parse_from([
             "metal-lab",
-            "sim",
             "--api-url",
             "http://127.0.0.1:8080/metal/",
             "--grpc-addr",
@@ -287,8 +252,7 @@ mod tests {
             "0.5",
         ])
         .unwrap();
-        let Command::Sim(args) = cli.command;
-        let c = args.config().unwrap();
+        let c = cli.args.config().unwrap();
         assert_eq!((c.machines, c.racks), (6, 2));
         assert_eq!(c.phone_home_interval, Duration::from_millis(500));
         assert_eq!(c.hardware.gpu.unwrap().count, 2);

@@ -1,0 +1,626 @@
+//! `metal-lab up`, `status`, `env` and `down`.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use metal_client::{Client, HmacAuthType, Method};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::plan::{
+    Plan, API_PORT, BMC_NET_IP, BMC_USER, DHCP_FIRST, DHCP_LAST, GRPC_PORT, IMAGES_PORT, LEAVES,
+    METRICS_PORT, MGMT_IP, PARTITION, PXE_PREFIX_LEN,
+};
+use crate::procs::{self, Daemon};
+use crate::{artifacts, machine, net, seed};
+
+/// What `up` decided and later commands need; `lab.json` in the lab directory (mode 0600: it
+/// holds the HMAC keys).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct State {
+    pub name: String,
+    pub dir: PathBuf,
+    pub machines: usize,
+    pub api_port: u16,
+    pub hmac_view: String,
+    pub hmac_edit: String,
+    pub hmac_admin: String,
+    pub bmc_password: String,
+    pub private_network: String,
+    pub started: String,
+}
+
+impl State {
+    pub fn load(dir: &Path) -> anyhow::Result<State> {
+        let path = dir.join("lab.json");
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("no lab in {} (metal-lab up makes one)", dir.display()))?;
+        serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()))
+    }
+
+    fn save(&self) -> anyhow::Result<()> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(self.dir.join("lab.json"))?;
+        f.write_all(serde_json::to_string_pretty(self)?.as_bytes())?;
+        Ok(())
+    }
+
+    pub fn plan(&self) -> anyhow::Result<Plan> {
+        Plan::new(&self.name, &self.dir, self.machines)
+    }
+
+    /// metal-api's REST URL on the host (through `metal-lab forward`).
+    pub fn api_url(&self) -> String {
+        format!("http://127.0.0.1:{}/", self.api_port)
+    }
+
+    pub fn client(&self) -> anyhow::Result<Client> {
+        Client::builder(&self.api_url())
+            .hmac(self.hmac_admin.clone(), HmacAuthType::Admin)
+            .timeout(Duration::from_secs(20))
+            .build()
+            .context("metal-api client")
+    }
+
+    /// The `export` lines of `metal-lab env`.
+    pub fn env(&self) -> String {
+        format!(
+            "export METALCTL_API_URL={}\nexport METALCTL_HMAC={}\nexport METALCTL_HMAC_AUTH_TYPE=Metal-Admin\n",
+            self.api_url(),
+            self.hmac_admin
+        )
+    }
+}
+
+/// Options of `metal-lab up`.
+#[derive(Debug, Clone)]
+pub struct UpOptions {
+    pub name: String,
+    pub dir: PathBuf,
+    pub machines: usize,
+    /// 0: any free port
+    pub api_port: u16,
+    /// where metal-api, pixie, metal-bmc, metal-core, metal-hammer and metal-lldpd are
+    pub bin_dir: PathBuf,
+    pub power_on: bool,
+    /// seconds between two phone-home batches of metal-core
+    pub phone_home_interval: u64,
+}
+
+const BINARIES: &[&str] = &[
+    "metal-api",
+    "pixie",
+    "metal-bmc",
+    "metal-core",
+    "metal-hammer",
+    "metal-lldpd",
+];
+
+const TOOLS: &[(&str, &str)] = &[
+    ("ip", "iproute2"),
+    ("ipmi_sim", "openipmi"),
+    ("ipmitool", "ipmitool"),
+    ("qemu-system-x86_64", "qemu-system-x86"),
+    ("qemu-img", "qemu-utils"),
+    ("busybox", "busybox-static"),
+    ("sgdisk", "gdisk"),
+    ("mdadm", "mdadm"),
+    ("lvm", "lvm2"),
+    ("kexec", "kexec-tools"),
+    ("mkfs.ext4", "e2fsprogs"),
+    ("mkfs.fat", "dosfstools"),
+];
+
+/// The directory of this executable (where cargo puts the workspace's other binaries).
+pub fn default_bin_dir() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+fn check_host(bin_dir: &Path) -> anyhow::Result<()> {
+    if !nix::unistd::geteuid().is_root() {
+        bail!("metal-lab makes network namespaces and tap devices: run it as root");
+    }
+    let missing: Vec<String> = BINARIES
+        .iter()
+        .filter(|b| !bin_dir.join(b).is_file())
+        .map(|b| b.to_string())
+        .collect();
+    if !missing.is_empty() {
+        bail!(
+            "{} not found in {}: build them first (cargo build --release --bins), or give --bin-dir",
+            missing.join(", "),
+            bin_dir.display()
+        );
+    }
+    let missing: Vec<String> = TOOLS
+        .iter()
+        .filter(|(t, _)| metal_testkit::vm::initramfs::find_program(t).is_err())
+        .map(|(t, p)| format!("{t} (package {p})"))
+        .collect();
+    if !missing.is_empty() {
+        bail!(
+            "missing tools: {} (.ci/run installs them)",
+            missing.join(", ")
+        );
+    }
+    for f in [
+        metal_testkit::vm::qemu::OVMF_CODE,
+        metal_testkit::vm::qemu::OVMF_VARS,
+    ] {
+        if !Path::new(f).is_file() {
+            bail!("{f} is missing (package ovmf)");
+        }
+    }
+    Ok(())
+}
+
+fn random_hex(bytes: usize) -> String {
+    let mut b = vec![0u8; bytes];
+    rand::thread_rng().fill(&mut b[..]);
+    hex::encode(b)
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
+        .local_addr()?
+        .port())
+}
+
+/// Brings the lab up. On any failure everything made so far is removed again.
+pub async fn up(o: UpOptions) -> anyhow::Result<State> {
+    check_host(&o.bin_dir)?;
+    let plan = Plan::new(&o.name, &o.dir, o.machines)?;
+    let left = net::lab_namespaces(&o.name)?;
+    if !left.is_empty() || plan.state_file().exists() {
+        bail!(
+            "a lab named {:?} is up or was left behind ({}): metal-lab down first",
+            o.name,
+            if left.is_empty() {
+                plan.state_file().display().to_string()
+            } else {
+                left.join(", ")
+            }
+        );
+    }
+    for d in [plan.run_dir(), plan.log_dir()] {
+        std::fs::create_dir_all(&d).with_context(|| format!("creating {}", d.display()))?;
+    }
+    match bring_up(&plan, &o).await {
+        Ok(s) => Ok(s),
+        Err(e) => {
+            eprintln!("metal-lab up failed: {e:#}\nremoving what was made");
+            let logs = plan.log_dir();
+            if let Err(d) = down(&o.name, &o.dir, true) {
+                eprintln!("cleaning up failed too: {d:#}");
+            }
+            Err(e.context(format!(
+                "the daemons' logs were in {} (removed; keep them with METAL_LAB_KEEP=1)",
+                logs.display()
+            )))
+        }
+    }
+}
+
+fn step(started: Instant, what: &str) {
+    eprintln!("[{:6.1}s] {what}", started.elapsed().as_secs_f64());
+}
+
+async fn bring_up(plan: &Plan, o: &UpOptions) -> anyhow::Result<State> {
+    let t0 = Instant::now();
+    let bin = |b: &str| o.bin_dir.join(b);
+    let api_port = if o.api_port == 0 {
+        free_port()?
+    } else {
+        o.api_port
+    };
+    let mut state = State {
+        name: plan.name.clone(),
+        dir: plan.dir.clone(),
+        machines: plan.machines,
+        api_port,
+        hmac_view: random_hex(24),
+        hmac_edit: random_hex(24),
+        hmac_admin: random_hex(24),
+        bmc_password: random_hex(8),
+        private_network: String::new(),
+        started: chrono::Utc::now().to_rfc3339(),
+    };
+    state.save()?;
+
+    let (hammer, lldpd) = (bin("metal-hammer"), bin("metal-lldpd"));
+    let files = plan.files_dir();
+    let art =
+        tokio::task::spawn_blocking(move || artifacts::build(&files, &hammer, &lldpd)).await??;
+    step(
+        t0,
+        &format!(
+            "kernel {}, metal-hammer ramdisk and OS image ({} MB) built",
+            art.kernel_version,
+            art.image.compressed_bytes / 1_000_000
+        ),
+    );
+
+    net::create(plan)?;
+    for m in plan.all_machines() {
+        machine::prepare(&m, &state.bmc_password)?;
+    }
+    step(t0, "network namespaces, bridges, cables and taps made");
+
+    let (run, logs) = (plan.run_dir(), plan.log_dir());
+    let (mgmt, hosts) = (plan.ns_mgmt(), plan.ns_hosts());
+    let spawn = |d: Daemon| d.spawn(&run, &logs);
+    let api_dir = plan.dir.join("api");
+    spawn(
+        Daemon::new("metal-api", bin("metal-api"))
+            .netns(&mgmt)
+            .args([
+                "--bind-addr",
+                "0.0.0.0",
+                "--port",
+                &API_PORT.to_string(),
+                "--grpc-port",
+                &GRPC_PORT.to_string(),
+                "--metrics-port",
+                &METRICS_PORT.to_string(),
+                "--data-dir",
+                &api_dir.display().to_string(),
+            ])
+            .env("HOME", &plan.dir.display().to_string())
+            .env("METAL_API_HMAC_VIEW_KEY", &state.hmac_view)
+            .env("METAL_API_HMAC_EDIT_KEY", &state.hmac_edit)
+            .env("METAL_API_HMAC_ADMIN_KEY", &state.hmac_admin),
+    )?;
+    let me = std::env::current_exe()?;
+    spawn(Daemon::new("forward", &me).args([
+        "forward",
+        "--netns",
+        &mgmt,
+        "--listen",
+        &format!("127.0.0.1:{api_port}"),
+        "--to",
+        &format!("{MGMT_IP}:{API_PORT}"),
+    ]))?;
+    let client = state.client()?;
+    wait_healthy(&client, Duration::from_secs(60)).await?;
+    step(t0, &format!("metal-api up at {}", state.api_url()));
+
+    state.private_network = seed::seed(&client).await?;
+    state.save()?;
+    // metal-core registers its switch at start; ours only listens for beacons so far
+    for j in 0..LEAVES {
+        let ns = plan.ns_leaf(j);
+        let ports = plan
+            .switch_ports()
+            .into_iter()
+            .map(|p| net::mac_of(&ns, &p).map(|mac| (p, mac)))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        seed::register_switch(
+            &client,
+            &Plan::leaf_name(j),
+            &Plan::leaf_ip(j).to_string(),
+            &ports,
+        )
+        .await?;
+    }
+    step(t0, "master data created, leaf switches registered");
+
+    spawn(Daemon::new("images", &me).netns(&mgmt).args([
+        "serve",
+        "--dir",
+        &plan.files_dir().display().to_string(),
+        "--listen",
+        &format!("{MGMT_IP}:{IMAGES_PORT}"),
+    ]))?;
+    let pixie_dir = plan.dir.join("pixie");
+    std::fs::create_dir_all(pixie_dir.join("cache"))?;
+    spawn(
+        Daemon::new("pixie", bin("pixie"))
+            .netns(&mgmt)
+            .args([
+                "grpc",
+                "--partition",
+                PARTITION,
+                "--grpc-address",
+                &Plan::grpc_addr(),
+                "--metal-api-url",
+                &Plan::api_url(),
+                "--interface",
+                "pxe",
+                "--dhcp-mode",
+                "full",
+                "--dhcp-range",
+                &format!("{DHCP_FIRST}-{DHCP_LAST}/{PXE_PREFIX_LEN},router={MGMT_IP}"),
+                "--lease-file",
+                &pixie_dir.join("leases.json").display().to_string(),
+                "--cache-dir",
+                &pixie_dir.join("cache").display().to_string(),
+                "--token-ttl",
+                "10m",
+            ])
+            .env("PIXIE_METAL_API_VIEW_HMAC", &state.hmac_view),
+    )?;
+
+    // the BMCs and the agent that reads and commands them
+    let machines = plan.all_machines();
+    for m in &machines {
+        spawn(
+            Daemon::new(&format!("bmc-{}", m.name), "ipmi_sim")
+                .netns(&hosts)
+                .args(machine::ipmi_sim_args(m)),
+        )?;
+    }
+    let bmc_dir = plan.dir.join("bmc");
+    std::fs::create_dir_all(&bmc_dir)?;
+    let ips: Vec<String> = machines.iter().map(|m| m.bmc_ip.to_string()).collect();
+    let ips: Vec<&str> = ips.iter().map(String::as_str).collect();
+    let leases = bmc_dir.join("dhcpd.leases");
+    std::fs::write(&leases, metal_testkit::ipmisim::lease_file(&ips))?;
+    spawn(
+        Daemon::new("metal-bmc", bin("metal-bmc"))
+            .netns(&mgmt)
+            .args([
+                "--partition-id",
+                PARTITION,
+                "--agent-name",
+                "metal-bmc-lab",
+                "--lease-file",
+                &leases.display().to_string(),
+                "--metal-api-url",
+                &Plan::api_url(),
+                "--metal-api-grpc-address",
+                &format!("http://{}", Plan::grpc_addr()),
+                "--protocol",
+                "ipmi",
+                "--ipmi-user",
+                BMC_USER,
+                "--report-interval",
+                "15s",
+                "--allowed-cidrs",
+                &format!("{BMC_NET_IP}/24"),
+            ])
+            .env("METAL_BMC_METAL_API_HMAC_KEY", &state.hmac_edit)
+            .env("METAL_BMC_IPMI_PASSWORD", &state.bmc_password),
+    )?;
+
+    // the leaves: the switch's LLDP announcements and metal-core's phone home
+    let ports = plan.switch_ports().join(",");
+    for j in 0..LEAVES {
+        let leaf = Plan::leaf_name(j);
+        let ns = plan.ns_leaf(j);
+        spawn(
+            Daemon::new(&format!("lldpd-{leaf}"), bin("metal-lldpd"))
+                .netns(&ns)
+                .args([
+                    "--interface",
+                    &ports,
+                    "--system-name",
+                    &leaf,
+                    "--description",
+                    "metal-lab leaf switch",
+                ]),
+        )?;
+        spawn(
+            Daemon::new(&format!("metal-core-{leaf}"), bin("metal-core"))
+                .netns(&ns)
+                .args([
+                    "--grpc-address",
+                    &Plan::grpc_addr(),
+                    "phone-home",
+                    "--interface",
+                    &ports,
+                    "--interval-secs",
+                    &o.phone_home_interval.to_string(),
+                ]),
+        )?;
+    }
+    step(
+        t0,
+        "pixie, image server, ipmi_sim BMCs, metal-bmc, metal-core and LLDP on the leaves started",
+    );
+
+    // metal-bmc's first report makes the machines known
+    let deadline = Instant::now() + Duration::from_secs(90);
+    for m in &machines {
+        loop {
+            let r: Result<Value, _> = client
+                .request::<(), Value>(Method::GET, &format!("v1/machine/{}", m.uuid), None)
+                .await;
+            if r.is_ok() {
+                break;
+            }
+            for (name, pid) in daemons(plan) {
+                if !procs::alive(pid) {
+                    bail!(
+                        "{name} stopped; see {}/{name}.log",
+                        plan.log_dir().display()
+                    );
+                }
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "metal-bmc did not report machine {} ({}) within 90 s",
+                    m.name,
+                    m.uuid
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+    step(t0, "metal-bmc reported every BMC");
+    if o.power_on {
+        for m in &machines {
+            power(&client, &m.uuid, "on").await?;
+        }
+        step(t0, "machines powered on through metal-bmc");
+    }
+    Ok(state)
+}
+
+async fn wait_healthy(c: &Client, limit: Duration) -> anyhow::Result<()> {
+    let deadline = Instant::now() + limit;
+    loop {
+        match c.request::<(), Value>(Method::GET, "v1/health", None).await {
+            Ok(_) => return Ok(()),
+            Err(e) if Instant::now() > deadline => {
+                bail!("metal-api is not healthy after {limit:?}: {e}")
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
+        }
+    }
+}
+
+/// `POST /v1/machine/{id}/power/{on|off|reset|cycle}`: metal-bmc carries it out.
+pub async fn power(c: &Client, uuid: &str, what: &str) -> anyhow::Result<()> {
+    c.request::<Value, Value>(
+        Method::POST,
+        &format!("v1/machine/{uuid}/power/{what}"),
+        Some(&serde_json::json!([])),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("power {what} {uuid}: {e}"))?;
+    Ok(())
+}
+
+/// The daemons with pid files: (name, pid).
+pub fn daemons(plan: &Plan) -> Vec<(String, i32)> {
+    let Ok(entries) = std::fs::read_dir(plan.run_dir()) else {
+        return Vec::new();
+    };
+    let mut v: Vec<(String, i32)> = entries
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let name = e.file_name().to_str()?.strip_suffix(".pid")?.to_string();
+            let pid = procs::pid_of(&plan.run_dir(), &name)?;
+            Some((name, pid))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// Removes the lab: every process (by pid file, inside its namespaces, or naming its
+/// directory), the namespaces with every link in them, and the lab directory. Works on a lab
+/// whose `up` failed or crashed, and on one that is already gone.
+pub fn down(name: &str, dir: &Path, quiet: bool) -> anyhow::Result<()> {
+    crate::plan::validate_name(name)?;
+    let namespaces = net::lab_namespaces(name)?;
+    let mut pids: Vec<i32> = namespaces
+        .iter()
+        .flat_map(|ns| net::namespace_pids(ns))
+        .collect();
+    pids.extend(procs::pid_files(&dir.join("run")));
+    let dir_text = dir.display().to_string();
+    if dir.is_absolute() && dir_text.len() > 1 {
+        pids.extend(procs::with_cmdline_containing(&dir_text));
+    }
+    let stopped = procs::stop(&pids, Duration::from_secs(10));
+    // processes started in a namespace while we were stopping (ipmi_sim restarting a VM)
+    let late: Vec<i32> = namespaces
+        .iter()
+        .flat_map(|ns| net::namespace_pids(ns))
+        .collect();
+    let stopped = stopped + procs::stop(&late, Duration::from_secs(5));
+    net::delete(&namespaces)?;
+    let keep = std::env::var("METAL_LAB_KEEP").as_deref() == Ok("1");
+    if dir.join("lab.json").exists() || dir.join("run").exists() {
+        if keep {
+            let _ = std::fs::remove_file(dir.join("lab.json"));
+            let _ = std::fs::remove_dir_all(dir.join("run"));
+        } else {
+            std::fs::remove_dir_all(dir).with_context(|| format!("removing {}", dir.display()))?;
+        }
+    }
+    if !quiet {
+        eprintln!(
+            "lab {name:?} down: {stopped} processes stopped, {} namespaces removed{}",
+            namespaces.len(),
+            if keep {
+                format!(", files kept in {}", dir.display())
+            } else {
+                format!(", {} removed", dir.display())
+            }
+        );
+    }
+    Ok(())
+}
+
+/// What `metal-lab status` prints.
+pub async fn status(dir: &Path) -> anyhow::Result<String> {
+    let state = State::load(dir)?;
+    let plan = state.plan()?;
+    let mut out = String::new();
+    out.push_str(&format!(
+        "lab {:?} in {} since {}, metal-api at {}\n\nDAEMON\tPID\tSTATE\n",
+        state.name,
+        state.dir.display(),
+        state.started,
+        state.api_url()
+    ));
+    for (name, pid) in daemons(&plan) {
+        let s = if procs::alive(pid) {
+            "running"
+        } else {
+            "STOPPED"
+        };
+        out.push_str(&format!("{name}\t{pid}\t{s}\n"));
+    }
+    let namespaces = net::lab_namespaces(&state.name)?;
+    out.push_str(&format!("\nnamespaces: {}\n", namespaces.join(" ")));
+    out.push_str("\nMACHINE\tUUID\tBMC\tPOWER\tLAST EVENT\tALLOCATION\n");
+    let client = state.client()?;
+    for m in plan.all_machines() {
+        let r: Result<Value, _> = client
+            .request::<(), Value>(Method::GET, &format!("v1/machine/{}", m.uuid), None)
+            .await;
+        let ipmi: Result<Value, _> = client
+            .request::<(), Value>(Method::GET, &format!("v1/machine/{}/ipmi", m.uuid), None)
+            .await;
+        let power = ipmi
+            .ok()
+            .and_then(|v| v["ipmi"]["powerstate"].as_str().map(String::from))
+            .unwrap_or_else(|| "?".into());
+        let (event, alloc) = match r {
+            Ok(v) => (
+                v["events"]["log"][0]["event"]
+                    .as_str()
+                    .unwrap_or("-")
+                    .to_string(),
+                v["allocation"]["hostname"]
+                    .as_str()
+                    .unwrap_or("-")
+                    .to_string(),
+            ),
+            Err(e) => (format!("({e})"), "-".into()),
+        };
+        out.push_str(&format!(
+            "{}\t{}\t{}\t{power}\t{event}\t{alloc}\n",
+            m.name, m.uuid, m.bmc_ip
+        ));
+    }
+    Ok(out)
+}
+
+/// `metal-lab serve`: the OS image directory over HTTP inside the lab.
+pub async fn serve(dir: &Path, listen: SocketAddr) -> anyhow::Result<()> {
+    let server = metal_testkit::osimage::FileServer::start_on(dir, listen).await?;
+    tracing::info!(url = server.url(""), "serving {}", dir.display());
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    drop(server);
+    Ok(())
+}

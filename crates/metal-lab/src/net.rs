@@ -1,0 +1,195 @@
+//! The lab network (see [`crate::plan`]), made and removed with iproute2. Every link is created
+//! inside a lab namespace (veth peers are placed straight into the other namespace), so deleting
+//! the namespaces removes every link; nothing is added to the host's own namespace.
+
+use std::process::Command;
+
+use anyhow::{bail, Context};
+
+use crate::plan::{Plan, BMC_NET_IP, LEAVES, MGMT_IP, PXE_PREFIX_LEN};
+
+/// Runs `ip args...` to success.
+pub fn ip(args: &[&str]) -> anyhow::Result<()> {
+    let out = Command::new("ip")
+        .args(args)
+        .output()
+        .context("running ip (package iproute2)")?;
+    if !out.status.success() {
+        bail!(
+            "ip {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
+/// `ip -n <ns> args...`
+fn ipn(ns: &str, args: &[&str]) -> anyhow::Result<()> {
+    let mut v = vec!["-n", ns];
+    v.extend_from_slice(args);
+    ip(&v)
+}
+
+/// The network namespaces that exist whose names start with `<name>-`.
+pub fn lab_namespaces(name: &str) -> anyhow::Result<Vec<String>> {
+    let out = Command::new("ip")
+        .args(["netns", "list"])
+        .output()
+        .context("running ip netns list")?;
+    let prefix = format!("{name}-");
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|n| n.starts_with(&prefix))
+        .map(String::from)
+        .collect())
+}
+
+/// Makes the namespaces, bridges, cables and taps of the plan.
+pub fn create(plan: &Plan) -> anyhow::Result<()> {
+    for ns in plan.namespaces() {
+        ip(&["netns", "add", &ns])?;
+        ipn(&ns, &["link", "set", "lo", "up"])?;
+    }
+    let (mgmt, hosts) = (plan.ns_mgmt(), plan.ns_hosts());
+    let pxe_addr = format!("{MGMT_IP}/{PXE_PREFIX_LEN}");
+    ipn(&mgmt, &["link", "add", "pxe", "type", "bridge"])?;
+    ipn(&mgmt, &["addr", "add", &pxe_addr, "dev", "pxe"])?;
+    ipn(&mgmt, &["link", "set", "pxe", "up"])?;
+
+    // the BMC network: one cable between metal-bmc and the BMCs of all machines
+    ipn(
+        &mgmt,
+        &[
+            "link", "add", "bmcnet", "type", "veth", "peer", "name", "bmc", "netns", &hosts,
+        ],
+    )?;
+    ipn(
+        &mgmt,
+        &["addr", "add", &format!("{BMC_NET_IP}/24"), "dev", "bmcnet"],
+    )?;
+    ipn(&mgmt, &["link", "set", "bmcnet", "up"])?;
+    for m in plan.all_machines() {
+        ipn(
+            &hosts,
+            &["addr", "add", &format!("{}/24", m.bmc_ip), "dev", "bmc"],
+        )?;
+    }
+    ipn(&hosts, &["link", "set", "bmc", "up"])?;
+
+    // the leaves: a bridge with an uplink into the provisioning network
+    for j in 0..LEAVES {
+        let leaf = plan.ns_leaf(j);
+        let uplink = Plan::leaf_name(j);
+        ipn(&leaf, &["link", "add", "br0", "type", "bridge"])?;
+        ipn(
+            &leaf,
+            &[
+                "addr",
+                "add",
+                &format!("{}/{PXE_PREFIX_LEN}", Plan::leaf_ip(j)),
+                "dev",
+                "br0",
+            ],
+        )?;
+        ipn(
+            &mgmt,
+            &[
+                "link", "add", &uplink, "type", "veth", "peer", "name", "up0", "netns", &leaf,
+            ],
+        )?;
+        ipn(&mgmt, &["link", "set", &uplink, "master", "pxe", "up"])?;
+        ipn(&leaf, &["link", "set", "up0", "master", "br0", "up"])?;
+        ipn(&leaf, &["link", "set", "br0", "up"])?;
+    }
+
+    // per machine and NIC: tap ── bridge (forwarding LLDP) ── cable ── switch port
+    for m in plan.all_machines() {
+        for j in 0..LEAVES {
+            let (tap, br, end) = (&m.taps[j], &m.cable_bridges[j], &m.cable_ends[j]);
+            let leaf = plan.ns_leaf(j);
+            ipn(&hosts, &["tuntap", "add", "dev", tap, "mode", "tap"])?;
+            // 0x4000: forward 01:80:c2:00:00:0e, so LLDP crosses this piece of "cable"
+            ipn(
+                &hosts,
+                &[
+                    "link",
+                    "add",
+                    br,
+                    "type",
+                    "bridge",
+                    "group_fwd_mask",
+                    "0x4000",
+                ],
+            )?;
+            ipn(
+                &hosts,
+                &[
+                    "link",
+                    "add",
+                    end,
+                    "type",
+                    "veth",
+                    "peer",
+                    "name",
+                    &m.switch_port,
+                    "netns",
+                    &leaf,
+                ],
+            )?;
+            ipn(&hosts, &["link", "set", tap, "master", br, "up"])?;
+            ipn(&hosts, &["link", "set", end, "master", br, "up"])?;
+            ipn(&hosts, &["link", "set", br, "up"])?;
+            ipn(
+                &leaf,
+                &["link", "set", &m.switch_port, "master", "br0", "up"],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Deletes the namespaces (and with them every link in them). Missing ones are fine.
+pub fn delete(namespaces: &[String]) -> anyhow::Result<()> {
+    let mut errors = Vec::new();
+    for ns in namespaces {
+        if let Err(e) = ip(&["netns", "del", ns]) {
+            if !e.to_string().contains("No such file") {
+                errors.push(format!("{e:#}"));
+            }
+        }
+    }
+    if !errors.is_empty() {
+        bail!("{}", errors.join("; "));
+    }
+    Ok(())
+}
+
+/// The pids of the processes in a namespace.
+pub fn namespace_pids(ns: &str) -> Vec<i32> {
+    Command::new("ip")
+        .args(["netns", "pids", ns])
+        .output()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The MAC of an interface inside a namespace.
+pub fn mac_of(ns: &str, ifname: &str) -> anyhow::Result<String> {
+    let out = Command::new("ip")
+        .args(["-n", ns, "-o", "link", "show", "dev", ifname])
+        .output()
+        .context("running ip link show")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.split_whitespace()
+        .skip_while(|w| *w != "link/ether")
+        .nth(1)
+        .map(String::from)
+        .with_context(|| format!("{ifname} in {ns} has no MAC: {text}"))
+}
