@@ -74,8 +74,7 @@ async fn events(api: &TestApi, id: &str) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn beacons_become_phoned_home_events() {
     let test = "beacons_become_phoned_home_events";
-    if std::env::var("METAL_PRIVILEGED_TESTS").as_deref() != Ok("1") {
-        eprintln!("SKIPPED {test}: needs root and METAL_PRIVILEGED_TESTS=1");
+    if !metal_testkit::privileged(test, &[("ip", "iproute2")]) {
         return;
     }
     let tag = std::process::id() % 100_000;

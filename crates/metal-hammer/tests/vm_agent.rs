@@ -12,8 +12,6 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use metal_testkit::osimage::{FileServer, OsImageBuilder};
-use metal_testkit::tool_or_skip;
-use metal_testkit::vm::initramfs::find_program;
 use metal_testkit::vm::{mac_for, DebianKernel, Disk, Initramfs, Nic, Vm};
 use metal_testkit::{Backend, TestApi};
 use serde_json::json;
@@ -22,26 +20,16 @@ const UUID: &str = "6f1a2b3c-4d5e-4f60-8a7b-9c0d1e2f3a4b";
 const MIB: u64 = 1024 * 1024;
 
 fn privileged(test: &str) -> bool {
-    if std::env::var("METAL_PRIVILEGED_TESTS").as_deref() != Ok("1") {
-        eprintln!("SKIPPED {test}: needs METAL_PRIVILEGED_TESTS=1 (qemu)");
-        return false;
-    }
-    [
-        ("qemu-system-x86_64", "qemu-system-x86"),
-        ("busybox", "busybox-static"),
-        ("mdadm", "mdadm"),
-        ("kexec", "kexec-tools"),
-        ("mkfs.ext3", "e2fsprogs"),
-    ]
-    .iter()
-    .all(|(tool, pkg)| {
-        tool_or_skip(
-            test,
-            find_program(tool).is_ok(),
-            tool,
-            &format!("apt-get install {pkg}"),
-        )
-    })
+    metal_testkit::privileged(
+        test,
+        &[
+            ("qemu-system-x86_64", "qemu-system-x86"),
+            ("busybox", "busybox-static"),
+            ("mdadm", "mdadm"),
+            ("kexec", "kexec-tools"),
+            ("mkfs.ext3", "e2fsprogs"),
+        ],
+    )
 }
 
 fn guest(url: &str) -> String {

@@ -14,37 +14,26 @@ use metal_domain::fsl::{
     VolumeGroup,
 };
 use metal_testkit::osimage::{FileServer, OsImageBuilder, Override};
-use metal_testkit::tool_or_skip;
 use metal_testkit::vm::initramfs::find_program;
 use metal_testkit::vm::{Disk, Initramfs, ScriptOutput, ScriptRunner};
 
 const MIB: u64 = 1024 * 1024;
 
 fn privileged(test: &str) -> bool {
-    if std::env::var("METAL_PRIVILEGED_TESTS").as_deref() != Ok("1") {
-        eprintln!("SKIPPED {test}: needs METAL_PRIVILEGED_TESTS=1 (qemu)");
-        return false;
-    }
-    [
-        ("qemu-system-x86_64", "qemu-system-x86"),
-        ("qemu-img", "qemu-utils"),
-        ("busybox", "busybox-static"),
-        ("mdadm", "mdadm"),
-        ("lvm", "lvm2"),
-        ("sgdisk", "gdisk"),
-        ("mkfs.fat", "dosfstools"),
-        ("mkfs.ext3", "e2fsprogs"),
-        ("findmnt", "util-linux"),
-    ]
-    .iter()
-    .all(|(tool, pkg)| {
-        tool_or_skip(
-            test,
-            find_program(tool).is_ok(),
-            tool,
-            &format!("apt-get install {pkg}"),
-        )
-    })
+    metal_testkit::privileged(
+        test,
+        &[
+            ("qemu-system-x86_64", "qemu-system-x86"),
+            ("qemu-img", "qemu-utils"),
+            ("busybox", "busybox-static"),
+            ("mdadm", "mdadm"),
+            ("lvm", "lvm2"),
+            ("sgdisk", "gdisk"),
+            ("mkfs.fat", "dosfstools"),
+            ("mkfs.ext3", "e2fsprogs"),
+            ("findmnt", "util-linux"),
+        ],
+    )
 }
 
 fn part(number: u8, label: &str, size: u64, gpttype: &str) -> DiskPartition {

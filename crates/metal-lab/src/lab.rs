@@ -521,9 +521,11 @@ pub fn down(name: &str, dir: &Path, quiet: bool) -> anyhow::Result<()> {
         .flat_map(|ns| net::namespace_pids(ns))
         .collect();
     pids.extend(procs::pid_files(&dir.join("run")));
+    // only a directory that is a lab's (never an arbitrary one given by mistake)
+    let is_lab_dir = dir.join("lab.json").exists() || dir.join("run").is_dir();
     let dir_text = dir.display().to_string();
-    if dir.is_absolute() && dir_text.len() > 1 {
-        pids.extend(procs::with_cmdline_containing(&dir_text));
+    if is_lab_dir && dir.is_absolute() && dir_text.len() > 1 {
+        pids.extend(procs::with_cmdline_containing(&format!("{dir_text}/")));
     }
     let stopped = procs::stop(&pids, Duration::from_secs(10));
     // processes started in a namespace while we were stopping (ipmi_sim restarting a VM)
@@ -534,7 +536,7 @@ pub fn down(name: &str, dir: &Path, quiet: bool) -> anyhow::Result<()> {
     let stopped = stopped + procs::stop(&late, Duration::from_secs(5));
     net::delete(&namespaces)?;
     let keep = std::env::var("METAL_LAB_KEEP").as_deref() == Ok("1");
-    if dir.join("lab.json").exists() || dir.join("run").exists() {
+    if is_lab_dir {
         if keep {
             let _ = std::fs::remove_file(dir.join("lab.json"));
             let _ = std::fs::remove_dir_all(dir.join("run"));

@@ -2,6 +2,7 @@
 //! machine simulator (`sim`). See the README's "metal-lab" section and [`plan`] for the layout.
 
 pub mod artifacts;
+pub mod cycle;
 pub mod forward;
 pub mod lab;
 pub mod machine;

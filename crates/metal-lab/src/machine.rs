@@ -118,7 +118,18 @@ set_working_mc 0x20
         user = bmc.user,
         password = bmc.password,
     );
-    std::fs::write(m.dir.join("lan.conf"), lan)?;
+    // it holds the BMC password
+    {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(m.dir.join("lan.conf"))?
+            .write_all(lan.as_bytes())?;
+    }
     std::fs::write(m.dir.join("sim.emu"), emu_commands(&bmc))?;
     Ok(())
 }

@@ -4,29 +4,41 @@
 //! VMs), waits for PXE Booting and Waiting, allocates one machine (raid layout) and one
 //! firewall (default layout), waits for Installing, Booting New Kernel and Phoned Home (the
 //! installed OS's LLDP beacon seen by metal-core on the leaves), checks what the installed OS
-//! found on its disks, frees both, waits for the wipe and Waiting again, and finally checks
-//! that `metal-lab down` leaves no namespace, process or file behind. Prints the wall time of
-//! each phase (docs/benchmarks.md).
+//! found on its disks, frees both, waits for the wipe and Waiting again, allocates the wiped
+//! machine once more with the striped LVM layout, and finally checks that `metal-lab down`
+//! leaves no namespace, process or file behind. Prints the wall time of each phase (the bench
+//! `cargo bench -p metal-lab --bench cycle` measures them; docs/benchmarks.md).
 //!
-//! Runs only with `METAL_PRIVILEGED_TESTS=1` (root, qemu); takes about 5 minutes under TCG.
+//! Runs only with `METAL_PRIVILEGED_TESTS=1` (root, qemu); takes about 2 minutes under TCG.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use metal_client::{Client, Method};
+use metal_client::Method;
+use metal_lab::cycle::{
+    allocate_firewall, allocate_machine, events, facts_since, free, machine, marks, wait_for_event,
+};
 use metal_lab::lab::{self, State};
 use metal_lab::machine::{CONSOLE_LOG, SOL_LOG};
-use metal_lab::plan::Plan;
 use metal_lab::seed;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 fn privileged(test: &str) -> bool {
-    if std::env::var("METAL_PRIVILEGED_TESTS").as_deref() != Ok("1") {
-        eprintln!("SKIPPED {test}: needs root and METAL_PRIVILEGED_TESTS=1 (qemu, namespaces)");
-        return false;
-    }
-    true
+    metal_testkit::privileged(
+        test,
+        &[
+            ("ip", "iproute2"),
+            ("ipmi_sim", "openipmi"),
+            ("ipmitool", "ipmitool"),
+            ("qemu-system-x86_64", "qemu-system-x86"),
+            ("busybox", "busybox-static"),
+            ("mdadm", "mdadm"),
+            ("lvm", "lvm2"),
+            ("/usr/share/OVMF/OVMF_CODE_4M.fd", "ovmf"),
+            ("/usr/lib/ipxe/qemu/efi-virtio.rom", "ipxe-qemu"),
+        ],
+    )
 }
 
 fn metal_lab(name: &str, dir: &Path, args: &[&str]) -> std::process::Output {
@@ -51,79 +63,6 @@ impl Drop for Down {
             eprintln!("metal-lab down: {}", String::from_utf8_lossy(&out.stderr));
         }
     }
-}
-
-async fn machine(c: &Client, uuid: &str) -> Value {
-    c.request::<(), Value>(Method::GET, &format!("v1/machine/{uuid}"), None)
-        .await
-        .unwrap_or_else(|e| panic!("GET machine {uuid}: {e}"))
-}
-
-/// Event names, oldest first.
-fn events(m: &Value) -> Vec<String> {
-    let mut e: Vec<String> = m["events"]["log"]
-        .as_array()
-        .map(|l| {
-            l.iter()
-                .map(|e| e["event"].as_str().unwrap_or("").to_string())
-                .collect()
-        })
-        .unwrap_or_default();
-    e.reverse();
-    e
-}
-
-fn tail(path: &Path, lines: usize) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let v: Vec<&str> = text.lines().collect();
-    v[v.len().saturating_sub(lines)..].join("\n")
-}
-
-/// Waits until every machine's newest event is `event` (and, if given, `since` events were
-/// added after the mark); returns the time it took.
-async fn wait_for_event(
-    c: &Client,
-    plan: &Plan,
-    event: &str,
-    marks: &[usize],
-    limit: Duration,
-) -> Duration {
-    let start = Instant::now();
-    let deadline = start + limit;
-    loop {
-        let mut done = true;
-        for (k, m) in plan.all_machines().iter().enumerate() {
-            let mv = machine(c, &m.uuid).await;
-            let ev = events(&mv);
-            let new = &ev[marks.get(k).copied().unwrap_or(0).min(ev.len())..];
-            if new.last().map(String::as_str) != Some(event) {
-                done = false;
-                let crashed = new.iter().any(|e| e == "Crashed");
-                if Instant::now() > deadline || crashed {
-                    panic!(
-                        "{}: no {event} within {limit:?}; events since the mark {new:?}; newest: {}\n--- ttyS1 (metal-hammer):\n{}\n--- ttyS0:\n{}",
-                        m.name,
-                        mv["events"]["log"][0],
-                        tail(&m.dir.join(SOL_LOG), 40),
-                        tail(&m.dir.join(CONSOLE_LOG), 30)
-                    );
-                }
-            }
-        }
-        if done {
-            return start.elapsed();
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-}
-
-fn facts(m: &metal_lab::plan::MachinePlan) -> Vec<String> {
-    std::fs::read_to_string(m.dir.join(CONSOLE_LOG))
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| l.contains(metal_lab::artifacts::OS_FACT))
-        .map(|l| l.trim().to_string())
-        .collect()
 }
 
 fn in_order(ev: &[String], expected: &[&str]) {
@@ -191,9 +130,11 @@ async fn two_machines_are_powered_on_provisioned_phone_home_freed_and_wait_again
     for m in [&m1, &m2] {
         lab::power(&c, &m.uuid, "on").await.unwrap();
     }
-    let to_waiting = wait_for_event(&c, &plan, "Waiting", &[], Duration::from_secs(300)).await;
+    let to_waiting = wait_for_event(&c, &plan, "Waiting", &[], Duration::from_secs(300))
+        .await
+        .unwrap();
     for m in [&m1, &m2] {
-        let mv = machine(&c, &m.uuid).await;
+        let mv = machine(&c, &m.uuid).await.unwrap();
         in_order(
             &events(&mv),
             &["PXE Booting", "Preparing", "Registering", "Waiting"],
@@ -210,45 +151,29 @@ async fn two_machines_are_powered_on_provisioned_phone_home_freed_and_wait_again
     }
 
     // allocate a machine with the raid layout and a firewall with the default layout
-    let marks: Vec<usize> = {
-        let mut v = Vec::new();
-        for m in [&m1, &m2] {
-            v.push(events(&machine(&c, &m.uuid).await).len());
-        }
-        v
-    };
-    let r: Value = c
-        .request(
-            Method::POST,
-            "v1/machine/allocate",
-            Some(
-                &json!({"uuid": m1.uuid, "projectid": seed::PROJECT, "partitionid": "lab",
-                "sizeid": seed::SIZE, "imageid": "debian-12.0", "filesystemlayoutid": "raid",
-                "name": "lab-machine", "hostname": "lab-machine",
-                "networks": [{"networkid": state.private_network}]}),
-            ),
-        )
+    let mk = marks(&c, &plan).await.unwrap();
+    let r = allocate_machine(&c, &state, &m1, "debian-12.0", "raid", "lab-machine")
         .await
-        .expect("allocating the machine");
+        .unwrap();
     assert_eq!(r["allocation"]["filesystemlayout"]["id"], "raid", "{r}");
-    let r: Value = c
-        .request(
-            Method::POST,
-            "v1/firewall/allocate",
-            Some(&json!({"uuid": m2.uuid, "projectid": seed::PROJECT, "partitionid": "lab",
-                "sizeid": seed::SIZE, "imageid": "firewall-debian-3.0", "filesystemlayoutid": "default",
-                "name": "lab-firewall", "hostname": "lab-firewall",
-                "networks": [{"networkid": state.private_network}, {"networkid": seed::INTERNET}]})),
-        )
-        .await
-        .expect("allocating the firewall");
+    let r = allocate_firewall(
+        &c,
+        &state,
+        &m2,
+        "firewall-debian-3.0",
+        "default",
+        "lab-firewall",
+    )
+    .await
+    .unwrap();
     assert_eq!(r["allocation"]["role"], "firewall", "{r}");
-    let to_phoned_home =
-        wait_for_event(&c, &plan, "Phoned Home", &marks, Duration::from_secs(420)).await;
+    let to_phoned_home = wait_for_event(&c, &plan, "Phoned Home", &mk, Duration::from_secs(420))
+        .await
+        .unwrap();
     for m in [&m1, &m2] {
-        let mv = machine(&c, &m.uuid).await;
+        let mv = machine(&c, &m.uuid).await.unwrap();
         in_order(
-            &events(&mv)[marks[m.index - 1]..],
+            &events(&mv)[mk[m.index - 1]..],
             &["Installing", "Booting New Kernel", "Phoned Home"],
         );
         assert!(
@@ -263,7 +188,7 @@ async fn two_machines_are_powered_on_provisioned_phone_home_freed_and_wait_again
     }
 
     // what the installed systems found on their disks
-    let f1 = facts(&m1).join("\n");
+    let f1 = facts_since(&m1, 0).join("\n");
     assert!(f1.contains("LAB-OS-FACT mount / /dev/md"), "{f1}");
     assert!(
         f1.lines()
@@ -285,7 +210,7 @@ async fn two_machines_are_powered_on_provisioned_phone_home_freed_and_wait_again
         f1.contains("vdb2[") && f1.contains("vda2["),
         "both disks in the mirror: {f1}"
     );
-    let f2 = facts(&m2).join("\n");
+    let f2 = facts_since(&m2, 0).join("\n");
     assert!(f2.contains("LAB-OS-FACT mount / /dev/vda2 ext4"), "{f2}");
     assert!(
         f2.contains("LAB-OS-FACT mount /boot/efi /dev/vda1 vfat"),
@@ -294,13 +219,7 @@ async fn two_machines_are_powered_on_provisioned_phone_home_freed_and_wait_again
     assert!(!f2.contains("LAB-OS-FACT mdadm"), "{f2}");
 
     // free both: metal-bmc boots them from PXE, metal-hammer wipes the disks and waits again
-    let marks: Vec<usize> = {
-        let mut v = Vec::new();
-        for m in [&m1, &m2] {
-            v.push(events(&machine(&c, &m.uuid).await).len());
-        }
-        v
-    };
+    let mk = marks(&c, &plan).await.unwrap();
     let sol_marks: Vec<usize> = [&m1, &m2]
         .iter()
         .map(|m| {
@@ -310,18 +229,16 @@ async fn two_machines_are_powered_on_provisioned_phone_home_freed_and_wait_again
         })
         .collect();
     for m in [&m1, &m2] {
-        let _: Value = c
-            .request::<(), Value>(Method::DELETE, &format!("v1/machine/{}/free", m.uuid), None)
-            .await
-            .expect("freeing");
+        free(&c, m).await.unwrap();
     }
-    let back_to_waiting =
-        wait_for_event(&c, &plan, "Waiting", &marks, Duration::from_secs(300)).await;
+    let back_to_waiting = wait_for_event(&c, &plan, "Waiting", &mk, Duration::from_secs(300))
+        .await
+        .unwrap();
     for m in [&m1, &m2] {
-        let mv = machine(&c, &m.uuid).await;
+        let mv = machine(&c, &m.uuid).await.unwrap();
         assert!(mv["allocation"].is_null(), "{mv}");
         in_order(
-            &events(&mv)[marks[m.index - 1]..],
+            &events(&mv)[mk[m.index - 1]..],
             &["Machine Reclaim", "PXE Booting", "Preparing", "Waiting"],
         );
         let sol = std::fs::read_to_string(m.dir.join(SOL_LOG)).unwrap();
@@ -333,12 +250,44 @@ async fn two_machines_are_powered_on_provisioned_phone_home_freed_and_wait_again
         );
     }
 
+    // the wiped machine again, now with the striped LVM layout
+    let console_mark = std::fs::metadata(m1.dir.join(CONSOLE_LOG)).unwrap().len() as usize;
+    let mk = marks(&c, &plan).await.unwrap();
+    let r = allocate_machine(&c, &state, &m1, "debian-13.0", "lvm", "lab-lvm")
+        .await
+        .unwrap();
+    assert_eq!(r["allocation"]["filesystemlayout"]["id"], "lvm", "{r}");
+    // machine-2 stays waiting: wait on a plan of machine-1 alone
+    let only_m1 = metal_lab::plan::Plan::new(&plan.name, &plan.dir, 1).unwrap();
+    let lvm_to_phoned_home = wait_for_event(
+        &c,
+        &only_m1,
+        "Phoned Home",
+        &mk[..1],
+        Duration::from_secs(300),
+    )
+    .await
+    .unwrap();
+    let f = facts_since(&m1, console_mark).join("\n");
+    let lv = f
+        .lines()
+        .find(|l| l.contains("LAB-OS-FACT lv root vg00"))
+        .unwrap_or_else(|| panic!("no LV root in vg00: {f}"));
+    assert!(lv.contains("striped") && lv.ends_with(" 2"), "{lv}");
+    assert!(
+        f.lines()
+            .any(|l| l.starts_with("LAB-OS-FACT mount / /dev/") && l.ends_with(" ext4")),
+        "{f}"
+    );
+    assert!(!f.contains("LAB-OS-FACT mdadm"), "the RAID is gone: {f}");
+
     eprintln!(
-        "metal-lab phases (TCG, 2 machines in parallel): up {:.1}s, power on → Waiting {:.1}s, allocation → Phoned Home {:.1}s, free → Waiting {:.1}s",
+        "metal-lab phases (TCG, 2 machines in parallel): up {:.1}s, power on → Waiting {:.1}s, allocation → Phoned Home {:.1}s, free → Waiting {:.1}s, lvm allocation → Phoned Home {:.1}s",
         up_took.as_secs_f64(),
         to_waiting.as_secs_f64(),
         to_phoned_home.as_secs_f64(),
-        back_to_waiting.as_secs_f64()
+        back_to_waiting.as_secs_f64(),
+        lvm_to_phoned_home.as_secs_f64()
     );
 
     // down leaves nothing behind

@@ -33,6 +33,24 @@ pub fn tool_or_skip(test: &str, present: bool, what: &str, install: &str) -> boo
     false
 }
 
+/// The gate of tests that need root, namespaces, loop devices or qemu: they run only with
+/// `METAL_PRIVILEGED_TESTS=1` (elsewhere a SKIPPED line is printed), and then every tool
+/// `(program or path, Debian package)` must be installed: a missing one fails the test.
+pub fn privileged(test: &str, tools: &[(&str, &str)]) -> bool {
+    if std::env::var("METAL_PRIVILEGED_TESTS").as_deref() != Ok("1") {
+        eprintln!("SKIPPED {test}: needs root and METAL_PRIVILEGED_TESTS=1");
+        return false;
+    }
+    tools.iter().all(|(tool, pkg)| {
+        tool_or_skip(
+            test,
+            vm::initramfs::find_program(tool).is_ok(),
+            tool,
+            &format!("apt-get install {pkg}"),
+        )
+    })
+}
+
 /// The database backends every suite runs against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {

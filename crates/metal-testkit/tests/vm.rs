@@ -34,18 +34,7 @@ const TOOLS: &[(&str, &str)] = &[
 
 /// Whether a privileged test runs; with `METAL_PRIVILEGED_TESTS=1` missing tools fail it.
 fn privileged(test: &str) -> bool {
-    if std::env::var("METAL_PRIVILEGED_TESTS").as_deref() != Ok("1") {
-        eprintln!("SKIPPED {test}: needs METAL_PRIVILEGED_TESTS=1 (qemu, Debian registry)");
-        return false;
-    }
-    TOOLS.iter().all(|(tool, pkg)| {
-        tool_or_skip(
-            test,
-            find_program(tool).is_ok(),
-            tool,
-            &format!("apt-get install {pkg}"),
-        )
-    })
+    metal_testkit::privileged(test, TOOLS)
 }
 
 /// A tiny HTTP/1.0 server on 127.0.0.1:0 serving `files`; returns the port.

@@ -61,15 +61,13 @@ fn wait_listening(ns: &Netns) {
 }
 
 fn main() {
-    if !lab::privileged("bench dhcp")
-        || !lab::tools(
-            "bench dhcp",
-            &[
-                ("/usr/sbin/perfdhcp", "kea-admin"),
-                ("/usr/sbin/dnsmasq", "dnsmasq-base"),
-            ],
-        )
-    {
+    if !metal_testkit::privileged(
+        "bench dhcp",
+        &[
+            ("/usr/sbin/perfdhcp", "kea-admin"),
+            ("/usr/sbin/dnsmasq", "dnsmasq-base"),
+        ],
+    ) {
         return;
     }
     let rate: u64 = std::env::var("PIXIE_BENCH_RATE")

@@ -5,22 +5,20 @@
 
 use std::net::Ipv4Addr;
 
-use crate::lab::{self, privileged, tools, veth, Netns};
+use crate::lab::{self, veth, Netns};
 use crate::{initrd, mac_of, start_pixie, udhcpc, var, World, KERNEL};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn full_mode_dhcp_tftp_and_http() {
     let test = "full_mode_dhcp_tftp_and_http";
-    if !privileged(test)
-        || !tools(
-            test,
-            &[
-                ("/usr/bin/busybox", "busybox-static"),
-                ("/usr/bin/tftp", "tftp-hpa"),
-                ("/usr/lib/ipxe/undionly.kpxe", "ipxe"),
-            ],
-        )
-    {
+    if !metal_testkit::privileged(
+        test,
+        &[
+            ("/usr/bin/busybox", "busybox-static"),
+            ("/usr/bin/tftp", "tftp-hpa"),
+            ("/usr/lib/ipxe/undionly.kpxe", "ipxe"),
+        ],
+    ) {
         return;
     }
     let t = lab::tag();

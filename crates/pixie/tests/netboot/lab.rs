@@ -3,29 +3,12 @@
 //! tests run in parallel.
 
 use std::net::Ipv4Addr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 static SEQ: AtomicU32 = AtomicU32::new(0);
-
-/// Whether privileged tests run; prints why not otherwise.
-pub fn privileged(test: &str) -> bool {
-    if std::env::var("METAL_PRIVILEGED_TESTS").as_deref() == Ok("1") {
-        return true;
-    }
-    eprintln!("{test}: skipped, needs root and METAL_PRIVILEGED_TESTS=1");
-    false
-}
-
-/// Whether the tools a test needs are installed (missing → failure under METAL_PRIVILEGED_TESTS).
-pub fn tools(test: &str, tools: &[(&str, &str)]) -> bool {
-    tools.iter().all(|(bin, pkg)| {
-        let present = Path::new(bin).exists();
-        metal_testkit::tool_or_skip(test, present, bin, &format!("apt-get install {pkg}"))
-    })
-}
 
 /// A unique short tag for names (interface names have at most 15 bytes).
 pub fn tag() -> String {

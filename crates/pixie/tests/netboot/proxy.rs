@@ -5,7 +5,7 @@
 //! - with udhcpc and tcpdump: both servers answer the same DISCOVER, pixie bound to :67
 //!   with SO_REUSEPORT and SO_BINDTODEVICE next to dnsmasq's socket.
 
-use crate::lab::{self, privileged, tools, veth, Netns, Proc};
+use crate::lab::{self, veth, Netns, Proc};
 use crate::{start_pixie, udhcpc, World};
 
 fn dnsmasq(ns: &Netns, iface: &str, dir: &std::path::Path) -> Proc {
@@ -37,16 +37,14 @@ async fn dnsmasq_ready(dns: &mut Proc) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn proxy_next_to_dnsmasq_boots_ipxe_in_qemu() {
     let test = "proxy_next_to_dnsmasq_boots_ipxe_in_qemu";
-    if !privileged(test)
-        || !tools(
-            test,
-            &[
-                ("/usr/sbin/dnsmasq", "dnsmasq-base"),
-                ("/usr/bin/qemu-system-x86_64", "qemu-system-x86"),
-                ("/usr/lib/ipxe/ipxe.lkrn", "ipxe"),
-            ],
-        )
-    {
+    if !metal_testkit::privileged(
+        test,
+        &[
+            ("/usr/sbin/dnsmasq", "dnsmasq-base"),
+            ("/usr/bin/qemu-system-x86_64", "qemu-system-x86"),
+            ("/usr/lib/ipxe/ipxe.lkrn", "ipxe"),
+        ],
+    ) {
         return;
     }
     let t = lab::tag();
@@ -156,16 +154,14 @@ async fn proxy_next_to_dnsmasq_boots_ipxe_in_qemu() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn proxy_and_dnsmasq_both_offer() {
     let test = "proxy_and_dnsmasq_both_offer";
-    if !privileged(test)
-        || !tools(
-            test,
-            &[
-                ("/usr/sbin/dnsmasq", "dnsmasq-base"),
-                ("/usr/bin/busybox", "busybox-static"),
-                ("/usr/bin/tcpdump", "tcpdump"),
-            ],
-        )
-    {
+    if !metal_testkit::privileged(
+        test,
+        &[
+            ("/usr/sbin/dnsmasq", "dnsmasq-base"),
+            ("/usr/bin/busybox", "busybox-static"),
+            ("/usr/bin/tcpdump", "tcpdump"),
+        ],
+    ) {
         return;
     }
     let t = lab::tag();

@@ -2,22 +2,20 @@
 //! mode picks the range by giaddr, answers unicast to the relay and echoes option 82 (seen by
 //! tcpdump on the server link); the client gets address and boot file.
 
-use crate::lab::{self, privileged, tools, veth, Netns, Proc};
+use crate::lab::{self, veth, Netns, Proc};
 use crate::{mac_of, start_pixie, udhcpc, var, World};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn relayed_requests_are_answered_via_giaddr() {
     let test = "relayed_requests_are_answered_via_giaddr";
-    if !privileged(test)
-        || !tools(
-            test,
-            &[
-                ("/usr/bin/busybox", "busybox-static"),
-                ("/usr/sbin/dhcrelay", "isc-dhcp-relay"),
-                ("/usr/bin/tcpdump", "tcpdump"),
-            ],
-        )
-    {
+    if !metal_testkit::privileged(
+        test,
+        &[
+            ("/usr/bin/busybox", "busybox-static"),
+            ("/usr/sbin/dhcrelay", "isc-dhcp-relay"),
+            ("/usr/bin/tcpdump", "tcpdump"),
+        ],
+    ) {
         return;
     }
     let t = lab::tag();
