@@ -1,8 +1,9 @@
-//! metal-core's phone-home listener against real LLDP frames and a real metal-api: an
-//! "installed machine" in a network namespace sends `provisioned since …` beacons on its end of
-//! a veth pair; metal-core listens on the other end (the "switch port") and metal-api records
-//! `Phoned Home` for the machines that sent beacons, not for one that only sent metal-hammer's
-//! announcement. Runs with root and `METAL_PRIVILEGED_TESTS=1` only.
+//! `metal-core run` against real LLDP frames and a real metal-api: it registers its switch with
+//! its port (name and MAC); an "installed machine" in a network namespace sends `provisioned
+//! since …` beacons on its end of a veth pair; metal-core listens on the other end (the switch
+//! port) and metal-api records `Phoned Home` for the machines that sent beacons, not for one
+//! that only sent metal-hammer's announcement. Runs with root and `METAL_PRIVILEGED_TESTS=1`
+//! only.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -100,16 +101,38 @@ async fn beacons_become_phoned_home_events() {
     ip(&["-n", &lab.ns, "link", "set", &machine_if, "up"]);
 
     let api = TestApi::start(Backend::Sqlite).await.unwrap();
+    let r = api
+        .admin()
+        .put(
+            "v1/partition",
+            serde_json::json!({"id": "p1", "name": "p1", "description": "test"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
     lab.core = Some(
         Command::new(env!("CARGO_BIN_EXE_metal-core"))
             .args(["--grpc-address", &api.server.grpc_addr.to_string()])
             .args([
-                "phone-home",
-                "--interface",
+                "run",
+                "--partition-id",
+                "p1",
+                "--rack-id",
+                "rack-1",
+                "--switch-id",
+                "leaf-test",
+                "--metal-api-ip",
+                "127.0.0.1",
+                "--metal-api-port",
+                &api.server.addr.port().to_string(),
+                "--management-ip",
+                "192.0.2.1",
+                // only this test's port, not other links of the host
+                "--port-prefix",
                 &lab.port,
                 "--interval-secs",
                 "1",
             ])
+            .env("METAL_CORE_HMAC_KEY", &api.keys.edit)
             .env("METAL_CORE_LOG_LEVEL", "debug")
             .stdout(Stdio::null())
             .spawn()
@@ -142,6 +165,20 @@ async fn beacons_become_phoned_home_events() {
         assert!(Instant::now() < deadline, "no Phoned Home: {e1:?} {e2:?}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    // the switch registered itself with its port, whose MAC is the LLDP port id machines see
+    let mac = std::fs::read_to_string(format!("/sys/class/net/{}/address", lab.port))
+        .unwrap()
+        .trim()
+        .to_string();
+    let sw = api.admin().get("v1/switch/leaf-test").await;
+    assert_eq!(sw.status, 200, "{:?}", sw.body);
+    assert_eq!(sw.body["rack_id"], "rack-1", "{:?}", sw.body);
+    assert_eq!(sw.body["partition"]["id"], "p1", "{:?}", sw.body);
+    assert_eq!(sw.body["management_ip"], "192.0.2.1", "{:?}", sw.body);
+    let nics = sw.body["nics"].as_array().unwrap();
+    assert_eq!(nics.len(), 1, "{nics:?}");
+    assert_eq!(nics[0]["name"], lab.port.as_str());
+    assert_eq!(nics[0]["mac"], mac.as_str());
     // the machine that only announced itself as waiting did not phone home
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert!(!events(&api, m3).await.iter().any(|e| e == "Phoned Home"));

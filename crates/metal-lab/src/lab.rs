@@ -298,23 +298,7 @@ async fn bring_up(plan: &Plan, o: &UpOptions) -> anyhow::Result<State> {
 
     state.private_network = seed::seed(&client).await?;
     state.save()?;
-    // metal-core registers its switch at start; ours only listens for beacons so far
-    for j in 0..LEAVES {
-        let ns = plan.ns_leaf(j);
-        let ports = plan
-            .switch_ports()
-            .into_iter()
-            .map(|p| net::mac_of(&ns, &p).map(|mac| (p, mac)))
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        seed::register_switch(
-            &client,
-            &Plan::leaf_name(j),
-            &Plan::leaf_ip(j).to_string(),
-            &ports,
-        )
-        .await?;
-    }
-    step(t0, "master data created, leaf switches registered");
+    step(t0, "master data created");
 
     spawn(Daemon::new("images", &me).netns(&mgmt).args([
         "serve",
@@ -417,12 +401,23 @@ async fn bring_up(plan: &Plan, o: &UpOptions) -> anyhow::Result<State> {
                 .args([
                     "--grpc-address",
                     &Plan::grpc_addr(),
-                    "phone-home",
-                    "--interface",
-                    &ports,
+                    "run",
+                    "--partition-id",
+                    PARTITION,
+                    "--rack-id",
+                    seed::RACK,
+                    "--switch-id",
+                    &leaf,
+                    "--metal-api-ip",
+                    &MGMT_IP.to_string(),
+                    "--metal-api-port",
+                    &API_PORT.to_string(),
+                    "--management-ip",
+                    &Plan::leaf_ip(j).to_string(),
                     "--interval-secs",
                     &o.phone_home_interval.to_string(),
-                ]),
+                ])
+                .env("METAL_CORE_HMAC_KEY", &state.hmac_edit),
         )?;
     }
     step(
@@ -430,13 +425,23 @@ async fn bring_up(plan: &Plan, o: &UpOptions) -> anyhow::Result<State> {
         "pixie, image server, ipmi_sim BMCs, metal-bmc, metal-core and LLDP on the leaves started",
     );
 
-    // metal-bmc's first report makes the machines known
+    // metal-core registers the leaves; metal-bmc's first report makes the machines known
     let deadline = Instant::now() + Duration::from_secs(90);
-    for m in &machines {
+    let known: Vec<(String, String)> = (0..LEAVES)
+        .map(|j| {
+            let leaf = Plan::leaf_name(j);
+            (format!("switch {leaf}"), format!("v1/switch/{leaf}"))
+        })
+        .chain(machines.iter().map(|m| {
+            (
+                format!("machine {} ({})", m.name, m.uuid),
+                format!("v1/machine/{}", m.uuid),
+            )
+        }))
+        .collect();
+    for (what, path) in &known {
         loop {
-            let r: Result<Value, _> = client
-                .request::<(), Value>(Method::GET, &format!("v1/machine/{}", m.uuid), None)
-                .await;
+            let r: Result<Value, _> = client.request::<(), Value>(Method::GET, path, None).await;
             if r.is_ok() {
                 break;
             }
@@ -449,16 +454,15 @@ async fn bring_up(plan: &Plan, o: &UpOptions) -> anyhow::Result<State> {
                 }
             }
             if Instant::now() > deadline {
-                bail!(
-                    "metal-bmc did not report machine {} ({}) within 90 s",
-                    m.name,
-                    m.uuid
-                );
+                bail!("{what} is not in metal-api after 90 s (metal-core and metal-bmc register them)");
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
     }
-    step(t0, "metal-bmc reported every BMC");
+    step(
+        t0,
+        "metal-core registered the leaves, metal-bmc reported every BMC",
+    );
     if o.power_on {
         for m in &machines {
             power(&client, &m.uuid, "on").await?;

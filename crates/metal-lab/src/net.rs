@@ -179,17 +179,3 @@ pub fn namespace_pids(ns: &str) -> Vec<i32> {
         })
         .unwrap_or_default()
 }
-
-/// The MAC of an interface inside a namespace.
-pub fn mac_of(ns: &str, ifname: &str) -> anyhow::Result<String> {
-    let out = Command::new("ip")
-        .args(["-n", ns, "-o", "link", "show", "dev", ifname])
-        .output()
-        .context("running ip link show")?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    text.split_whitespace()
-        .skip_while(|w| *w != "link/ether")
-        .nth(1)
-        .map(String::from)
-        .with_context(|| format!("{ifname} in {ns} has no MAC: {text}"))
-}

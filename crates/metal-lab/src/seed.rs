@@ -167,27 +167,3 @@ pub async fn seed(c: &Client) -> anyhow::Result<String> {
         .map(String::from)
         .ok_or_else(|| anyhow::anyhow!("the private network has no id: {net}"))
 }
-
-/// Registers a leaf switch with its ports (name and MAC, which is what the switch announces
-/// as LLDP port id), as metal-core does at start; metal-api connects machines to the ports
-/// their LLDP neighbours name.
-pub async fn register_switch(
-    c: &Client,
-    id: &str,
-    management_ip: &str,
-    ports: &[(String, String)],
-) -> anyhow::Result<()> {
-    let nics: Vec<Value> = ports
-        .iter()
-        .map(|(name, mac)| json!({"name": name, "mac": mac, "identifier": mac}))
-        .collect();
-    let body = json!({
-        "id": id, "name": id, "description": "metal-lab leaf switch",
-        "partition_id": PARTITION, "rack_id": RACK, "nics": nics,
-        "os": {"vendor": "Cumulus", "version": "5.1.0", "metal_core_version": "metal-lab"},
-        "management_ip": management_ip, "management_user": "root"});
-    c.request::<Value, Value>(Method::POST, "v1/switch/register", Some(&body))
-        .await
-        .map_err(|e| anyhow::anyhow!("registering switch {id}: {e}"))?;
-    Ok(())
-}
