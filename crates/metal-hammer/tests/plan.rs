@@ -3,41 +3,11 @@
 
 use std::path::{Path, PathBuf};
 
-use metal_domain::fsl::{
-    Disk, DiskPartition, Filesystem, FilesystemLayout, LogicalVolume, Raid, VolumeGroup,
-};
+use metal_domain::fsl::{Disk, Filesystem, FilesystemLayout, LogicalVolume, Raid, VolumeGroup};
 use metal_hammer::install::{self, InstallNetwork, InstallRequest, InstallerConfig};
+mod common;
+use common::{fs, part, tmpfs_tmp};
 use metal_hammer::layout::{self, FstabEntry, PlanOptions, Step, LVM_CONFIG};
-
-fn part(number: u8, label: &str, size: u64, gpttype: &str) -> DiskPartition {
-    DiskPartition {
-        number,
-        label: Some(label.into()),
-        size,
-        gpttype: Some(gpttype.into()),
-    }
-}
-
-fn fs(device: &str, format: &str, path: Option<&str>, label: Option<&str>) -> Filesystem {
-    Filesystem {
-        path: path.map(Into::into),
-        device: device.into(),
-        format: format.into(),
-        label: label.map(Into::into),
-        mountoptions: vec![],
-        createoptions: vec![],
-    }
-}
-
-fn tmp_fs() -> Filesystem {
-    Filesystem {
-        mountoptions: "defaults,noatime,nosuid,nodev,noexec,mode=1777,size=512M"
-            .split(',')
-            .map(Into::into)
-            .collect(),
-        ..fs("tmpfs", "tmpfs", Some("/tmp"), None)
-    }
-}
 
 /// The RAID1 layout of metal-stack's release notes: two disks with efi + a RAID member each.
 fn raid1() -> FilesystemLayout {
@@ -62,7 +32,7 @@ fn raid1() -> FilesystemLayout {
                 createoptions: vec!["-m".into(), "1".into()],
                 ..fs("/dev/md0", "ext4", Some("/"), Some("root"))
             },
-            tmp_fs(),
+            tmpfs_tmp("512M"),
         ],
         ..Default::default()
     }

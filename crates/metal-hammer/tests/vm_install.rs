@@ -10,12 +10,14 @@
 use std::net::SocketAddr;
 
 use metal_domain::fsl::{
-    Disk as LayoutDisk, DiskPartition, Filesystem, FilesystemLayout, LogicalVolume, Raid,
-    VolumeGroup,
+    Disk as LayoutDisk, Filesystem, FilesystemLayout, LogicalVolume, Raid, VolumeGroup,
 };
 use metal_testkit::osimage::{FileServer, OsImageBuilder, Override};
 use metal_testkit::vm::initramfs::find_program;
 use metal_testkit::vm::{Disk, Initramfs, ScriptOutput, ScriptRunner};
+
+mod common;
+use common::{fs, part, tmpfs_tmp};
 
 const MIB: u64 = 1024 * 1024;
 
@@ -34,42 +36,6 @@ fn privileged(test: &str) -> bool {
             ("findmnt", "util-linux"),
         ],
     )
-}
-
-fn part(number: u8, label: &str, size: u64, gpttype: &str) -> DiskPartition {
-    DiskPartition {
-        number,
-        label: Some(label.into()),
-        size,
-        gpttype: Some(gpttype.into()),
-    }
-}
-
-fn fs(device: &str, format: &str, path: Option<&str>, label: Option<&str>) -> Filesystem {
-    Filesystem {
-        device: device.into(),
-        format: format.into(),
-        path: path.map(String::from),
-        label: label.map(String::from),
-        ..Default::default()
-    }
-}
-
-fn tmpfs_tmp() -> Filesystem {
-    Filesystem {
-        mountoptions: [
-            "defaults",
-            "noatime",
-            "nosuid",
-            "nodev",
-            "noexec",
-            "mode=1777",
-            "size=64M",
-        ]
-        .map(String::from)
-        .to_vec(),
-        ..fs("tmpfs", "tmpfs", Some("/tmp"), None)
-    }
 }
 
 /// metal-stack's RAID1 layout from its release notes: EFI on the first disk, root on
@@ -96,7 +62,7 @@ fn raid1_layout() -> FilesystemLayout {
                 createoptions: vec!["-F".into(), "32".into()],
                 ..fs("/dev/vda1", "vfat", Some("/boot/efi"), Some("efi"))
             },
-            tmpfs_tmp(),
+            tmpfs_tmp("64M"),
         ],
         ..Default::default()
     }
@@ -132,7 +98,7 @@ fn lvm_layout() -> FilesystemLayout {
                 Some("/var/lib"),
                 Some("varlib"),
             ),
-            tmpfs_tmp(),
+            tmpfs_tmp("64M"),
         ],
         ..Default::default()
     }
