@@ -584,6 +584,11 @@ pub async fn status(dir: &Path) -> anyhow::Result<String> {
     }
     let namespaces = net::lab_namespaces(&state.name)?;
     out.push_str(&format!("\nnamespaces: {}\n", namespaces.join(" ")));
+    out.push_str(&format!(
+        "project {} in partition {PARTITION}, private network {}\n",
+        seed::PROJECT,
+        state.private_network
+    ));
     out.push_str("\nMACHINE\tUUID\tBMC\tPOWER\tLAST EVENT\tALLOCATION\n");
     let client = state.client()?;
     for m in plan.all_machines() {

@@ -150,6 +150,24 @@ async fn two_machines_are_powered_on_provisioned_phone_home_freed_and_wait_again
         );
     }
 
+    // what a newcomer sees
+    let status = metal_lab(&name, &dir, &["status"]);
+    assert!(status.status.success());
+    let status = String::from_utf8_lossy(&status.stdout);
+    for m in [&m1, &m2] {
+        let line = status
+            .lines()
+            .find(|l| l.contains(&m.uuid))
+            .unwrap_or_else(|| panic!("{} missing in status:\n{status}", m.name));
+        assert!(line.contains("Waiting"), "{line}");
+    }
+    assert!(
+        status.contains("metal-api\t") && status.contains("running"),
+        "{status}"
+    );
+    assert!(!status.contains("STOPPED"), "{status}");
+    assert!(status.contains(&state.private_network), "{status}");
+
     // allocate a machine with the raid layout and a firewall with the default layout
     let mk = marks(&c, &plan).await.unwrap();
     let r = allocate_machine(&c, &state, &m1, "debian-12.0", "raid", "lab-machine")
