@@ -180,7 +180,7 @@ fn free_port() -> anyhow::Result<u16> {
 
 /// Brings the lab up. On any failure everything made so far is removed again.
 pub async fn up(o: UpOptions) -> anyhow::Result<State> {
-    check_host(&o.bin_dir)?;
+    // the request first, then the lab already there, then the host: nothing is made before
     let plan = Plan::new(&o.name, &o.dir, o.machines)?;
     let left = net::lab_namespaces(&o.name)?;
     if !left.is_empty() || plan.state_file().exists() {
@@ -194,6 +194,7 @@ pub async fn up(o: UpOptions) -> anyhow::Result<State> {
             }
         );
     }
+    check_host(&o.bin_dir)?;
     for d in [plan.run_dir(), plan.log_dir()] {
         std::fs::create_dir_all(&d).with_context(|| format!("creating {}", d.display()))?;
     }
