@@ -5,18 +5,22 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
-use metal_client::{Client, Method};
-use serde_json::{json, Value};
+use metal_client::Client;
+use metal_domain::machine::{MachineAllocateRequest, MachineAllocationNetwork};
+use serde_json::Value;
 
 use crate::lab::State;
 use crate::machine::{CONSOLE_LOG, SOL_LOG};
 use crate::plan::{MachinePlan, Plan, PARTITION};
 use crate::seed;
 
+/// `GET /v1/machine/{id}`, as JSON.
 pub async fn machine(c: &Client, uuid: &str) -> anyhow::Result<Value> {
-    c.request::<(), Value>(Method::GET, &format!("v1/machine/{uuid}"), None)
+    let m = c
+        .get_machine(uuid)
         .await
-        .map_err(|e| anyhow::anyhow!("GET machine {uuid}: {e}"))
+        .map_err(|e| anyhow::anyhow!("GET machine {uuid}: {e}"))?;
+    Ok(serde_json::to_value(m)?)
 }
 
 /// Event names of a machine document, oldest first.
@@ -88,55 +92,56 @@ pub async fn wait_for_event(
     }
 }
 
-/// `POST /v1/machine/allocate` of this machine with the project's private network.
-pub async fn allocate_machine(
-    c: &Client,
-    state: &State,
-    m: &MachinePlan,
-    image: &str,
-    layout: &str,
-    hostname: &str,
-) -> anyhow::Result<Value> {
-    c.request(
-        Method::POST,
-        "v1/machine/allocate",
-        Some(
-            &json!({"uuid": m.uuid, "projectid": seed::PROJECT, "partitionid": PARTITION,
-            "sizeid": seed::SIZE, "imageid": image, "filesystemlayoutid": layout,
-            "name": hostname, "hostname": hostname,
-            "networks": [{"networkid": state.private_network}]}),
-        ),
-    )
-    .await
-    .map_err(|e| anyhow::anyhow!("allocating {}: {e}", m.name))
+/// What to allocate a machine as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// `POST /v1/machine/allocate` with the project's private network
+    Machine,
+    /// `POST /v1/firewall/allocate` with the private network and the internet
+    Firewall,
 }
 
-/// `POST /v1/firewall/allocate` of this machine with the private network and the internet.
-pub async fn allocate_firewall(
+/// Allocates this machine in the lab's project, partition and size (metal-client's typed
+/// endpoints); returns the machine as metal-api answered it.
+pub async fn allocate(
     c: &Client,
     state: &State,
     m: &MachinePlan,
+    role: Role,
     image: &str,
     layout: &str,
     hostname: &str,
 ) -> anyhow::Result<Value> {
-    c.request(
-        Method::POST,
-        "v1/firewall/allocate",
-        Some(
-            &json!({"uuid": m.uuid, "projectid": seed::PROJECT, "partitionid": PARTITION,
-            "sizeid": seed::SIZE, "imageid": image, "filesystemlayoutid": layout,
-            "name": hostname, "hostname": hostname,
-            "networks": [{"networkid": state.private_network}, {"networkid": seed::INTERNET}]}),
-        ),
-    )
-    .await
-    .map_err(|e| anyhow::anyhow!("allocating firewall {}: {e}", m.name))
+    let network = |id: &str| MachineAllocationNetwork {
+        networkid: id.to_string(),
+        autoacquire: true,
+    };
+    let mut req = MachineAllocateRequest {
+        uuid: m.uuid.clone(),
+        name: hostname.to_string(),
+        hostname: hostname.to_string(),
+        projectid: seed::PROJECT.to_string(),
+        partitionid: PARTITION.to_string(),
+        sizeid: seed::SIZE.to_string(),
+        imageid: image.to_string(),
+        filesystemlayoutid: layout.to_string(),
+        networks: vec![network(&state.private_network)],
+        ..Default::default()
+    };
+    let answer = match role {
+        Role::Machine => c.allocate_machine(&req).await,
+        Role::Firewall => {
+            req.networks.push(network(seed::INTERNET));
+            c.allocate_firewall(&req).await
+        }
+    }
+    .map_err(|e| anyhow::anyhow!("allocating {} as {role:?}: {e}", m.name))?;
+    Ok(serde_json::to_value(answer)?)
 }
 
 /// `DELETE /v1/machine/{id}/free`.
 pub async fn free(c: &Client, m: &MachinePlan) -> anyhow::Result<()> {
-    c.request::<(), Value>(Method::DELETE, &format!("v1/machine/{}/free", m.uuid), None)
+    c.free_machine(&m.uuid)
         .await
         .map_err(|e| anyhow::anyhow!("freeing {}: {e}", m.name))?;
     Ok(())
@@ -172,10 +177,20 @@ pub async fn run(c: &Client, state: &State, plan: &Plan) -> anyhow::Result<Phase
     let mk = marks(c, plan).await?;
     for m in plan.all_machines() {
         if m.index == 1 {
-            allocate_machine(c, state, &m, "debian-12.0", "raid", "lab-machine").await?;
+            allocate(
+                c,
+                state,
+                &m,
+                Role::Machine,
+                "debian-12.0",
+                "raid",
+                "lab-machine",
+            )
+            .await?;
         } else {
             let name = format!("lab-firewall-{}", m.index);
-            allocate_firewall(c, state, &m, "firewall-debian-3.0", "default", &name).await?;
+            let image = "firewall-debian-3.0";
+            allocate(c, state, &m, Role::Firewall, image, "default", &name).await?;
         }
     }
     let to_phoned_home = wait_for_event(c, plan, "Phoned Home", &mk, limit).await?;

@@ -42,16 +42,10 @@ impl State {
     }
 
     fn save(&self) -> anyhow::Result<()> {
-        use std::io::Write;
-        use std::os::unix::fs::OpenOptionsExt;
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .write(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(self.dir.join("lab.json"))?;
-        f.write_all(serde_json::to_string_pretty(self)?.as_bytes())?;
-        Ok(())
+        crate::write_private(
+            &self.dir.join("lab.json"),
+            serde_json::to_string_pretty(self)?.as_bytes(),
+        )
     }
 
     pub fn plan(&self) -> anyhow::Result<Plan> {
@@ -476,7 +470,7 @@ async fn bring_up(plan: &Plan, o: &UpOptions) -> anyhow::Result<State> {
 async fn wait_healthy(c: &Client, limit: Duration) -> anyhow::Result<()> {
     let deadline = Instant::now() + limit;
     loop {
-        match c.request::<(), Value>(Method::GET, "v1/health", None).await {
+        match c.health().await {
             Ok(_) => return Ok(()),
             Err(e) if Instant::now() > deadline => {
                 bail!("metal-api is not healthy after {limit:?}: {e}")
@@ -488,13 +482,9 @@ async fn wait_healthy(c: &Client, limit: Duration) -> anyhow::Result<()> {
 
 /// `POST /v1/machine/{id}/power/{on|off|reset|cycle}`: metal-bmc carries it out.
 pub async fn power(c: &Client, uuid: &str, what: &str) -> anyhow::Result<()> {
-    c.request::<Value, Value>(
-        Method::POST,
-        &format!("v1/machine/{uuid}/power/{what}"),
-        Some(&serde_json::json!([])),
-    )
-    .await
-    .map_err(|e| anyhow::anyhow!("power {what} {uuid}: {e}"))?;
+    c.machine_power(uuid, what)
+        .await
+        .map_err(|e| anyhow::anyhow!("power {what} {uuid}: {e}"))?;
     Ok(())
 }
 
@@ -593,15 +583,13 @@ pub async fn status(dir: &Path) -> anyhow::Result<String> {
     out.push_str("\nMACHINE\tUUID\tBMC\tPOWER\tLAST EVENT\tALLOCATION\n");
     let client = state.client()?;
     for m in plan.all_machines() {
-        let r: Result<Value, _> = client
-            .request::<(), Value>(Method::GET, &format!("v1/machine/{}", m.uuid), None)
-            .await;
-        let ipmi: Result<Value, _> = client
-            .request::<(), Value>(Method::GET, &format!("v1/machine/{}/ipmi", m.uuid), None)
-            .await;
-        let power = ipmi
+        let r = crate::cycle::machine(&client, &m.uuid).await;
+        let power = client
+            .get_ipmi_machine(&m.uuid)
+            .await
             .ok()
-            .and_then(|v| v["ipmi"]["powerstate"].as_str().map(String::from))
+            .map(|v| v.ipmi.powerstate)
+            .filter(|p| !p.is_empty())
             .unwrap_or_else(|| "?".into());
         let (event, alloc) = match r {
             Ok(v) => (
@@ -614,7 +602,7 @@ pub async fn status(dir: &Path) -> anyhow::Result<String> {
                     .unwrap_or("-")
                     .to_string(),
             ),
-            Err(e) => (format!("({e})"), "-".into()),
+            Err(e) => (format!("({e:#})"), "-".into()),
         };
         out.push_str(&format!(
             "{}\t{}\t{}\t{power}\t{event}\t{alloc}\n",

@@ -10,7 +10,7 @@
 use std::path::Path;
 
 use anyhow::Context;
-use metal_testkit::ipmisim::{emu_commands, ipmi_guid, SimBmc};
+use metal_testkit::ipmisim::{emu_commands, lan_conf, SimBmc};
 use metal_testkit::vm::{BootOrder, Disk, DiskFormat, Firmware, Nic, Vm};
 
 use crate::plan::{MachinePlan, BMC_USER, IPMI_PORT};
@@ -89,47 +89,14 @@ pub fn prepare(m: &MachinePlan, bmc_password: &str) -> anyhow::Result<()> {
     write_exec(&m.dir.join("start-vm.sh"), &script)?;
 
     let bmc = sim_bmc(m, bmc_password);
-    let lan = format!(
-        r#"name "{name}"
-set_working_mc 0x20
-  startlan 1
-    addr {ip} {port}
-    priv_limit admin
-    allowed_auths_callback none md2 md5 straight
-    allowed_auths_user none md2 md5 straight
-    allowed_auths_operator none md2 md5 straight
-    allowed_auths_admin none md2 md5 straight
-    guid {guid}
-  endlan
-  serial 15 127.0.0.1 {serial} codec VM ipmb 0x20
-  startcmd "{start}"
-  startnow false
-  poweroff_wait 10
-  kill_wait 5
-  user 1 true  ""  "" user 10 none md2 md5 straight
-  user 2 true  "{user}" "{password}" admin 10 none md2 md5 straight
-"#,
-        name = m.name,
-        ip = m.bmc_ip,
-        port = IPMI_PORT,
-        guid = ipmi_guid(&m.uuid)?,
+    let power = format!(
+        "  serial 15 127.0.0.1 {serial} codec VM ipmb 0x20\n  startcmd \"{start}\"\n  startnow false\n  poweroff_wait 10\n  kill_wait 5\n",
         serial = m.bmc_serial_port,
         start = m.dir.join("start-vm.sh").display(),
-        user = bmc.user,
-        password = bmc.password,
     );
+    let lan = lan_conf(&m.name, &m.bmc_ip.to_string(), IPMI_PORT, &bmc, &power)?;
     // it holds the BMC password
-    {
-        use std::io::Write;
-        use std::os::unix::fs::OpenOptionsExt;
-        std::fs::OpenOptions::new()
-            .create(true)
-            .write(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(m.dir.join("lan.conf"))?
-            .write_all(lan.as_bytes())?;
-    }
+    crate::write_private(&m.dir.join("lan.conf"), lan.as_bytes())?;
     std::fs::write(m.dir.join("sim.emu"), emu_commands(&bmc))?;
     Ok(())
 }

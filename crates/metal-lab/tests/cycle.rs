@@ -15,14 +15,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use metal_client::Method;
-use metal_lab::cycle::{
-    allocate_firewall, allocate_machine, events, facts_since, free, machine, marks, wait_for_event,
-};
+use metal_lab::cycle::{allocate, events, facts_since, free, machine, marks, wait_for_event, Role};
 use metal_lab::lab::{self, State};
 use metal_lab::machine::{CONSOLE_LOG, SOL_LOG};
 use metal_lab::seed;
-use serde_json::Value;
 
 fn privileged(test: &str) -> bool {
     metal_testkit::privileged(
@@ -117,10 +113,12 @@ async fn two_machines_are_powered_on_provisioned_phone_home_freed_and_wait_again
 
     // metal-bmc reported both BMCs; the machines are off
     for m in [&m1, &m2] {
-        let mv: Value = c
-            .request::<(), Value>(Method::GET, &format!("v1/machine/{}/ipmi", m.uuid), None)
-            .await
-            .expect("the machine's BMC data");
+        let mv = serde_json::to_value(
+            c.get_ipmi_machine(&m.uuid)
+                .await
+                .expect("the machine's BMC data"),
+        )
+        .unwrap();
         let address = mv["ipmi"]["address"].as_str().unwrap_or("");
         assert!(address.starts_with(&m.bmc_ip.to_string()), "{mv}");
         assert!(events(&mv).is_empty(), "{mv}");
@@ -170,14 +168,23 @@ async fn two_machines_are_powered_on_provisioned_phone_home_freed_and_wait_again
 
     // allocate a machine with the raid layout and a firewall with the default layout
     let mk = marks(&c, &plan).await.unwrap();
-    let r = allocate_machine(&c, &state, &m1, "debian-12.0", "raid", "lab-machine")
-        .await
-        .unwrap();
+    let r = allocate(
+        &c,
+        &state,
+        &m1,
+        Role::Machine,
+        "debian-12.0",
+        "raid",
+        "lab-machine",
+    )
+    .await
+    .unwrap();
     assert_eq!(r["allocation"]["filesystemlayout"]["id"], "raid", "{r}");
-    let r = allocate_firewall(
+    let r = allocate(
         &c,
         &state,
         &m2,
+        Role::Firewall,
         "firewall-debian-3.0",
         "default",
         "lab-firewall",
@@ -271,9 +278,17 @@ async fn two_machines_are_powered_on_provisioned_phone_home_freed_and_wait_again
     // the wiped machine again, now with the striped LVM layout
     let console_mark = std::fs::metadata(m1.dir.join(CONSOLE_LOG)).unwrap().len() as usize;
     let mk = marks(&c, &plan).await.unwrap();
-    let r = allocate_machine(&c, &state, &m1, "debian-13.0", "lvm", "lab-lvm")
-        .await
-        .unwrap();
+    let r = allocate(
+        &c,
+        &state,
+        &m1,
+        Role::Machine,
+        "debian-13.0",
+        "lvm",
+        "lab-lvm",
+    )
+    .await
+    .unwrap();
     assert_eq!(r["allocation"]["filesystemlayout"]["id"], "lvm", "{r}");
     // machine-2 stays waiting: wait on a plan of machine-1 alone
     let only_m1 = metal_lab::plan::Plan::new(&plan.name, &plan.dir, 1).unwrap();

@@ -151,6 +151,37 @@ pub fn fru_image(b: &SimBmc) -> Vec<u8> {
     [header, chassis, board, product].concat()
 }
 
+/// ipmi_sim's configuration (`-c`): IPMI over LAN on `ip:port` (UDP) with the BMC's GUID, its
+/// account as administrator and an anonymous user, and `power` — the lines that say how the
+/// chassis is powered (a `chassis_control` script, or a VM connection with its `startcmd`).
+pub fn lan_conf(
+    name: &str,
+    ip: &str,
+    port: u16,
+    bmc: &SimBmc,
+    power: &str,
+) -> anyhow::Result<String> {
+    Ok(format!(
+        r#"name "{name}"
+set_working_mc 0x20
+  startlan 1
+    addr {ip} {port}
+    priv_limit admin
+    allowed_auths_callback none md2 md5 straight
+    allowed_auths_user none md2 md5 straight
+    allowed_auths_operator none md2 md5 straight
+    allowed_auths_admin none md2 md5 straight
+    guid {guid}
+  endlan
+{power}  user 1 true  ""  "" user 10 none md2 md5 straight
+  user 2 true  "{user}" "{password}" admin 10 none md2 md5 straight
+"#,
+        guid = ipmi_guid(&bmc.uuid)?,
+        user = bmc.user,
+        password = bmc.password,
+    ))
+}
+
 /// ipmi_sim's command file (`-f`): the BMC at 0x20 with its firmware revision and FRU.
 pub fn emu_commands(bmc: &SimBmc) -> String {
     let fru = fru_image(bmc);
@@ -199,27 +230,13 @@ impl IpmiSim {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))?;
         std::fs::write(d.join("power"), "0\n")?;
-        let lan = format!(
-            r#"name "metal-sim"
-set_working_mc 0x20
-  startlan 1
-    addr {ip} {port}
-    priv_limit admin
-    allowed_auths_callback none md2 md5 straight
-    allowed_auths_user none md2 md5 straight
-    allowed_auths_operator none md2 md5 straight
-    allowed_auths_admin none md2 md5 straight
-    guid {guid}
-  endlan
-  chassis_control "{script} 0x20"
-  user 1 true  ""  "" user 10 none md2 md5 straight
-  user 2 true  "{user}" "{password}" admin 10 none md2 md5 straight
-"#,
-            guid = ipmi_guid(&bmc.uuid)?,
-            script = script.display(),
-            user = bmc.user,
-            password = bmc.password,
-        );
+        let lan = lan_conf(
+            "metal-sim",
+            ip,
+            port,
+            bmc,
+            &format!("  chassis_control \"{} 0x20\"\n", script.display()),
+        )?;
         std::fs::write(d.join("lan.conf"), lan)?;
         std::fs::write(d.join("sim.emu"), emu_commands(bmc))?;
         std::fs::create_dir(d.join("state"))?;
