@@ -10,6 +10,7 @@ use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
+use metal_store::notify::Channel;
 use metal_store::{Store, StoreOptions};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -335,50 +336,19 @@ fn spawn_grpc(
 }
 
 /// With PostgreSQL: wakes this replica's Wait streams when another replica allocates their
-/// machine (`NOTIFY metal_allocation`), and its BMC command streams when another replica queues
-/// or acknowledges a command of their partition (`NOTIFY metal_bmc_commands`). Reconnects after
-/// errors.
+/// machine, and its BMC command streams when another replica queues or acknowledges a command
+/// of their partition (see `metal_store::notify`).
 fn spawn_allocation_listener(app: &App, mut stop: watch::Receiver<bool>) -> Option<JoinHandle<()>> {
-    if app.store.backend() != metal_store::Backend::Postgres {
-        return None;
-    }
-    let url = app.config.db_url();
+    let mut listener = app.store.listener()?;
     let app = app.clone();
     Some(tokio::spawn(async move {
         loop {
-            let listener = async {
-                let mut l = sqlx::postgres::PgListener::connect(&url).await?;
-                l.listen_all([crate::app::wait::CHANNEL, metal_store::commands::CHANNEL])
-                    .await?;
-                Ok::<_, sqlx::Error>(l)
-            };
-            let mut l = tokio::select! {
-                r = listener => match r {
-                    Ok(l) => l,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "listening for allocations failed, retrying");
-                        tokio::select! {
-                            _ = tokio::time::sleep(std::time::Duration::from_secs(2)) => continue,
-                            _ = stopped(&mut stop) => return,
-                        }
-                    }
+            tokio::select! {
+                n = listener.recv() => match n.channel {
+                    Channel::BmcCommands => app.command_streams.wake(&n.payload),
+                    Channel::Allocation => app.waiters.wake(&n.payload),
                 },
                 _ = stopped(&mut stop) => return,
-            };
-            loop {
-                tokio::select! {
-                    n = l.recv() => match n {
-                        Ok(n) if n.channel() == metal_store::commands::CHANNEL => {
-                            app.command_streams.wake(n.payload())
-                        }
-                        Ok(n) => app.waiters.wake(n.payload()),
-                        Err(e) => {
-                            tracing::warn!(error = %e, "allocation listener lost its connection");
-                            break;
-                        }
-                    },
-                    _ = stopped(&mut stop) => return,
-                }
             }
         }
     }))

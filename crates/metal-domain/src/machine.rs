@@ -3,6 +3,7 @@
 //! image ids); the wire response (`v1.MachineResponse`) embeds the referenced entities and is
 //! built by the API from them.
 
+mod capacity;
 mod find;
 mod firewall;
 mod ipmi;
@@ -20,6 +21,7 @@ use crate::fsl::FilesystemLayout;
 use crate::partition::{DnsServer, NtpServer};
 use crate::size::MachineHardwareSummary;
 
+pub use capacity::capacity_of;
 pub use find::MachineFindRequest;
 pub use firewall::{FirewallEgressRule, FirewallIngressRule, FirewallRules};
 pub use ipmi::{
@@ -493,6 +495,21 @@ pub fn tags_with_system_labels(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn summary_from_wire_hardware() {
+        let hw: MachineHardware = serde_json::from_value(serde_json::json!({
+            "cpu_cores": 8, "memory": 1024,
+            "disks": [{"name": "/dev/sda", "size": 10}, {"name": "/dev/sdb", "size": 20}],
+            "gpus": [{"vendor": "nvidia", "model": "H100"}]
+        }))
+        .unwrap();
+        let s = hw.summary();
+        assert_eq!(s.cpu_cores, 8);
+        assert_eq!(s.memory, 1024);
+        assert_eq!(s.storage(), 30);
+        assert_eq!(s.gpus, vec!["H100".to_string()]);
+    }
 
     #[test]
     fn state_rules() {

@@ -9,6 +9,15 @@ use chrono::{DateTime, Utc};
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
+mod tenant;
+mod usage;
+
+pub use tenant::{
+    check_allocate_request, child_lengths, no_room, set_child_lengths, tenant_network,
+    AllocateRequestChecked, DEFAULT_IPV6_CHILD_LENGTH,
+};
+pub use usage::{usage, with_usage, PrefixCounters};
+
 use crate::error::{DomainError, DomainResult};
 use crate::prefix::{self, AddressFamily};
 

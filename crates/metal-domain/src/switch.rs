@@ -436,23 +436,6 @@ pub struct SwitchFindRequest {
     pub osversion: Option<String>,
 }
 
-impl SwitchFindRequest {
-    /// The given filters as (indexed column, value) pairs.
-    pub fn columns(&self) -> Vec<(&'static str, &str)> {
-        [
-            ("id", &self.id),
-            ("name", &self.name),
-            ("partition_id", &self.partitionid),
-            ("rack_id", &self.rackid),
-            ("os_vendor", &self.osvendor),
-            ("os_version", &self.osversion),
-        ]
-        .into_iter()
-        .filter_map(|(c, v)| v.as_deref().filter(|v| !v.is_empty()).map(|v| (c, v)))
-        .collect()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -561,19 +544,5 @@ mod tests {
         assert!(s.disconnect_machine("m1"));
         assert!(!s.disconnect_machine("m1"));
         assert!(s.connections.is_empty());
-    }
-
-    #[test]
-    fn find_columns_skip_empty_values() {
-        let q = SwitchFindRequest {
-            partitionid: Some("fra".into()),
-            rackid: Some(String::new()),
-            osvendor: Some("SONiC".into()),
-            ..Default::default()
-        };
-        assert_eq!(
-            q.columns(),
-            [("partition_id", "fra"), ("os_vendor", "SONiC")]
-        );
     }
 }

@@ -17,10 +17,6 @@ use sqlx::{AnyConnection, Row};
 use crate::error::StoreResult;
 use crate::{time, Backend};
 
-/// The PostgreSQL channel on which a queued or acknowledged command wakes the streams of its
-/// partition in every replica (payload: the partition id).
-pub const CHANNEL: &str = "metal_bmc_commands";
-
 /// A queued command.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueuedCommand {
@@ -65,7 +61,13 @@ pub async fn notify(
     backend: Backend,
     partition_id: &str,
 ) -> StoreResult<()> {
-    crate::notify(conn, backend, CHANNEL, partition_id).await
+    crate::notify::notify(
+        conn,
+        backend,
+        crate::notify::Channel::BmcCommands,
+        partition_id,
+    )
+    .await
 }
 
 /// Appends a command for the machine's BMC.

@@ -6,6 +6,7 @@
 //! and delete. They take a connection, so they run alike inside and outside a transaction.
 
 mod entities;
+pub mod filter;
 
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
@@ -13,6 +14,7 @@ use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
+pub use self::filter::*;
 use crate::error::{StoreError, StoreResult};
 use crate::time;
 
@@ -24,6 +26,8 @@ pub trait Document: Serialize + DeserializeOwned + Send + Sync + Unpin {
     const KIND: &'static str;
     /// Indexed copies of document fields, in this order, after the frame columns.
     const COLUMNS: &'static [&'static str] = &[];
+    /// The searches of this kind: one variant per indexed column (see [`filter`]).
+    type Filter<'a>: Filter;
 
     fn id(&self) -> &str;
     /// Values of [`Self::COLUMNS`], in order.
@@ -97,45 +101,43 @@ pub async fn list_by_creation<T: Document>(conn: &mut AnyConnection) -> StoreRes
     rows.iter().map(|r| decode(r).map(|s| s.value)).collect()
 }
 
-/// Entities whose indexed columns equal the given values (AND), ordered by id.
-/// Columns must be `id` or one of [`Document::COLUMNS`].
+/// Entities matching every filter (AND), ordered by id.
 pub async fn find<T: Document>(
     conn: &mut AnyConnection,
-    filters: &[(&str, &str)],
+    filters: &[T::Filter<'_>],
 ) -> StoreResult<Vec<T>> {
     let mut sql = format!("SELECT id, doc, revision FROM {}", T::TABLE);
-    for (i, (col, _)) in filters.iter().enumerate() {
-        assert!(
-            *col == "id" || T::COLUMNS.contains(col),
-            "{col} is not a searchable column of {}",
-            T::TABLE
-        );
-        sql.push_str(if i == 0 { " WHERE " } else { " AND " });
-        sql.push_str(&format!("{col} = ${}", i + 1));
-    }
+    push_where(&mut sql, filters);
     sql.push_str(" ORDER BY id");
     let mut q = sqlx::query(&sql);
-    for (_, v) in filters {
-        q = q.bind(*v);
+    for f in filters {
+        q = q.bind(f.value().into_owned());
     }
     let rows = q.fetch_all(conn).await?;
     rows.iter().map(|r| decode(r).map(|s| s.value)).collect()
 }
 
-/// Counts the entities whose column equals a value.
-pub async fn count_where<T: Document>(
+/// Counts the entities matching every filter (AND).
+pub async fn count<T: Document>(
     conn: &mut AnyConnection,
-    column: &str,
-    value: &str,
+    filters: &[T::Filter<'_>],
 ) -> StoreResult<i64> {
-    assert!(
-        T::COLUMNS.contains(&column),
-        "{column} is not a column of {}",
-        T::TABLE
-    );
-    let sql = format!("SELECT count(*) AS n FROM {} WHERE {column} = $1", T::TABLE);
-    let row = sqlx::query(&sql).bind(value).fetch_one(conn).await?;
+    let mut sql = format!("SELECT count(*) AS n FROM {}", T::TABLE);
+    push_where(&mut sql, filters);
+    let mut q = sqlx::query(&sql);
+    for f in filters {
+        q = q.bind(f.value().into_owned());
+    }
+    let row = q.fetch_one(conn).await?;
     Ok(row.try_get("n")?)
+}
+
+/// Appends ` WHERE c1 = $1 AND c2 = $2 ...` for the filters.
+fn push_where(sql: &mut String, filters: &[impl Filter]) {
+    for (i, f) in filters.iter().enumerate() {
+        sql.push_str(if i == 0 { " WHERE " } else { " AND " });
+        sql.push_str(&format!("{} = ${}", f.column(), i + 1));
+    }
 }
 
 /// Inserts a new entity, setting its creation and change times; a taken id is a conflict.

@@ -9,6 +9,7 @@
 //! mode the store keeps a single-connection write pool (transactions queue in-process instead
 //! of failing with `SQLITE_BUSY`) beside a read pool; PostgreSQL uses one pool for both.
 
+pub mod admin;
 pub mod audit;
 pub mod commands;
 pub mod docs;
@@ -16,6 +17,7 @@ mod error;
 pub mod ipam;
 pub mod jobs;
 pub mod machines;
+pub mod notify;
 pub mod time;
 pub mod usage;
 
@@ -72,6 +74,8 @@ impl StoreOptions {
 #[derive(Clone)]
 pub struct Store {
     backend: Backend,
+    /// The URL it was opened with (the listener of [`notify`] connects to it).
+    url: String,
     read: AnyPool,
     write: AnyPool,
 }
@@ -87,26 +91,12 @@ impl std::fmt::Debug for Store {
 /// A transaction: dropped without [`Tx::commit`], it rolls back.
 pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
 
+/// A database connection, inside a [`Tx`] (which dereferences to one) or from a pool; the
+/// repository functions take one so that they run alike in and outside a transaction.
+pub type Conn = sqlx::AnyConnection;
+
 static MIGRATIONS_SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static MIGRATIONS_POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
-
-/// Sends `NOTIFY channel, payload` inside the transaction of `conn`: PostgreSQL delivers it to
-/// every listening replica when the transaction commits. A no-op on SQLite (one process).
-pub async fn notify(
-    conn: &mut sqlx::AnyConnection,
-    backend: Backend,
-    channel: &str,
-    payload: &str,
-) -> StoreResult<()> {
-    if backend == Backend::Postgres {
-        sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(channel)
-            .bind(payload)
-            .execute(conn)
-            .await?;
-    }
-    Ok(())
-}
 
 /// Hides the password of a database URL for messages and logs.
 pub fn redact_url(url: &str) -> String {
@@ -194,6 +184,7 @@ impl Store {
         };
         let store = Self {
             backend,
+            url: opts.url.clone(),
             read,
             write,
         };

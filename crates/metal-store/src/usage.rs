@@ -54,3 +54,27 @@ pub async fn image_usage(
     }
     Ok(out)
 }
+
+/// How many allocated machines each project holds per partition and size (one grouped count).
+pub async fn allocations(
+    conn: &mut AnyConnection,
+) -> StoreResult<metal_domain::reservation::Allocations> {
+    let rows = sqlx::query(
+        "SELECT project_id, partition_id, size_id, count(*) AS n FROM machines \
+         WHERE project_id IS NOT NULL AND partition_id IS NOT NULL AND size_id IS NOT NULL \
+         GROUP BY project_id, partition_id, size_id",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut out = metal_domain::reservation::Allocations::default();
+    for r in &rows {
+        let n: i64 = r.try_get("n")?;
+        out.add(
+            &r.try_get::<String, _>("project_id")?,
+            &r.try_get::<String, _>("partition_id")?,
+            &r.try_get::<String, _>("size_id")?,
+            u64::try_from(n).unwrap_or(0),
+        );
+    }
+    Ok(out)
+}

@@ -4,6 +4,7 @@
 use metal_domain::audit::{AuditEntry, AuditFindRequest};
 use metal_domain::partition::Partition;
 use metal_domain::project::{Project, Tenant};
+use metal_store::docs::ProjectFilter;
 use metal_store::{docs, Store, StoreError, StoreOptions};
 
 mod common;
@@ -94,19 +95,22 @@ async fn documents(postgres: bool) {
         docs::insert(&mut tx, &mut pr).await.unwrap();
     }
     tx.commit().await.unwrap();
-    let found = docs::find::<Project>(&mut conn, &[("tenant_id", "t1")])
+    let found = docs::find::<Project>(&mut conn, &[ProjectFilter::Tenant("t1")])
         .await
         .unwrap();
     assert_eq!(
         found.iter().map(|p| p.meta.id.as_str()).collect::<Vec<_>>(),
         ["a", "b"]
     );
-    let found = docs::find::<Project>(&mut conn, &[("tenant_id", "t1"), ("name", "nb")])
-        .await
-        .unwrap();
+    let found = docs::find::<Project>(
+        &mut conn,
+        &[ProjectFilter::Tenant("t1"), ProjectFilter::Name("nb")],
+    )
+    .await
+    .unwrap();
     assert_eq!(found.len(), 1);
     assert_eq!(
-        docs::count_where::<Project>(&mut conn, "tenant_id", "t2")
+        docs::count::<Project>(&mut conn, &[ProjectFilter::Tenant("t2")])
             .await
             .unwrap(),
         1

@@ -15,7 +15,6 @@ pub mod vm;
 use std::path::PathBuf;
 
 use metal_api::{Config, RunningServer};
-use sqlx::Connection;
 
 pub use client::{Caller, TestClient, TestResponse};
 
@@ -86,15 +85,13 @@ impl TestDb {
             Backend::Postgres => {
                 let admin = postgres_admin_url();
                 let name = format!("metal_test_{}", uuid::Uuid::new_v4().simple());
-                let mut conn = sqlx::PgConnection::connect(&admin).await.map_err(|e| {
-                    anyhow::anyhow!("PostgreSQL at {admin} is needed for this test: {e}")
-                })?;
-                sqlx::query(&format!("CREATE DATABASE {name}"))
-                    .execute(&mut conn)
-                    .await?;
-                let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+                let url = metal_store::admin::create_database(&admin, &name)
+                    .await
+                    .map_err(|e| {
+                        anyhow::anyhow!("PostgreSQL at {admin} is needed for this test: {e}")
+                    })?;
                 Ok(Self {
-                    url: format!("{base}/{name}"),
+                    url,
                     pg_name: Some(name),
                     _dir: None,
                 })
@@ -105,11 +102,7 @@ impl TestDb {
     /// Drops a PostgreSQL database (SQLite files go with their temp dir).
     pub async fn drop_db(&self) {
         if let Some(name) = &self.pg_name {
-            if let Ok(mut conn) = sqlx::PgConnection::connect(&postgres_admin_url()).await {
-                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .execute(&mut conn)
-                    .await;
-            }
+            let _ = metal_store::admin::drop_database(&postgres_admin_url(), name).await;
         }
     }
 }

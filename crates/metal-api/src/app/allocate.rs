@@ -17,6 +17,7 @@ use metal_domain::pool::{self, ASN};
 use metal_domain::project::Project;
 use metal_domain::sic::{self, SizeImageConstraint};
 use metal_domain::size::Size;
+use metal_store::docs::{NetworkFilter, SizeReservationFilter};
 use metal_store::{docs, ipam, machines, Tx};
 use rand::Rng;
 
@@ -162,7 +163,13 @@ pub async fn allocate(
     let machine = pick(app, &mut tx, &spec, &project).await?;
     let m = allocate_to(&mut tx, &spec, &project, &layout, machine, creator).await?;
     // delivered to the other replicas' Wait streams when the transaction commits
-    metal_store::notify(&mut tx, app.store.backend(), super::wait::CHANNEL, &m.id).await?;
+    metal_store::notify::notify(
+        &mut tx,
+        app.store.backend(),
+        metal_store::notify::Channel::Allocation,
+        &m.id,
+    )
+    .await?;
     tx.commit().await.map_err(store_err)?;
     app.waiters.wake(&m.id);
     Ok(m)
@@ -199,7 +206,7 @@ async fn pick(app: &AppState, tx: &mut Tx, s: &Spec, project: &Project) -> ApiRe
     // machines, so each count sees the allocations committed before it and stays exact.
     use metal_domain::reservation::{self as resv, SizeReservation};
     let mut reserved = Vec::new();
-    for r in docs::find::<SizeReservation>(tx, &[("size_id", s.size.id.as_str())]).await? {
+    for r in docs::find::<SizeReservation>(tx, &[SizeReservationFilter::Size(&s.size.id)]).await? {
         if r.applies_to(&s.partition) && docs::lock::<SizeReservation>(tx, &r.id).await? {
             reserved.push(r);
         }
@@ -308,12 +315,13 @@ async fn gather(tx: &mut Tx, s: &Spec, project: &Project) -> ApiResult<Vec<Plann
             .value;
         requested.push((n.clone(), net));
     }
-    let in_partition = docs::find::<Network>(tx, &[("partition_id", s.partition.as_str())]).await?;
-    let privatesupers: Vec<String> = docs::find::<Network>(tx, &[("privatesuper", "true")])
-        .await?
-        .into_iter()
-        .map(|n| n.id)
-        .collect();
+    let in_partition = docs::find::<Network>(tx, &[NetworkFilter::Partition(&s.partition)]).await?;
+    let privatesupers: Vec<String> =
+        docs::find::<Network>(tx, &[NetworkFilter::PrivateSuper(true)])
+            .await?
+            .into_iter()
+            .map(|n| n.id)
+            .collect();
     let underlay = in_partition.iter().find(|n| n.underlay);
     let mut given = Vec::with_capacity(s.req.ips.len());
     for address in &s.req.ips {

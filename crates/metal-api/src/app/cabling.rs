@@ -7,16 +7,17 @@
 use metal_domain::machine::Machine;
 use metal_domain::switch::connect::{self, MachineNic, Neighbor};
 use metal_domain::switch::Switch;
+use metal_store::docs::SwitchFilter;
 use metal_store::{docs, Tx};
 
 use crate::error::ApiResult;
 
 /// The switches (with their revisions) of a partition, or of all partitions, locked.
 async fn locked_switches(tx: &mut Tx, partition: &str) -> ApiResult<Vec<(Switch, i64)>> {
-    let filters: Vec<(&str, &str)> = if partition.is_empty() {
+    let filters: Vec<SwitchFilter> = if partition.is_empty() {
         vec![]
     } else {
-        vec![("partition_id", partition)]
+        vec![SwitchFilter::Partition(partition)]
     };
     let ids: Vec<String> = docs::find::<Switch>(tx, &filters)
         .await?

@@ -8,6 +8,7 @@ use metal_domain::sic::{
 };
 use metal_domain::size::Size;
 use metal_store::docs;
+use metal_store::docs::NetworkFilter;
 use metal_store::usage::{self, MachineRef};
 
 use super::{check_url, store_err};
@@ -49,7 +50,8 @@ pub async fn delete_partition(app: &AppState, id: &str) -> ApiResult<Partition> 
         )));
     }
     let networks =
-        docs::count_where::<metal_domain::network::Network>(&mut tx, "partition_id", id).await?;
+        docs::count::<metal_domain::network::Network>(&mut tx, &[NetworkFilter::Partition(id)])
+            .await?;
     if networks > 0 {
         return Err(ApiError::unprocessable(format!(
             "partition {id} still has {networks} network(s)"

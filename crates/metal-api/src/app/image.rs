@@ -4,6 +4,7 @@
 
 use metal_domain::image::{self, Image, ImageCreateRequest, ImageFindRequest, ImageUpdateRequest};
 use metal_store::docs;
+use metal_store::docs::{given, ImageFilter};
 use metal_store::usage::{self, MachineRef};
 
 use super::{check_url, store_err};
@@ -65,15 +66,15 @@ pub async fn get(app: &AppState, id: &str) -> ApiResult<Image> {
 
 /// Search: indexed fields filter in SQL, the rest (features, version) in the domain rule.
 pub async fn find(app: &AppState, q: &ImageFindRequest, show_usage: bool) -> ApiResult<Vec<Image>> {
-    let class = q.classification.map(|c| c.as_str());
-    let filters: Vec<(&str, &str)> = [
-        ("id", q.id.as_deref()),
-        ("name", q.name.as_deref()),
-        ("os", q.os.as_deref()),
-        ("classification", class),
+    let filters: Vec<ImageFilter> = [
+        given(&q.id).map(ImageFilter::Id),
+        given(&q.name).map(ImageFilter::Name),
+        given(&q.os).map(ImageFilter::Os),
+        q.classification
+            .map(|c| ImageFilter::Classification(c.as_str())),
     ]
     .into_iter()
-    .filter_map(|(c, v)| v.filter(|v| !v.is_empty()).map(|v| (c, v)))
+    .flatten()
     .collect();
     let mut conn = app.store.reader().acquire().await.map_err(store_err)?;
     let found: Vec<Image> = docs::find::<Image>(&mut conn, &filters)
@@ -93,7 +94,7 @@ pub async fn find(app: &AppState, q: &ImageFindRequest, show_usage: bool) -> Api
 async fn images_of_os(app: &AppState, id: &str) -> ApiResult<Vec<Image>> {
     let (os, _) = image::parse_image_id(id)?;
     let mut conn = app.store.reader().acquire().await.map_err(store_err)?;
-    Ok(docs::find::<Image>(&mut conn, &[("os", &os)]).await?)
+    Ok(docs::find::<Image>(&mut conn, &[ImageFilter::Os(&os)]).await?)
 }
 
 /// `/latest`: the newest image matching an id such as `ubuntu-20.04` (§4.7).

@@ -12,7 +12,8 @@ use metal_domain::machine::{
 use metal_domain::partition::Partition;
 use metal_domain::size::Size;
 use metal_store::docs;
-use sqlx::AnyConnection;
+use metal_store::docs::{given, MachineFilter};
+use metal_store::Conn;
 
 use super::store_err;
 use crate::error::{ApiError, ApiResult};
@@ -21,7 +22,7 @@ use crate::state::AppState;
 /// The provisioning event containers of `machines` by machine id: one read for a single
 /// machine, none for no machine, else all containers in one list.
 pub async fn event_containers(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     machines: &[Machine],
 ) -> ApiResult<HashMap<String, EventContainer>> {
     Ok(match machines {
@@ -40,10 +41,7 @@ pub async fn event_containers(
 }
 
 /// Answers for many machines, loading each referenced entity kind once.
-async fn views(
-    conn: &mut AnyConnection,
-    machines: Vec<Machine>,
-) -> ApiResult<Vec<MachineResponse>> {
+async fn views(conn: &mut Conn, machines: Vec<Machine>) -> ApiResult<Vec<MachineResponse>> {
     let partitions: HashMap<String, Partition> = docs::list::<Partition>(conn)
         .await?
         .into_iter()
@@ -101,24 +99,24 @@ pub async fn get(app: &AppState, id: &str, role: Option<Role>) -> ApiResult<Mach
 /// The stored machines matching every field of `q` (and, for the firewall endpoints, of
 /// `role`): the indexed columns narrow the rows in the database, `matches` checks the rest.
 pub async fn matching(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     q: &MachineFindRequest,
     role: Option<Role>,
 ) -> ApiResult<Vec<Machine>> {
-    let filters: Vec<(&str, &str)> = [
-        ("id", q.id.as_deref()),
-        ("partition_id", q.partition_id.as_deref()),
-        ("size_id", q.sizeid.as_deref()),
-        ("rack_id", q.rackid.as_deref()),
-        ("project_id", q.allocation_project.as_deref()),
-        ("image_id", q.allocation_image_id.as_deref()),
-        (
-            "role",
-            role.map(Role::as_str).or(q.allocation_role.as_deref()),
-        ),
+    let filters: Vec<MachineFilter> = [
+        given(&q.id).map(MachineFilter::Id),
+        given(&q.partition_id).map(MachineFilter::Partition),
+        given(&q.sizeid).map(MachineFilter::Size),
+        given(&q.rackid).map(MachineFilter::Rack),
+        given(&q.allocation_project).map(MachineFilter::Project),
+        given(&q.allocation_image_id).map(MachineFilter::Image),
+        role.map(Role::as_str)
+            .or(q.allocation_role.as_deref())
+            .filter(|v| !v.is_empty())
+            .map(MachineFilter::Role),
     ]
     .into_iter()
-    .filter_map(|(c, v)| v.filter(|v| !v.is_empty()).map(|v| (c, v)))
+    .flatten()
     .collect();
     Ok(docs::find::<Machine>(conn, &filters)
         .await?

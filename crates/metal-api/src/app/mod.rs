@@ -98,8 +98,9 @@ pub async fn delete<T: Document>(app: &AppState, id: &str) -> ApiResult<T> {
     Ok(stored.value)
 }
 
-pub fn store_err(e: sqlx::Error) -> ApiError {
-    ApiError::from(metal_store::StoreError::from(e))
+/// A database error (from a pool or a commit) as the API answers it.
+pub fn store_err(e: impl Into<metal_store::StoreError>) -> ApiError {
+    ApiError::from(e.into())
 }
 
 /// Checks that a URL answers an HTTP HEAD with a status below 400 (only with `--check-urls`).

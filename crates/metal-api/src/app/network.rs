@@ -3,69 +3,37 @@
 //! counters. Each request is one transaction: prefixes, VRF and the network document are all
 //! written, or none.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use ipnet::IpNet;
 use metal_domain::network::{
-    self, Network, NetworkAllocateRequest, NetworkConsumption, NetworkCreateRequest,
-    NetworkFindRequest, NetworkUpdateRequest, NetworkUsage,
+    self, Network, NetworkAllocateRequest, NetworkCreateRequest, NetworkFindRequest,
+    NetworkUpdateRequest, PrefixCounters,
 };
 use metal_domain::partition::Partition;
 use metal_domain::pool;
-use metal_domain::prefix::{self, AddressFamily};
+use metal_domain::prefix::AddressFamily;
 use metal_domain::project::Project;
+use metal_store::docs::{given, NetworkFilter};
 use metal_store::ipam::{self, PrefixState};
+use metal_store::Conn;
 use metal_store::{docs, Tx};
 
 use super::store_err;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
-/// Default child length of IPv6 private super networks.
-pub const DEFAULT_IPV6_CHILD_LENGTH: u8 = 64;
-
-fn usage_of(n: &Network, prefixes: &[&PrefixState]) -> (NetworkUsage, NetworkConsumption) {
-    let mut total = NetworkUsage::default();
-    let mut per: BTreeMap<AddressFamily, NetworkUsage> = BTreeMap::new();
-    for p in prefixes {
-        let size = prefix::size(&p.cidr);
-        let available_prefixes = match n.defaultchildprefixlength.get(&p.family()) {
-            Some(len) if n.privatesuper && *len > p.cidr.prefix_len() => {
-                let block = 1u128 << (u32::from(p.family().bits()) - u32::from(*len));
-                (size.saturating_sub(p.child_addresses) / block).min(u128::from(u64::MAX)) as u64
-            }
-            _ => 0,
-        };
-        let u = NetworkUsage {
-            available_ips: size.min(u128::from(u64::MAX)) as u64,
-            used_ips: p.used_ips,
-            available_prefixes,
-            used_prefixes: p.child_count,
-        };
-        total.add(&u);
-        per.entry(p.family()).or_default().add(&u);
-    }
-    let consumption = NetworkConsumption {
-        ipv4: per.get(&AddressFamily::IPv4).copied(),
-        ipv6: per.get(&AddressFamily::IPv6).copied(),
-    };
-    (total, consumption)
+/// The usage counters of stored prefixes.
+fn counters<'a>(prefixes: impl IntoIterator<Item = &'a PrefixState>) -> Vec<PrefixCounters> {
+    prefixes.into_iter().map(PrefixState::counters).collect()
 }
 
-fn with_usage(mut n: Network, all: &[&PrefixState]) -> Network {
-    let (u, c) = usage_of(&n, all);
-    n.usage = u;
-    n.consumption = c;
-    n
-}
-
-async fn view(conn: &mut sqlx::AnyConnection, n: Network) -> ApiResult<Network> {
+async fn view(conn: &mut Conn, n: Network) -> ApiResult<Network> {
     let prefixes = ipam::prefixes_of(conn, &n.id).await?;
-    let refs: Vec<&PrefixState> = prefixes.iter().collect();
-    Ok(with_usage(n, &refs))
+    Ok(network::with_usage(n, counters(&prefixes)))
 }
 
-async fn views(conn: &mut sqlx::AnyConnection, nets: Vec<Network>) -> ApiResult<Vec<Network>> {
+async fn views(conn: &mut Conn, nets: Vec<Network>) -> ApiResult<Vec<Network>> {
     let all = ipam::all_prefixes(conn).await?;
     let mut by_net: HashMap<&str, Vec<&PrefixState>> = HashMap::new();
     for p in &all {
@@ -75,7 +43,7 @@ async fn views(conn: &mut sqlx::AnyConnection, nets: Vec<Network>) -> ApiResult<
         .into_iter()
         .map(|n| {
             let ps = by_net.get(n.id.as_str()).cloned().unwrap_or_default();
-            with_usage(n, &ps)
+            network::with_usage(n, counters(ps))
         })
         .collect())
 }
@@ -94,21 +62,18 @@ pub async fn list(app: &AppState) -> ApiResult<Vec<Network>> {
 
 pub async fn find(app: &AppState, q: &NetworkFindRequest) -> ApiResult<Vec<Network>> {
     q.validate()?;
-    let vrf = q.vrf.map(|v| v.to_string());
-    let flag = |b: Option<bool>| b.map(|b| b.to_string());
-    let (ps, ul) = (flag(q.privatesuper), flag(q.underlay));
-    let filters: Vec<(&str, &str)> = [
-        ("id", q.id.as_deref()),
-        ("name", q.name.as_deref()),
-        ("partition_id", q.partitionid.as_deref()),
-        ("project_id", q.projectid.as_deref()),
-        ("parent_id", q.parentnetworkid.as_deref()),
-        ("privatesuper", ps.as_deref()),
-        ("underlay", ul.as_deref()),
-        ("vrf", vrf.as_deref()),
+    let filters: Vec<NetworkFilter> = [
+        given(&q.id).map(NetworkFilter::Id),
+        given(&q.name).map(NetworkFilter::Name),
+        given(&q.partitionid).map(NetworkFilter::Partition),
+        given(&q.projectid).map(NetworkFilter::Project),
+        given(&q.parentnetworkid).map(NetworkFilter::Parent),
+        q.privatesuper.map(NetworkFilter::PrivateSuper),
+        q.underlay.map(NetworkFilter::Underlay),
+        q.vrf.map(NetworkFilter::Vrf),
     ]
     .into_iter()
-    .filter_map(|(c, v)| v.filter(|v| !v.is_empty()).map(|v| (c, v)))
+    .flatten()
     .collect();
     let mut conn = app.store.reader().acquire().await.map_err(store_err)?;
     let found: Vec<Network> = docs::find::<Network>(&mut conn, &filters)
@@ -185,35 +150,22 @@ pub async fn create(app: &AppState, req: NetworkCreateRequest) -> ApiResult<Netw
     if !n.partitionid.is_empty() {
         let partition = require_partition(&mut tx, &n.partitionid).await?;
         if n.privatesuper {
-            for af in network::families(&nets) {
-                n.defaultchildprefixlength.entry(af).or_insert(match af {
-                    AddressFamily::IPv4 => partition.privatenetworkprefixlength,
-                    AddressFamily::IPv6 => DEFAULT_IPV6_CHILD_LENGTH,
-                });
-            }
-            for (af, len) in &n.defaultchildprefixlength {
-                if let Some(p) = nets
-                    .iter()
-                    .find(|p| AddressFamily::of_net(p) == *af && *len <= p.prefix_len())
-                {
-                    return Err(ApiError::bad_request(format!(
-                        "child prefix length {len} must be longer than the prefix {p}"
-                    )));
-                }
-            }
+            network::set_child_lengths(&mut n, &nets, partition.privatenetworkprefixlength)?;
         }
-        for (flag, column, what) in [
-            (n.privatesuper, "privatesuper", "private super network"),
-            (n.underlay, "underlay", "underlay"),
+        for (flag, filter, what) in [
+            (
+                n.privatesuper,
+                NetworkFilter::PrivateSuper(true),
+                "private super network",
+            ),
+            (n.underlay, NetworkFilter::Underlay(true), "underlay"),
         ] {
             if !flag {
                 continue;
             }
-            let existing = docs::find::<Network>(
-                &mut tx,
-                &[("partition_id", n.partitionid.as_str()), (column, "true")],
-            )
-            .await?;
+            let existing =
+                docs::find::<Network>(&mut tx, &[NetworkFilter::Partition(&n.partitionid), filter])
+                    .await?;
             if let Some(e) = existing.first() {
                 return Err(ApiError::unprocessable(format!(
                     "partition {} already has a {what}: {}",
@@ -313,8 +265,7 @@ async fn remove(tx: &mut Tx, n: &Network) -> ApiResult<()> {
     }
     docs::delete::<Network>(tx, &n.id).await?;
     if n.vrf != 0 {
-        let vrf = n.vrf.to_string();
-        if docs::count_where::<Network>(tx, "vrf", &vrf).await? == 0 {
+        if docs::count::<Network>(tx, &[NetworkFilter::Vrf(n.vrf)]).await? == 0 {
             super::pool::release(tx, &pool::VRF, u64::from(n.vrf)).await?;
         }
     }
@@ -362,20 +313,7 @@ pub async fn plan_allocation(
     app: &AppState,
     req: NetworkAllocateRequest,
 ) -> ApiResult<PlannedAllocation> {
-    if req.projectid.is_empty() {
-        return Err(ApiError::bad_request("projectid should not be empty"));
-    }
-    if req.partitionid.is_empty() {
-        return Err(ApiError::bad_request("partitionid should not be empty"));
-    }
-    network::validate_destination_prefixes(&req.destinationprefixes)?;
-    let lengths = network::parse_lengths("length", &req.length)?;
-    let only = req
-        .addressfamily
-        .as_deref()
-        .filter(|s| !s.is_empty())
-        .map(AddressFamily::parse)
-        .transpose()?;
+    let checked = network::check_allocate_request(&req)?;
     let (_, _, (supers, parents)) = tokio::try_join!(
         async {
             super::get::<Project>(app, &req.projectid)
@@ -392,8 +330,8 @@ pub async fn plan_allocation(
             let supers = docs::find::<Network>(
                 &mut conn,
                 &[
-                    ("partition_id", req.partitionid.as_str()),
-                    ("privatesuper", "true"),
+                    NetworkFilter::Partition(&req.partitionid),
+                    NetworkFilter::PrivateSuper(true),
                 ],
             )
             .await?;
@@ -410,48 +348,14 @@ pub async fn plan_allocation(
             req.partitionid
         )));
     };
-    let mut families: Vec<AddressFamily> = parents.iter().map(PrefixState::family).collect();
-    families.dedup();
-    if let Some(af) = only {
-        if !families.contains(&af) {
-            return Err(ApiError::unprocessable(format!(
-                "the private super network {} has no {} prefix",
-                sup.id,
-                af.as_str()
-            )));
-        }
-        families = vec![af];
-    }
-    let lengths = families
-        .into_iter()
-        .map(|af| {
-            let len = lengths
-                .get(&af)
-                .or_else(|| sup.defaultchildprefixlength.get(&af))
-                .copied()
-                .unwrap_or(match af {
-                    AddressFamily::IPv4 => {
-                        metal_domain::partition::DEFAULT_PRIVATE_NETWORK_PREFIX_LENGTH
-                    }
-                    AddressFamily::IPv6 => DEFAULT_IPV6_CHILD_LENGTH,
-                });
-            (af, len)
-        })
-        .collect();
+    let available: Vec<AddressFamily> = parents.iter().map(PrefixState::family).collect();
+    let lengths = network::child_lengths(&checked, &sup, &available)?;
     Ok(PlannedAllocation {
         req,
         sup,
         parents,
         lengths,
     })
-}
-
-/// The error of a super network without room.
-pub fn no_room(af: AddressFamily, len: u8, sup: &str) -> ApiError {
-    ApiError::unprocessable(format!(
-        "no free /{len} {} prefix left in private super network {sup}",
-        af.as_str()
-    ))
 }
 
 /// The network document of a planned allocation with its children and VRF.
@@ -461,32 +365,12 @@ pub fn tenant_network(
     children: &[IpNet],
     vrf: u64,
 ) -> Network {
-    let req = &plan.req;
-    Network {
-        id,
-        name: req.name.clone(),
-        description: req.description.clone(),
-        labels: req.labels.clone(),
-        partitionid: req.partitionid.clone(),
-        projectid: req.projectid.clone(),
-        parentnetworkid: plan.sup.id.clone(),
-        prefixes: children.iter().map(ToString::to_string).collect(),
-        destinationprefixes: req.destinationprefixes.clone(),
-        vrf: vrf as u32,
-        nat: req.nat,
-        shared: req.shared,
-        ..Default::default()
-    }
+    network::tenant_network(&plan.req, &plan.sup.id, id, children, vrf as u32)
 }
 
 /// Answers a freshly allocated tenant network with the usage of its new prefixes.
 pub fn fresh_view(n: Network, children: &[(IpNet, IpNet)]) -> Network {
-    let states: Vec<PrefixState> = children
-        .iter()
-        .map(|(c, p)| ipam::fresh_prefix(c, &n.id, Some(p)))
-        .collect();
-    let refs: Vec<&PrefixState> = states.iter().collect();
-    with_usage(n, &refs)
+    network::with_usage(n, children.iter().map(|(c, _)| PrefixCounters::fresh(c)))
 }
 
 /// Allocates one planned tenant network in its own transaction.
@@ -506,7 +390,7 @@ pub async fn allocate_one(app: &AppState, plan: &PlannedAllocation) -> ApiResult
                 break;
             }
         }
-        children.push(got.ok_or_else(|| no_room(*af, *len, &plan.sup.id))?);
+        children.push(got.ok_or_else(|| network::no_room(*af, *len, &plan.sup.id))?);
     }
     for (c, p) in &children {
         ipam::insert_prefix(&mut tx, c, &id, Some(p)).await?;

@@ -4,6 +4,7 @@
 
 use metal_domain::network::Network;
 use metal_domain::project::{Project, ProjectFindRequest, Tenant, TenantFindRequest};
+use metal_store::docs::{given, NetworkFilter, ProjectFilter, SizeReservationFilter};
 use metal_store::usage::{self, MachineRef};
 use metal_store::{docs, ipam};
 
@@ -85,16 +86,18 @@ pub async fn delete_project(app: &AppState, id: &str) -> ApiResult<Project> {
             machines.join(", ")
         )));
     }
-    let networks = docs::count_where::<Network>(&mut tx, "project_id", id).await?;
+    let networks = docs::count::<Network>(&mut tx, &[NetworkFilter::Project(id)]).await?;
     let ips = ipam::count_ips_of_project(&mut tx, id).await?;
     if networks > 0 || ips > 0 {
         return Err(ApiError::bad_request(format!(
             "there are still {networks} network(s) and {ips} ip(s) in project {id}"
         )));
     }
-    let reservations =
-        docs::find::<metal_domain::reservation::SizeReservation>(&mut tx, &[("project_id", id)])
-            .await?;
+    let reservations = docs::find::<metal_domain::reservation::SizeReservation>(
+        &mut tx,
+        &[SizeReservationFilter::Project(id)],
+    )
+    .await?;
     if !reservations.is_empty() {
         let ids: Vec<&str> = reservations.iter().map(|r| r.id.as_str()).collect();
         return Err(ApiError::bad_request(format!(
@@ -122,16 +125,14 @@ pub async fn get_project(app: &AppState, id: &str) -> ApiResult<Project> {
 }
 
 pub async fn find_projects(app: &AppState, q: &ProjectFindRequest) -> ApiResult<Vec<Project>> {
-    let mut filters: Vec<(&str, &str)> = Vec::new();
-    for (col, v) in [
-        ("id", &q.id),
-        ("name", &q.name),
-        ("tenant_id", &q.tenant_id),
-    ] {
-        if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
-            filters.push((col, v));
-        }
-    }
+    let filters: Vec<ProjectFilter> = [
+        given(&q.id).map(ProjectFilter::Id),
+        given(&q.name).map(ProjectFilter::Name),
+        given(&q.tenant_id).map(ProjectFilter::Tenant),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     let mut conn = app.store.reader().acquire().await.map_err(store_err)?;
     let found = docs::find::<Project>(&mut conn, &filters).await?;
     Ok(found.into_iter().filter(|p| q.matches(p)).collect())
@@ -168,7 +169,7 @@ pub async fn update_tenant(app: &AppState, mut t: Tenant) -> ApiResult<Tenant> {
 pub async fn delete_tenant(app: &AppState, id: &str) -> ApiResult<Tenant> {
     let mut tx = app.store.begin().await?;
     let t = docs::must_get::<Tenant>(&mut tx, id).await?.value;
-    let n = docs::count_where::<Project>(&mut tx, "tenant_id", id).await?;
+    let n = docs::count::<Project>(&mut tx, &[ProjectFilter::Tenant(id)]).await?;
     if n > 0 {
         return Err(ApiError::bad_request(format!(
             "tenant {id} still owns {n} project(s); delete them first"

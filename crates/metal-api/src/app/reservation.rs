@@ -6,12 +6,13 @@
 use metal_domain::partition::Partition;
 use metal_domain::project::Project;
 use metal_domain::reservation::{
-    self, Allocations, SizeReservation, SizeReservationCreateRequest, SizeReservationListRequest,
+    self, SizeReservation, SizeReservationCreateRequest, SizeReservationListRequest,
     SizeReservationUpdateRequest, SizeReservationUsage,
 };
 use metal_domain::size::Size;
 use metal_store::docs;
-use sqlx::{AnyConnection, Row};
+use metal_store::docs::SizeReservationFilter;
+use metal_store::Conn;
 
 use super::store_err;
 use crate::error::{ApiError, ApiResult};
@@ -19,7 +20,7 @@ use crate::state::AppState;
 
 /// The referenced entities must exist (422 naming the field). Locks the project row until the
 /// transaction ends.
-async fn check_references(conn: &mut AnyConnection, r: &SizeReservation) -> ApiResult<()> {
+async fn check_references(conn: &mut Conn, r: &SizeReservation) -> ApiResult<()> {
     if docs::get::<Size>(conn, &r.sizeid).await?.is_none() {
         return Err(ApiError::unprocessable(format!(
             "sizeid: size {:?} does not exist",
@@ -78,19 +79,17 @@ pub async fn update(
 
 /// The reservations passing the filters, by id.
 async fn matching(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     req: &SizeReservationListRequest,
 ) -> ApiResult<Vec<SizeReservation>> {
-    let mut filters: Vec<(&str, &str)> = Vec::new();
-    if let Some(v) = req.id() {
-        filters.push(("id", v));
-    }
-    if let Some(v) = req.sizeid() {
-        filters.push(("size_id", v));
-    }
-    if let Some(v) = req.projectid() {
-        filters.push(("project_id", v));
-    }
+    let filters: Vec<SizeReservationFilter> = [
+        req.id().map(SizeReservationFilter::Id),
+        req.sizeid().map(SizeReservationFilter::Size),
+        req.projectid().map(SizeReservationFilter::Project),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     let mut found = docs::find::<SizeReservation>(conn, &filters).await?;
     found.retain(|r| req.matches(r));
     Ok(found)
@@ -105,30 +104,6 @@ pub async fn find(
     matching(&mut conn, req).await
 }
 
-/// How many machines each project holds per partition and size (one grouped count).
-async fn allocations(conn: &mut AnyConnection) -> ApiResult<Allocations> {
-    let rows = sqlx::query(
-        "SELECT project_id, partition_id, size_id, count(*) AS n FROM machines \
-         WHERE project_id IS NOT NULL AND partition_id IS NOT NULL AND size_id IS NOT NULL \
-         GROUP BY project_id, partition_id, size_id",
-    )
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(store_err)?;
-    let mut out = Allocations::default();
-    for r in &rows {
-        let get = |c: &str| r.try_get::<String, _>(c).map_err(store_err);
-        let n: i64 = r.try_get("n").map_err(store_err)?;
-        out.add(
-            &get("project_id")?,
-            &get("partition_id")?,
-            &get("size_id")?,
-            u64::try_from(n).unwrap_or(0),
-        );
-    }
-    Ok(out)
-}
-
 /// `POST /v1/size/reservations/usage`: one row per reservation and partition (only the
 /// partition asked for, when one is) with the machines its project holds there.
 pub async fn usage(
@@ -137,6 +112,6 @@ pub async fn usage(
 ) -> ApiResult<Vec<SizeReservationUsage>> {
     let mut conn = app.store.reader().acquire().await.map_err(store_err)?;
     let found = matching(&mut conn, req).await?;
-    let held = allocations(&mut conn).await?;
+    let held = metal_store::usage::allocations(&mut conn).await?;
     Ok(reservation::usage(&found, req.partitionid(), &held))
 }

@@ -15,15 +15,16 @@ use metal_domain::switch::{
     Switch, SwitchFindRequest, SwitchMode, SwitchNotifyRequest, SwitchNotifyResponse,
     SwitchPortToggleRequest, SwitchRegisterRequest, SwitchResponse, SwitchUpdateRequest,
 };
+use metal_store::docs::SwitchFilter;
+use metal_store::Conn;
 use metal_store::{docs, time, Tx};
-use sqlx::AnyConnection;
 
 use super::store_err;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
 /// The response for one switch, with its partition.
-async fn view(conn: &mut AnyConnection, s: &Switch) -> ApiResult<SwitchResponse> {
+async fn view(conn: &mut Conn, s: &Switch) -> ApiResult<SwitchResponse> {
     let p = docs::get::<Partition>(conn, &s.partition_id).await?;
     Ok(SwitchResponse::new(
         s,
@@ -33,7 +34,7 @@ async fn view(conn: &mut AnyConnection, s: &Switch) -> ApiResult<SwitchResponse>
 }
 
 /// The responses for several switches, reading the partitions once.
-async fn views(conn: &mut AnyConnection, switches: &[Switch]) -> ApiResult<Vec<SwitchResponse>> {
+async fn views(conn: &mut Conn, switches: &[Switch]) -> ApiResult<Vec<SwitchResponse>> {
     let partitions: BTreeMap<String, Partition> = docs::list::<Partition>(conn)
         .await?
         .into_iter()
@@ -59,7 +60,7 @@ pub async fn list(app: &AppState) -> ApiResult<Vec<SwitchResponse>> {
 
 pub async fn find(app: &AppState, req: &SwitchFindRequest) -> ApiResult<Vec<SwitchResponse>> {
     let mut conn = app.store.reader().acquire().await.map_err(store_err)?;
-    let found = docs::find::<Switch>(&mut conn, &req.columns()).await?;
+    let found = docs::find::<Switch>(&mut conn, &SwitchFilter::of_request(req)).await?;
     views(&mut conn, &found).await
 }
 
@@ -86,7 +87,7 @@ pub async fn register(
     let current = docs::get::<Switch>(&mut tx, &req.id).await?;
     let rack = match &current {
         Some(c) if c.value.mode == SwitchMode::Replace => {
-            docs::find::<Switch>(&mut tx, &[("rack_id", req.rack_id.as_str())]).await?
+            docs::find::<Switch>(&mut tx, &[SwitchFilter::Rack(&req.rack_id)]).await?
         }
         _ => Vec::new(),
     };

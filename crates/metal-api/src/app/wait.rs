@@ -9,9 +9,6 @@ use std::sync::Mutex;
 
 use tokio::sync::watch;
 
-/// The PostgreSQL channel of allocation wake-ups.
-pub const CHANNEL: &str = "metal_allocation";
-
 /// Open Wait streams by machine id.
 #[derive(Default)]
 pub struct Waiters {

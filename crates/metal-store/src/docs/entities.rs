@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use metal_domain::partition::Partition;
 use metal_domain::project::{Project, Tenant};
 
-use super::Document;
+use super::{filter, Document};
 
 /// The time keeping of entities with `created` and `changed` fields.
 macro_rules! created_changed {
@@ -20,6 +20,7 @@ macro_rules! created_changed {
 }
 
 impl Document for Partition {
+    type Filter<'a> = filter::PartitionFilter<'a>;
     const TABLE: &'static str = "partitions";
     const KIND: &'static str = "partition";
     const COLUMNS: &'static [&'static str] = &["name"];
@@ -33,6 +34,7 @@ impl Document for Partition {
 }
 
 impl Document for Tenant {
+    type Filter<'a> = filter::TenantFilter<'a>;
     const TABLE: &'static str = "tenants";
     const KIND: &'static str = "tenant";
     const COLUMNS: &'static [&'static str] = &["name"];
@@ -52,6 +54,7 @@ impl Document for Tenant {
 }
 
 impl Document for Project {
+    type Filter<'a> = filter::ProjectFilter<'a>;
     const TABLE: &'static str = "projects";
     const KIND: &'static str = "project";
     const COLUMNS: &'static [&'static str] = &["name", "tenant_id"];
@@ -71,6 +74,7 @@ impl Document for Project {
 }
 
 impl Document for metal_domain::image::Image {
+    type Filter<'a> = filter::ImageFilter<'a>;
     const TABLE: &'static str = "images";
     const KIND: &'static str = "image";
     const COLUMNS: &'static [&'static str] = &["name", "os", "classification"];
@@ -91,6 +95,7 @@ impl Document for metal_domain::image::Image {
 }
 
 impl Document for metal_domain::size::Size {
+    type Filter<'a> = filter::SizeFilter<'a>;
     const TABLE: &'static str = "sizes";
     const KIND: &'static str = "size";
     const COLUMNS: &'static [&'static str] = &["name"];
@@ -104,6 +109,7 @@ impl Document for metal_domain::size::Size {
 }
 
 impl Document for metal_domain::sic::SizeImageConstraint {
+    type Filter<'a> = filter::ById<'a>;
     const TABLE: &'static str = "size_image_constraints";
     const KIND: &'static str = "size image constraint";
     fn id(&self) -> &str {
@@ -113,6 +119,7 @@ impl Document for metal_domain::sic::SizeImageConstraint {
 }
 
 impl Document for metal_domain::fsl::FilesystemLayout {
+    type Filter<'a> = filter::ById<'a>;
     const TABLE: &'static str = "filesystem_layouts";
     const KIND: &'static str = "filesystemlayout";
     fn id(&self) -> &str {
@@ -122,6 +129,7 @@ impl Document for metal_domain::fsl::FilesystemLayout {
 }
 
 impl Document for metal_domain::network::Network {
+    type Filter<'a> = filter::NetworkFilter<'a>;
     const TABLE: &'static str = "networks";
     const KIND: &'static str = "network";
     const COLUMNS: &'static [&'static str] = &[
@@ -152,6 +160,7 @@ impl Document for metal_domain::network::Network {
 }
 
 impl Document for metal_domain::machine::Machine {
+    type Filter<'a> = filter::MachineFilter<'a>;
     const TABLE: &'static str = "machines";
     const KIND: &'static str = "machine";
     const COLUMNS: &'static [&'static str] = &[
@@ -185,6 +194,7 @@ impl Document for metal_domain::machine::Machine {
 }
 
 impl Document for metal_domain::event::EventContainer {
+    type Filter<'a> = filter::EventContainerFilter<'a>;
     const TABLE: &'static str = "event_containers";
     const KIND: &'static str = "provisioning event container";
     const COLUMNS: &'static [&'static str] = &["liveliness", "last_event_time"];
@@ -204,6 +214,7 @@ impl Document for metal_domain::event::EventContainer {
 }
 
 impl Document for metal_domain::switch::Switch {
+    type Filter<'a> = filter::SwitchFilter<'a>;
     const TABLE: &'static str = "switches";
     const KIND: &'static str = "switch";
     const COLUMNS: &'static [&'static str] =
@@ -225,6 +236,7 @@ impl Document for metal_domain::switch::Switch {
 }
 
 impl Document for metal_domain::reservation::SizeReservation {
+    type Filter<'a> = filter::SizeReservationFilter<'a>;
     const TABLE: &'static str = "size_reservations";
     const KIND: &'static str = "size reservation";
     const COLUMNS: &'static [&'static str] = &["size_id", "project_id"];

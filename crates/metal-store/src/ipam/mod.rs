@@ -35,6 +35,16 @@ impl PrefixState {
     pub fn family(&self) -> AddressFamily {
         AddressFamily::of_net(&self.cidr)
     }
+
+    /// The counters a network's usage is computed from.
+    pub fn counters(&self) -> metal_domain::network::PrefixCounters {
+        metal_domain::network::PrefixCounters {
+            cidr: self.cidr,
+            used_ips: self.used_ips,
+            child_count: self.child_count,
+            child_addresses: self.child_addresses,
+        }
+    }
 }
 
 const PREFIX_COLUMNS: &str = "cidr, network_id, parent_cidr, ip_hint, used_ips, child_hint_hex, child_count, child_addresses_hex";
