@@ -53,18 +53,8 @@ pub async fn list_json<T: Document>(app: &AppState) -> ApiResult<RawJson> {
     ))
 }
 
-/// A JSON answer that is already serialized.
+/// A JSON answer that is already serialized (the REST layer answers it as it is).
 pub struct RawJson(pub String);
-
-impl axum::response::IntoResponse for RawJson {
-    fn into_response(self) -> axum::response::Response {
-        (
-            [(axum::http::header::CONTENT_TYPE, "application/json")],
-            self.0,
-        )
-            .into_response()
-    }
-}
 
 /// Inserts a new entity in its own transaction; 409 when the id is taken.
 pub async fn create<T: Document>(app: &AppState, mut value: T) -> ApiResult<T> {
