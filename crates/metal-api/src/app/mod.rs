@@ -3,6 +3,7 @@
 //! nothing behind.
 
 pub mod allocate;
+pub mod audit;
 pub mod boot;
 pub mod cabling;
 pub mod catalog;
@@ -25,6 +26,7 @@ pub mod project;
 pub mod reservation;
 pub mod size;
 pub mod switch;
+pub mod system;
 pub mod wait;
 
 use metal_domain::DomainResult;

@@ -27,6 +27,5 @@ pub async fn audit_find(
     State(a): State<App>,
     JsonBody(q): JsonBody<AuditFindRequest>,
 ) -> ApiResult<Json<Vec<AuditEntry>>> {
-    let mut conn = a.store.reader().acquire().await.map_err(app::store_err)?;
-    Ok(Json(metal_store::audit::find(&mut conn, &q).await?))
+    Ok(Json(app::audit::find(&a, &q).await?))
 }

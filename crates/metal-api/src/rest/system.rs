@@ -1,6 +1,6 @@
 //! Health, version and the calling user. The routes and their handlers.
 
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{Extensions, StatusCode};
 use axum::routing::get;
 use axum::Json;
@@ -8,6 +8,7 @@ use metal_domain::misc::{HealthResponse, User, VersionResponse};
 
 use super::table::{Op, RouteTable};
 use super::{PUBLIC, VIEW};
+use crate::app;
 use crate::auth::principal_of;
 use crate::error::{ApiError, ApiResult};
 use crate::state::App;
@@ -49,43 +50,10 @@ pub struct HealthQuery {
 /// answers that service alone, an unknown service is a 404.
 pub async fn health(
     State(a): State<App>,
-    axum::extract::Query(q): axum::extract::Query<HealthQuery>,
+    Query(q): Query<HealthQuery>,
 ) -> ApiResult<(StatusCode, Json<HealthResponse>)> {
-    if let Some(s) = q
-        .service
-        .as_deref()
-        .filter(|s| !s.is_empty() && *s != "database")
-    {
-        return Err(ApiError::not_found(format!(
-            "unknown service {s:?}: this server checks \"database\""
-        )));
-    }
-    let db = match a.store.ping().await {
-        Ok(()) => HealthResponse {
-            status: "healthy".into(),
-            message: format!("{:?} database answers", a.store.backend()).to_lowercase(),
-            services: Default::default(),
-        },
-        Err(e) => {
-            tracing::warn!(error = format!("{e:#}"), "health check failed");
-            HealthResponse {
-                status: "unhealthy".into(),
-                message: "database does not answer".into(),
-                services: Default::default(),
-            }
-        }
-    };
-    let healthy = db.status == "healthy";
-    let body = HealthResponse {
-        status: db.status.clone(),
-        message: if healthy {
-            "all services are healthy".into()
-        } else {
-            "some services are unhealthy".into()
-        },
-        services: [("database".to_string(), db)].into_iter().collect(),
-    };
-    let code = if healthy {
+    let body = app::system::health(&a, q.service.as_deref()).await?;
+    let code = if body.status == "healthy" {
         StatusCode::OK
     } else {
         StatusCode::INTERNAL_SERVER_ERROR
