@@ -348,8 +348,11 @@ fn spawn_allocation_listener(app: &App, mut stop: watch::Receiver<bool>) -> Opti
         loop {
             let listener = async {
                 let mut l = sqlx::postgres::PgListener::connect(&url).await?;
-                l.listen_all([crate::app::wait::CHANNEL, metal_store::commands::CHANNEL])
-                    .await?;
+                l.listen_all([
+                    crate::runtime::wait::CHANNEL,
+                    metal_store::commands::CHANNEL,
+                ])
+                .await?;
                 Ok::<_, sqlx::Error>(l)
             };
             let mut l = tokio::select! {
@@ -410,7 +413,7 @@ fn spawn_jobs(app: &App, stop: &watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
                 }
                 let now = metal_store::time::now();
                 let ttl = chrono::Duration::from_std(every).unwrap_or(chrono::Duration::minutes(1));
-                match crate::app::jobs::lease(&app, job, &holder, now, ttl).await {
+                match crate::runtime::jobs::lease(&app, job, &holder, now, ttl).await {
                     Ok(true) => {}
                     Ok(false) => continue,
                     Err(e) => {
@@ -419,7 +422,7 @@ fn spawn_jobs(app: &App, stop: &watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
                     }
                 }
                 match job {
-                    "liveliness" => match crate::app::jobs::liveliness(&app, now).await {
+                    "liveliness" => match crate::runtime::jobs::liveliness(&app, now).await {
                         Ok(c) => tracing::info!(
                             job,
                             alive = c.alive,
@@ -430,7 +433,7 @@ fn spawn_jobs(app: &App, stop: &watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
                         ),
                         Err(e) => tracing::warn!(job, error = %e, "liveliness failed"),
                     },
-                    _ => match crate::app::jobs::resurrect(&app, now).await {
+                    _ => match crate::runtime::jobs::resurrect(&app, now).await {
                         Ok(freed) => tracing::info!(job, freed = freed.len(), "resurrection done"),
                         Err(e) => tracing::warn!(job, error = %e, "resurrection failed"),
                     },

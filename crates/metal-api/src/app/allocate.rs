@@ -162,7 +162,13 @@ pub async fn allocate(
     let machine = pick(app, &mut tx, &spec, &project).await?;
     let m = allocate_to(&mut tx, &spec, &project, &layout, machine, creator).await?;
     // delivered to the other replicas' Wait streams when the transaction commits
-    metal_store::notify(&mut tx, app.store.backend(), super::wait::CHANNEL, &m.id).await?;
+    metal_store::notify(
+        &mut tx,
+        app.store.backend(),
+        crate::runtime::wait::CHANNEL,
+        &m.id,
+    )
+    .await?;
     tx.commit().await.map_err(store_err)?;
     app.waiters.wake(&m.id);
     Ok(m)

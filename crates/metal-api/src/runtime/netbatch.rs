@@ -13,8 +13,8 @@ use metal_domain::pool;
 use metal_store::{docs, ipam};
 use tokio::sync::oneshot;
 
-use super::group::Groups;
-use super::network::{allocate_one, fresh_view, tenant_network, PlannedAllocation};
+use super::batch::Groups;
+use crate::app::network::{allocate_one, fresh_view, tenant_network, PlannedAllocation};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -99,7 +99,7 @@ async fn allocate_group(app: &AppState, group: &[Job]) -> anyhow::Result<Option<
     let mut tx = app.store.begin().await?;
     let mut vrfs = Vec::with_capacity(group.len());
     for _ in group {
-        match super::pool::acquire_random(&mut tx, &pool::VRF).await {
+        match crate::app::pool::acquire_random(&mut tx, &pool::VRF).await {
             Ok(v) => vrfs.push(v),
             Err(_) => return Ok(None),
         }
