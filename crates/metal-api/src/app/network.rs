@@ -224,7 +224,7 @@ pub async fn create(app: &AppState, req: NetworkCreateRequest) -> ApiResult<Netw
     }
     check_overlaps(&mut tx, &nets, &n.id).await?;
     if n.vrf != 0 {
-        match super::pool::acquire(&mut tx, &pool::VRF, u64::from(n.vrf)).await {
+        match super::integer_pool::acquire(&mut tx, &pool::VRF, u64::from(n.vrf)).await {
             Ok(()) => {}
             Err(ApiError::Conflict(_)) if n.vrfshared => {}
             Err(ApiError::Conflict(_)) => {
@@ -315,7 +315,7 @@ async fn remove(tx: &mut Tx, n: &Network) -> ApiResult<()> {
     if n.vrf != 0 {
         let vrf = n.vrf.to_string();
         if docs::count_where::<Network>(tx, "vrf", &vrf).await? == 0 {
-            super::pool::release(tx, &pool::VRF, u64::from(n.vrf)).await?;
+            super::integer_pool::release(tx, &pool::VRF, u64::from(n.vrf)).await?;
         }
     }
     Ok(())
@@ -493,7 +493,7 @@ pub fn fresh_view(n: Network, children: &[(IpNet, IpNet)]) -> Network {
 pub async fn allocate_one(app: &AppState, plan: &PlannedAllocation) -> ApiResult<Network> {
     let id = uuid::Uuid::new_v4().to_string();
     let mut tx = app.store.begin().await?;
-    let vrf = super::pool::acquire_random(&mut tx, &pool::VRF).await?;
+    let vrf = super::integer_pool::acquire_random(&mut tx, &pool::VRF).await?;
     let mut children: Vec<(IpNet, IpNet)> = Vec::new();
     for (af, len) in &plan.lengths {
         let mut got = None;

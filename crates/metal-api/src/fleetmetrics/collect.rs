@@ -1,6 +1,6 @@
 //! From the loaded fleet to the metric set: one function per collector of
 //! metal-metrics-exporter (images, networks, partitions, projects, switches, machines). Pure:
-//! the capacity is `app::lifecycle::capacity_of` and the issues `metal_domain::issues::evaluate`,
+//! the capacity is `app::capacity::capacity_of` and the issues `metal_domain::issues::evaluate`,
 //! the same code the REST endpoints answer with.
 
 use std::collections::HashMap;
@@ -115,7 +115,7 @@ fn networks(set: &mut Set, networks: &[Network]) {
 }
 
 fn partitions(set: &mut Set, fleet: &Fleet) {
-    let capacity = crate::app::lifecycle::capacity_of(
+    let capacity = crate::app::capacity::capacity_of(
         &fleet.partitions,
         &fleet.machines,
         &fleet.events,

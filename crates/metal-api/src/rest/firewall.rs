@@ -72,5 +72,5 @@ pub async fn firewall_allocate(
     JsonBody(r): JsonBody<MachineAllocateRequest>,
 ) -> ApiResult<Json<MachineResponse>> {
     let m = app::allocate::allocate(&a, r, Role::Firewall, &caller(&ext)).await?;
-    Ok(Json(app::machine::view(&a, m).await?))
+    Ok(Json(app::machine_view::view(&a, m).await?))
 }

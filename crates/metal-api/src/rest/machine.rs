@@ -232,14 +232,14 @@ pub async fn machine_allocate(
     JsonBody(r): JsonBody<MachineAllocateRequest>,
 ) -> ApiResult<Json<MachineResponse>> {
     let m = app::allocate::allocate(&a, r, Role::Machine, &caller(&ext)).await?;
-    Ok(Json(app::machine::view(&a, m).await?))
+    Ok(Json(app::machine_view::view(&a, m).await?))
 }
 pub async fn machine_free(
     State(a): State<App>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<MachineResponse>> {
     let m = app::allocate::free(&a, &id).await?;
-    Ok(Json(app::machine::view(&a, m).await?))
+    Ok(Json(app::machine_view::view(&a, m).await?))
 }
 pub async fn machine_state(
     State(a): State<App>,
@@ -283,8 +283,8 @@ pub async fn machine_reinstall(
     Path(id): Path<String>,
     JsonBody(r): JsonBody<MachineReinstallRequest>,
 ) -> ApiResult<Json<MachineResponse>> {
-    let m = app::lifecycle::reinstall(&a, &id, &r).await?;
-    Ok(Json(app::machine::view(&a, m).await?))
+    let m = app::reinstall::reinstall(&a, &id, &r).await?;
+    Ok(Json(app::machine_view::view(&a, m).await?))
 }
 pub async fn console_password(
     State(a): State<App>,
@@ -292,6 +292,6 @@ pub async fn console_password(
     JsonBody(r): JsonBody<MachineConsolePasswordRequest>,
 ) -> ApiResult<Json<MachineConsolePasswordResponse>> {
     Ok(Json(
-        app::lifecycle::console_password(&a, &r, &caller(&ext)).await?,
+        app::console_password::console_password(&a, &r, &caller(&ext)).await?,
     ))
 }

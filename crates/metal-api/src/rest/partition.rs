@@ -95,5 +95,5 @@ pub async fn partition_capacity(
     State(a): State<App>,
     JsonBody(r): JsonBody<PartitionCapacityRequest>,
 ) -> ApiResult<Json<Vec<PartitionCapacity>>> {
-    Ok(Json(app::lifecycle::capacity(&a, &r).await?))
+    Ok(Json(app::capacity::capacity(&a, &r).await?))
 }

@@ -99,7 +99,7 @@ async fn allocate_group(app: &AppState, group: &[Job]) -> anyhow::Result<Option<
     let mut tx = app.store.begin().await?;
     let mut vrfs = Vec::with_capacity(group.len());
     for _ in group {
-        match crate::app::pool::acquire_random(&mut tx, &pool::VRF).await {
+        match crate::app::integer_pool::acquire_random(&mut tx, &pool::VRF).await {
             Ok(v) => vrfs.push(v),
             Err(_) => return Ok(None),
         }
