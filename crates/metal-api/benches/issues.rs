@@ -933,7 +933,7 @@ async fn end_to_end(backends: &[Backend], runs: usize) {
             let machines = metal_api::app::machine::matching(&mut conn, &req.query, None)
                 .await
                 .expect("machines");
-            let events = metal_api::app::machine::event_containers(&mut conn, &machines)
+            let events = metal_api::app::machine_view::event_containers(&mut conn, &machines)
                 .await
                 .expect("events");
             m.stop();

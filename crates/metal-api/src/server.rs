@@ -380,7 +380,7 @@ fn spawn_jobs(app: &App, stop: &watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
                 }
                 let now = metal_store::time::now();
                 let ttl = chrono::Duration::from_std(every).unwrap_or(chrono::Duration::minutes(1));
-                match crate::app::jobs::lease(&app, job, &holder, now, ttl).await {
+                match crate::runtime::jobs::lease(&app, job, &holder, now, ttl).await {
                     Ok(true) => {}
                     Ok(false) => continue,
                     Err(e) => {
@@ -389,7 +389,7 @@ fn spawn_jobs(app: &App, stop: &watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
                     }
                 }
                 match job {
-                    "liveliness" => match crate::app::jobs::liveliness(&app, now).await {
+                    "liveliness" => match crate::runtime::jobs::liveliness(&app, now).await {
                         Ok(c) => tracing::info!(
                             job,
                             alive = c.alive,
@@ -400,7 +400,7 @@ fn spawn_jobs(app: &App, stop: &watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
                         ),
                         Err(e) => tracing::warn!(job, error = %e, "liveliness failed"),
                     },
-                    _ => match crate::app::jobs::resurrect(&app, now).await {
+                    _ => match crate::runtime::jobs::resurrect(&app, now).await {
                         Ok(freed) => tracing::info!(job, freed = freed.len(), "resurrection done"),
                         Err(e) => tracing::warn!(job, error = %e, "resurrection failed"),
                     },

@@ -1,5 +1,5 @@
-//! The state every handler shares: the store, the configuration and an HTTP client for
-//! URL checks.
+//! The state every handler shares: the store, the configuration, an HTTP client for URL checks
+//! and the [`crate::runtime`] machinery (batchers, stream wake-ups).
 
 use std::sync::Arc;
 
@@ -18,11 +18,14 @@ pub struct AppState {
     pub http: reqwest::Client,
     pub metrics: Metrics,
     pub version: VersionResponse,
-    pub ip_batcher: crate::app::ipbatch::IpBatcher,
-    pub net_batcher: crate::app::netbatch::NetworkBatcher,
-    pub waiters: crate::app::wait::Waiters,
+    pub ip_batcher: crate::runtime::ipbatch::IpBatcher,
+    pub net_batcher: crate::runtime::netbatch::GroupServer<
+        metal_domain::network::PlannedAllocation,
+        metal_domain::network::Network,
+    >,
+    pub waiters: crate::runtime::wait::Waiters,
     /// Open BMC command streams by partition id (metal-bmc agents).
-    pub command_streams: crate::app::wait::Waiters,
+    pub command_streams: crate::runtime::wait::Waiters,
     me: std::sync::OnceLock<std::sync::Weak<AppState>>,
 }
 

@@ -14,7 +14,7 @@ mod usage;
 
 pub use tenant::{
     check_allocate_request, child_lengths, no_room, set_child_lengths, tenant_network,
-    AllocateRequestChecked, DEFAULT_IPV6_CHILD_LENGTH,
+    AllocateRequestChecked, PlannedAllocation, DEFAULT_IPV6_CHILD_LENGTH,
 };
 pub use usage::{usage, with_usage, PrefixCounters};
 

@@ -258,7 +258,7 @@ async fn allocate_to(
         .collect();
     layout.matches(&disks)?;
     let planned = gather(tx, s, project).await?;
-    let asn = pool::asn_of(super::pool::acquire_random(tx, &ASN).await?);
+    let asn = pool::asn_of(super::integer_pool::acquire_random(tx, &ASN).await?);
     let name = if s.req.name.is_empty() {
         m.id.clone()
     } else {
@@ -446,7 +446,7 @@ pub async fn free(app: &AppState, id: &str) -> ApiResult<Machine> {
             }
         }
         for asn in asns.into_iter().filter(|a| *a > pool::ASN_BASE) {
-            super::pool::release(&mut tx, &ASN, asn - pool::ASN_BASE).await?;
+            super::integer_pool::release(&mut tx, &ASN, asn - pool::ASN_BASE).await?;
         }
     }
     m.tags.clear();

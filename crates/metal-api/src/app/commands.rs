@@ -83,7 +83,7 @@ pub async fn power(
     tx.commit().await.map_err(store_err)?;
     wake(app, &m.partitionid);
     tracing::info!(machine = id, command, user = caller, "BMC command queued");
-    super::machine::view(app, m).await
+    super::machine_view::view(app, m).await
 }
 
 /// Claims the partition's deliverable commands for the stream `holder`, up to its free window.

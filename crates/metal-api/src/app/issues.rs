@@ -21,7 +21,7 @@ pub async fn evaluate(
     let config = IssueConfig::from_request(req)?;
     let mut conn = app.store.reader().acquire().await.map_err(store_err)?;
     let machines: Vec<Machine> = super::machine::matching(&mut conn, &req.query, None).await?;
-    let events = super::machine::event_containers(&mut conn, &machines).await?;
+    let events = super::machine_view::event_containers(&mut conn, &machines).await?;
     Ok(issues::responses(issues::evaluate(
         &machines, &events, now, &config,
     )))

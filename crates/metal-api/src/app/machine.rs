@@ -1,87 +1,19 @@
-//! Machines as the API answers them (with partition, size, image and events embedded), search,
-//! state, update and deletion. Allocation and free live in `allocate`.
-
-use std::collections::HashMap;
+//! Machines: search, BMC data, state, update and deletion, answered as `machine_view` builds
+//! them. Allocation and free live in `allocate`, reinstall in `reinstall`.
 
 use metal_domain::event::{EventContainer, Liveliness};
-use metal_domain::image::Image;
 use metal_domain::machine::{
     self, Machine, MachineFindRequest, MachineIpmi, MachineIpmiResponse, MachineResponse,
     MachineStateRequest, MachineUpdateRequest, Role,
 };
-use metal_domain::partition::Partition;
-use metal_domain::size::Size;
 use metal_store::docs;
 use metal_store::docs::{given, MachineFilter};
 use metal_store::Conn;
 
+use super::machine_view::{view, views};
 use super::store_err;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
-
-/// The provisioning event containers of `machines` by machine id: one read for a single
-/// machine, none for no machine, else all containers in one list.
-pub async fn event_containers(
-    conn: &mut Conn,
-    machines: &[Machine],
-) -> ApiResult<HashMap<String, EventContainer>> {
-    Ok(match machines {
-        [] => HashMap::new(),
-        [one] => docs::get::<EventContainer>(conn, &one.id)
-            .await?
-            .map(|c| (c.value.id.clone(), c.value))
-            .into_iter()
-            .collect(),
-        _ => docs::list::<EventContainer>(conn)
-            .await?
-            .into_iter()
-            .map(|c| (c.id.clone(), c))
-            .collect(),
-    })
-}
-
-/// Answers for many machines, loading each referenced entity kind once.
-async fn views(conn: &mut Conn, machines: Vec<Machine>) -> ApiResult<Vec<MachineResponse>> {
-    let partitions: HashMap<String, Partition> = docs::list::<Partition>(conn)
-        .await?
-        .into_iter()
-        .map(|p| (p.id.clone(), p))
-        .collect();
-    let sizes: HashMap<String, Size> = docs::list::<Size>(conn)
-        .await?
-        .into_iter()
-        .map(|s| (s.id.clone(), s))
-        .collect();
-    let images: HashMap<String, Image> = if machines.iter().any(|m| m.allocation.is_some()) {
-        docs::list::<Image>(conn)
-            .await?
-            .into_iter()
-            .map(|i| (i.id.clone(), i))
-            .collect()
-    } else {
-        HashMap::new()
-    };
-    let events = event_containers(conn, &machines).await?;
-    Ok(machines
-        .into_iter()
-        .map(|m| {
-            let p = partitions.get(&m.partitionid).cloned();
-            let s = sizes.get(&m.sizeid).cloned();
-            let i = m
-                .allocation
-                .as_ref()
-                .and_then(|a| images.get(&a.imageid))
-                .cloned();
-            let e = events.get(&m.id);
-            MachineResponse::build(m, p, s, i, e)
-        })
-        .collect())
-}
-
-pub async fn view(app: &AppState, m: Machine) -> ApiResult<MachineResponse> {
-    let mut conn = app.store.reader().acquire().await.map_err(store_err)?;
-    Ok(views(&mut conn, vec![m]).await?.remove(0))
-}
 
 pub async fn get(app: &AppState, id: &str, role: Option<Role>) -> ApiResult<MachineResponse> {
     let m = super::get::<Machine>(app, id).await?;

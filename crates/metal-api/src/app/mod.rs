@@ -3,29 +3,30 @@
 //! nothing behind.
 
 pub mod allocate;
+pub mod audit;
 pub mod boot;
 pub mod cabling;
+pub mod capacity;
 pub mod catalog;
 pub mod commands;
+pub mod console_password;
 pub mod events;
 pub mod fsl;
-pub mod group;
 pub mod image;
+pub mod integer_pool;
 pub mod ip;
-pub mod ipbatch;
 pub mod ipmi;
 pub mod issues;
-pub mod jobs;
-pub mod lifecycle;
 pub mod machine;
-pub mod netbatch;
+pub mod machine_view;
+pub mod netgroup;
 pub mod network;
-pub mod pool;
 pub mod project;
+pub mod reinstall;
 pub mod reservation;
 pub mod size;
 pub mod switch;
-pub mod wait;
+pub mod system;
 
 use metal_domain::DomainResult;
 use metal_store::{docs, Document};
@@ -53,18 +54,8 @@ pub async fn list_json<T: Document>(app: &AppState) -> ApiResult<RawJson> {
     ))
 }
 
-/// A JSON answer that is already serialized.
+/// A JSON answer that is already serialized (the REST layer answers it as it is).
 pub struct RawJson(pub String);
-
-impl axum::response::IntoResponse for RawJson {
-    fn into_response(self) -> axum::response::Response {
-        (
-            [(axum::http::header::CONTENT_TYPE, "application/json")],
-            self.0,
-        )
-            .into_response()
-    }
-}
 
 /// Inserts a new entity in its own transaction; 409 when the id is taken.
 pub async fn create<T: Document>(app: &AppState, mut value: T) -> ApiResult<T> {

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use ipnet::IpNet;
 use metal_domain::network::{
     self, Network, NetworkAllocateRequest, NetworkCreateRequest, NetworkFindRequest,
-    NetworkUpdateRequest, PrefixCounters,
+    NetworkUpdateRequest, PlannedAllocation, PrefixCounters,
 };
 use metal_domain::partition::Partition;
 use metal_domain::pool;
@@ -176,7 +176,7 @@ pub async fn create(app: &AppState, req: NetworkCreateRequest) -> ApiResult<Netw
     }
     check_overlaps(&mut tx, &nets, &n.id).await?;
     if n.vrf != 0 {
-        match super::pool::acquire(&mut tx, &pool::VRF, u64::from(n.vrf)).await {
+        match super::integer_pool::acquire(&mut tx, &pool::VRF, u64::from(n.vrf)).await {
             Ok(()) => {}
             Err(ApiError::Conflict(_)) if n.vrfshared => {}
             Err(ApiError::Conflict(_)) => {
@@ -266,7 +266,7 @@ async fn remove(tx: &mut Tx, n: &Network) -> ApiResult<()> {
     docs::delete::<Network>(tx, &n.id).await?;
     if n.vrf != 0 {
         if docs::count::<Network>(tx, &[NetworkFilter::Vrf(n.vrf)]).await? == 0 {
-            super::pool::release(tx, &pool::VRF, u64::from(n.vrf)).await?;
+            super::integer_pool::release(tx, &pool::VRF, u64::from(n.vrf)).await?;
         }
     }
     Ok(())
@@ -299,15 +299,6 @@ pub async fn free(app: &AppState, id: &str) -> ApiResult<Network> {
     Ok(out)
 }
 
-/// A checked `POST /v1/network/allocate`: the request, its super network with that network's
-/// prefixes, and the child prefix length per address family.
-pub struct PlannedAllocation {
-    pub req: NetworkAllocateRequest,
-    pub sup: Network,
-    pub parents: Vec<PrefixState>,
-    pub lengths: Vec<(AddressFamily, u8)>,
-}
-
 /// Checks a tenant network request (reads outside any transaction, side by side).
 pub async fn plan_allocation(
     app: &AppState,
@@ -335,8 +326,12 @@ pub async fn plan_allocation(
                 ],
             )
             .await?;
-            let parents = match supers.first() {
-                Some(s) => ipam::prefixes_of(&mut conn, &s.id).await?,
+            let parents: Vec<IpNet> = match supers.first() {
+                Some(s) => ipam::prefixes_of(&mut conn, &s.id)
+                    .await?
+                    .into_iter()
+                    .map(|p| p.cidr)
+                    .collect(),
                 None => Vec::new(),
             };
             Ok::<_, ApiError>((supers, parents))
@@ -348,7 +343,7 @@ pub async fn plan_allocation(
             req.partitionid
         )));
     };
-    let available: Vec<AddressFamily> = parents.iter().map(PrefixState::family).collect();
+    let available: Vec<AddressFamily> = parents.iter().map(AddressFamily::of_net).collect();
     let lengths = network::child_lengths(&checked, &sup, &available)?;
     Ok(PlannedAllocation {
         req,
@@ -356,16 +351,6 @@ pub async fn plan_allocation(
         parents,
         lengths,
     })
-}
-
-/// The network document of a planned allocation with its children and VRF.
-pub fn tenant_network(
-    plan: &PlannedAllocation,
-    id: String,
-    children: &[IpNet],
-    vrf: u64,
-) -> Network {
-    network::tenant_network(&plan.req, &plan.sup.id, id, children, vrf as u32)
 }
 
 /// Answers a freshly allocated tenant network with the usage of its new prefixes.
@@ -377,16 +362,20 @@ pub fn fresh_view(n: Network, children: &[(IpNet, IpNet)]) -> Network {
 pub async fn allocate_one(app: &AppState, plan: &PlannedAllocation) -> ApiResult<Network> {
     let id = uuid::Uuid::new_v4().to_string();
     let mut tx = app.store.begin().await?;
-    let vrf = super::pool::acquire_random(&mut tx, &pool::VRF).await?;
+    let vrf = super::integer_pool::acquire_random(&mut tx, &pool::VRF).await?;
     let mut children: Vec<(IpNet, IpNet)> = Vec::new();
     for (af, len) in &plan.lengths {
         let mut got = None;
-        for p in plan.parents.iter().filter(|p| p.family() == *af) {
-            let Some(locked) = ipam::lock_prefix(&mut tx, &p.cidr).await? else {
+        for p in plan
+            .parents
+            .iter()
+            .filter(|p| AddressFamily::of_net(p) == *af)
+        {
+            let Some(locked) = ipam::lock_prefix(&mut tx, p).await? else {
                 continue;
             };
             if let Some(child) = ipam::acquire_child(&mut tx, &locked, *len).await? {
-                got = Some((child, p.cidr));
+                got = Some((child, *p));
                 break;
             }
         }
@@ -396,7 +385,7 @@ pub async fn allocate_one(app: &AppState, plan: &PlannedAllocation) -> ApiResult
         ipam::insert_prefix(&mut tx, c, &id, Some(p)).await?;
     }
     let nets: Vec<IpNet> = children.iter().map(|(c, _)| *c).collect();
-    let mut n = tenant_network(plan, id, &nets, vrf);
+    let mut n = plan.network(id, &nets, vrf as u32);
     docs::insert(&mut tx, &mut n).await?;
     tx.commit().await.map_err(store_err)?;
     Ok(fresh_view(n, &children))
@@ -404,8 +393,11 @@ pub async fn allocate_one(app: &AppState, plan: &PlannedAllocation) -> ApiResult
 
 /// `POST /v1/network/allocate` (edit): a tenant network with one child prefix per address
 /// family of the partition's private super network and a fresh VRF. Concurrent requests for
-/// one partition are served in groups (see `netbatch`).
+/// one partition are served in groups (see `netgroup`).
 pub async fn allocate(app: &AppState, req: NetworkAllocateRequest) -> ApiResult<Network> {
     let plan = plan_allocation(app, req).await?;
-    app.net_batcher.allocate(app, plan).await
+    let key = plan.req.partitionid.clone();
+    app.net_batcher
+        .submit(app, &key, plan, super::netgroup::serve)
+        .await
 }

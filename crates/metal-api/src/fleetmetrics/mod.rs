@@ -95,7 +95,7 @@ async fn load(app: &AppState) -> ApiResult<Fleet> {
     let networks = crate::app::network::list(app).await?;
     let mut conn = app.store.reader().acquire().await.map_err(store_err)?;
     let machines = docs::list::<Machine>(&mut conn).await?;
-    let events = crate::app::machine::event_containers(&mut conn, &machines).await?;
+    let events = crate::app::machine_view::event_containers(&mut conn, &machines).await?;
     Ok(Fleet {
         images,
         networks,

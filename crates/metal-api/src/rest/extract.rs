@@ -1,12 +1,22 @@
 //! Request extraction with the API's error body: a JSON body is parsed whatever its content
 //! type says (metal-stack's clients are not all consistent), and a body that does not parse is
-//! a 400 naming the problem (`missing field `id``, `unknown variant ...`).
+//! a 400 naming the problem (`missing field `id``, `unknown variant ...`). Also the caller's
+//! name for the records that keep it.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
+use axum::http::Extensions;
 use serde::de::DeserializeOwned;
 
+use crate::auth::principal_of;
 use crate::error::ApiError;
+
+/// The authenticated caller's email, empty when there is none.
+pub fn caller(ext: &Extensions) -> String {
+    principal_of(ext)
+        .map(|p| p.email.clone())
+        .unwrap_or_default()
+}
 
 /// A JSON request body.
 pub struct JsonBody<T>(pub T);

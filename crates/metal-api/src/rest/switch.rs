@@ -1,7 +1,9 @@
-//! Handlers of `/v1/switch`: each extracts, calls one app function and answers.
+//! `/v1/switch`: leaf switches as metal-core registers them. The routes and their handlers;
+//! each handler extracts, calls one app function and answers.
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use axum::routing::{delete, get, post};
 use axum::Json;
 use metal_domain::switch::{
     SwitchFindRequest, SwitchNotifyRequest, SwitchNotifyResponse, SwitchPortToggleRequest,
@@ -10,9 +12,77 @@ use metal_domain::switch::{
 use serde::Deserialize;
 
 use super::extract::JsonBody;
+use super::table::{Op, RouteTable};
+use super::{ADMIN, AUTH, EDIT, VIEW};
 use crate::app;
 use crate::error::{ApiError, ApiResult};
 use crate::state::App;
+
+/// The switch routes.
+pub(super) fn routes(t: &mut RouteTable) {
+    t.add(
+        Op::get("/v1/switch", "listSwitches", AUTH)
+            .summary("get all switches")
+            .returns_list::<SwitchResponse>(200),
+        get(switch_list),
+    );
+    t.add(
+        Op::get("/v1/switch/{id}", "findSwitch", AUTH)
+            .summary("get switch by id")
+            .returns::<SwitchResponse>(200),
+        get(switch_get),
+    );
+    t.add(
+        Op::post("/v1/switch/find", "findSwitches", VIEW)
+            .summary("get all switches that match given properties")
+            .body::<SwitchFindRequest>()
+            .returns_list::<SwitchResponse>(200),
+        post(switch_find),
+    );
+    t.add(
+        Op::post("/v1/switch/register", "registerSwitch", EDIT)
+            .summary("register a switch (metal-core at its start)")
+            .body::<SwitchRegisterRequest>()
+            .returns::<SwitchResponse>(200)
+            .returns::<SwitchResponse>(201),
+        post(switch_register),
+    );
+    t.add(
+        Op::post("/v1/switch", "updateSwitch", ADMIN)
+            .summary("update description, console command and mode of a switch")
+            .body::<SwitchUpdateRequest>()
+            .returns::<SwitchResponse>(200)
+            .error(409),
+        post(switch_update),
+    );
+    t.add(
+        Op::delete("/v1/switch/{id}", "deleteSwitch", EDIT)
+            .summary("delete a switch without machine connections")
+            .query(
+                "force",
+                "boolean",
+                "delete the switch even while machines are connected to it",
+            )
+            .returns::<SwitchResponse>(200),
+        delete(switch_delete),
+    );
+    t.add(
+        Op::post("/v1/switch/{id}/notify", "notifySwitch", EDIT)
+            .summary("notify the metal-api about a configuration change of a switch")
+            .body::<SwitchNotifyRequest>()
+            .returns::<SwitchNotifyResponse>(200),
+        post(switch_notify),
+    );
+    t.add(
+        Op::post("/v1/switch/{id}/port", "toggleSwitchPort", ADMIN)
+            .summary("set the desired state of a switch port with a machine connected")
+            .body::<SwitchPortToggleRequest>()
+            .returns::<SwitchResponse>(200)
+            .error(400)
+            .error(409),
+        post(switch_port),
+    );
+}
 
 pub async fn switch_list(State(a): State<App>) -> ApiResult<Json<Vec<SwitchResponse>>> {
     Ok(Json(app::switch::list(&a).await?))

@@ -164,7 +164,7 @@ backend_test!(evaluate_with_filters, |api| {
         vec![p("b", &["last-event-error"])]
     );
     // ten minutes without events: the liveliness job marks the seeded machines dead
-    metal_api::app::jobs::liveliness(app, now + Duration::minutes(10))
+    metal_api::runtime::jobs::liveliness(app, now + Duration::minutes(10))
         .await
         .unwrap();
     assert_eq!(

@@ -29,23 +29,25 @@ backend_test!(liveliness_and_resurrection, |api| {
     );
     let app = &api.server.app;
     let now = metal_store::time::now();
-    let counts = metal_api::app::jobs::liveliness(app, now).await.unwrap();
+    let counts = metal_api::runtime::jobs::liveliness(app, now)
+        .await
+        .unwrap();
     assert_eq!((counts.alive, counts.changed), (3, 0));
     // 10 minutes without events: dead
-    let counts = metal_api::app::jobs::liveliness(app, now + Duration::minutes(10))
+    let counts = metal_api::runtime::jobs::liveliness(app, now + Duration::minutes(10))
         .await
         .unwrap();
     assert_eq!((counts.dead, counts.changed), (3, 3));
     assert_eq!(c.get("v1/machine/a").await.body["liveliness"], "Dead");
     // not yet an hour: nothing is resurrected
     assert!(
-        metal_api::app::jobs::resurrect(app, now + Duration::minutes(30))
+        metal_api::runtime::jobs::resurrect(app, now + Duration::minutes(30))
             .await
             .unwrap()
             .is_empty()
     );
     // after an hour the unlocked ones are freed (Machine Reclaim), the locked one stays
-    let mut freed = metal_api::app::jobs::resurrect(app, now + Duration::minutes(70))
+    let mut freed = metal_api::runtime::jobs::resurrect(app, now + Duration::minutes(70))
         .await
         .unwrap();
     freed.sort();
@@ -55,12 +57,12 @@ backend_test!(liveliness_and_resurrection, |api| {
     assert_eq!(m["liveliness"], "Alive", "the reclaim is an event");
     // the job's lease: one holder at a time
     assert!(
-        metal_api::app::jobs::lease(app, "liveliness", "r1", now, Duration::minutes(1))
+        metal_api::runtime::jobs::lease(app, "liveliness", "r1", now, Duration::minutes(1))
             .await
             .unwrap()
     );
     assert!(
-        !metal_api::app::jobs::lease(app, "liveliness", "r2", now, Duration::minutes(1))
+        !metal_api::runtime::jobs::lease(app, "liveliness", "r2", now, Duration::minutes(1))
             .await
             .unwrap()
     );

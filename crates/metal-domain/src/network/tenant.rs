@@ -13,6 +13,24 @@ use crate::error::{DomainError, DomainResult};
 use crate::partition::DEFAULT_PRIVATE_NETWORK_PREFIX_LENGTH;
 use crate::prefix::AddressFamily;
 
+/// A checked `POST /v1/network/allocate`: the request, its super network with that network's
+/// prefixes, and the child prefix length per address family.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedAllocation {
+    pub req: NetworkAllocateRequest,
+    pub sup: Network,
+    /// The super network's prefixes, to cut the children from.
+    pub parents: Vec<IpNet>,
+    pub lengths: Vec<(AddressFamily, u8)>,
+}
+
+impl PlannedAllocation {
+    /// The network document of this allocation with its children and VRF.
+    pub fn network(&self, id: String, children: &[IpNet], vrf: u32) -> Network {
+        tenant_network(&self.req, &self.sup.id, id, children, vrf)
+    }
+}
+
 /// Default child length of IPv6 private super networks.
 pub const DEFAULT_IPV6_CHILD_LENGTH: u8 = 64;
 

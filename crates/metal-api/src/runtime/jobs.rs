@@ -11,7 +11,7 @@ use metal_domain::event::{self, EventContainer};
 use metal_domain::machine::{Machine, MachineStateValue};
 use metal_store::docs;
 
-use super::store_err;
+use crate::app::store_err;
 use crate::error::ApiResult;
 use crate::state::AppState;
 
@@ -62,7 +62,7 @@ pub async fn liveliness(app: &AppState, now: DateTime<Utc>) -> ApiResult<Livelin
         if l != c.liveliness {
             let id = c.id.clone();
             // a concurrent event wins: it sets the liveliness itself
-            match super::update::<EventContainer, _>(app, &id, |c| {
+            match crate::app::update::<EventContainer, _>(app, &id, |c| {
                 c.liveliness = l;
                 Ok(())
             })
@@ -99,7 +99,7 @@ pub async fn resurrect(app: &AppState, now: DateTime<Utc>) -> ApiResult<Vec<Stri
             continue;
         }
         if event::should_resurrect(c, m.allocation.is_some(), locked, now) {
-            match super::allocate::free(app, &m.id).await {
+            match crate::app::allocate::free(app, &m.id).await {
                 Ok(_) => freed.push(m.id.clone()),
                 Err(e) => tracing::warn!(machine = m.id, error = %e, "resurrection failed"),
             }

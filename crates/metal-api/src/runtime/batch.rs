@@ -1,7 +1,7 @@
-//! Group serving: jobs submitted under a key queue at one worker task per key, which takes
-//! everything queued at once (up to a bound) and serves it as one group. The IP and tenant
-//! network allocators build on it, so concurrent requests for the same network or partition
-//! share one transaction.
+//! A batching worker per key: jobs submitted under a key queue at one worker task per key,
+//! which takes everything queued at once (up to a bound) and serves it as one group. The IP
+//! and tenant network allocators build on it, so concurrent requests for the same network or
+//! partition share one transaction.
 
 use std::collections::HashMap;
 use std::future::Future;

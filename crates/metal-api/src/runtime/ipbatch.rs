@@ -15,7 +15,7 @@ use metal_domain::project::Project;
 use metal_store::{docs, ipam, Store};
 use tokio::sync::oneshot;
 
-use super::group::Groups;
+use super::batch::Groups;
 
 use crate::error::{ApiError, ApiResult};
 
