@@ -2,6 +2,13 @@
 //! reservations, rack spreading with placement tags), and which networks an allocation attaches
 //! with which roles. The app layer loads the inputs and writes the result in one transaction.
 
+mod request;
+
+pub use request::{
+    allocation_name, check_details, check_partition_and_size, check_request, check_role,
+    new_allocation, place_on, AllocationParts,
+};
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::error::{DomainError, DomainResult};

@@ -4,13 +4,13 @@
 //! never get the same machine (the claim locks the row; on PostgreSQL a concurrent allocation
 //! skips it instead of waiting).
 
-use metal_domain::allocation::{self, GivenIp, NetworkContext, PlannedNetwork};
+use metal_domain::allocation::{self, AllocationParts, GivenIp, NetworkContext, PlannedNetwork};
 use metal_domain::event::EventType;
 use metal_domain::fsl::{self, FilesystemLayout};
-use metal_domain::image::{Image, ImageFeature};
+use metal_domain::image::Image;
 use metal_domain::ip::{self as ipdom, Ip, IpType};
 use metal_domain::machine::{
-    self, Allocation, Machine, MachineAllocateRequest, MachineNetwork, NetworkKind, Role,
+    self, Machine, MachineAllocateRequest, MachineNetwork, NetworkKind, Role,
 };
 use metal_domain::network::Network;
 use metal_domain::pool::{self, ASN};
@@ -43,52 +43,15 @@ async fn build_spec(
     role: Role,
 ) -> ApiResult<Spec> {
     let bad = |e: ApiError| ApiError::bad_request(e.to_string());
-    if req.networks.is_empty() {
-        return Err(ApiError::bad_request(
-            "networks: at least one network is required",
-        ));
-    }
-    if req.imageid.is_empty() {
-        return Err(ApiError::bad_request("imageid should not be empty"));
-    }
+    allocation::check_request(&req)?;
     let image = super::image::latest(app, &req.imageid).await.map_err(bad)?;
-    let firewall_rules = match (role, &req.firewall_rules) {
-        (Role::Firewall, Some(r)) => Some(r.validated()?),
-        _ => None,
-    };
-    let feature = match role {
-        Role::Firewall => ImageFeature::Firewall,
-        Role::Machine => ImageFeature::Machine,
-    };
-    if !image.has_feature(feature) {
-        return Err(ApiError::bad_request(format!(
-            "image {} does not have the feature {}",
-            image.id,
-            feature.as_str()
-        )));
-    }
+    let firewall_rules = allocation::check_role(&req, role, &image)?;
     let machine = if req.uuid.is_empty() {
-        if req.partitionid.is_empty() || req.sizeid.is_empty() {
-            return Err(ApiError::bad_request(
-                "partitionid and sizeid are required when no uuid is given",
-            ));
-        }
+        allocation::check_partition_and_size(&req)?;
         None
     } else {
         let m = super::get::<Machine>(app, &req.uuid).await.map_err(bad)?;
-        for (given, have, field) in [
-            (&req.partitionid, &m.partitionid, "partitionid"),
-            (&req.sizeid, &m.sizeid, "sizeid"),
-        ] {
-            if !given.is_empty() && given != have {
-                return Err(ApiError::bad_request(format!(
-                    "{field}: machine {} is in {have}, not {given}",
-                    m.id
-                )));
-            }
-        }
-        req.partitionid = m.partitionid.clone();
-        req.sizeid = m.sizeid.clone();
+        allocation::place_on(&mut req, &m)?;
         Some(m)
     };
     let size = super::get::<Size>(app, &req.sizeid).await.map_err(bad)?;
@@ -106,27 +69,7 @@ async fn build_spec(
 /// Step B's checks that need no machine yet.
 async fn check_spec(app: &AppState, s: &Spec) -> ApiResult<(Project, FilesystemLayout)> {
     let req = &s.req;
-    if req.projectid.is_empty() {
-        return Err(ApiError::bad_request("projectid should not be empty"));
-    }
-    for ip in &req.ips {
-        metal_domain::prefix::parse_ip("ips", ip)?;
-    }
-    for key in &req.ssh_pub_keys {
-        machine::validate_ssh_key(key)?;
-    }
-    let given_ips = req.ips.len();
-    let noauto = req.networks.iter().filter(|n| !n.autoacquire).count();
-    if noauto > given_ips {
-        return Err(ApiError::bad_request(format!(
-            "networks: {noauto} network(s) without autoacquire but only {given_ips} ip(s) given"
-        )));
-    }
-    if s.role == Role::Firewall && given_ips == 0 && !req.networks.iter().any(|n| n.autoacquire) {
-        return Err(ApiError::bad_request(
-            "a firewall needs an ip or a network with autoacquire",
-        ));
-    }
+    allocation::check_details(req, s.role)?;
     let constraint = {
         let mut conn = app.store.reader().acquire().await.map_err(store_err)?;
         docs::get::<SizeImageConstraint>(&mut conn, &s.size.id)
@@ -259,11 +202,7 @@ async fn allocate_to(
     layout.matches(&disks)?;
     let planned = gather(tx, s, project).await?;
     let asn = pool::asn_of(super::integer_pool::acquire_random(tx, &ASN).await?);
-    let name = if s.req.name.is_empty() {
-        m.id.clone()
-    } else {
-        s.req.name.clone()
-    };
+    let name = allocation::allocation_name(&s.req, &m.id);
     let mut networks = Vec::with_capacity(planned.len());
     for p in planned {
         networks.push(attach(tx, &m.id, &name, &s.req.projectid, p, asn).await?);
@@ -275,29 +214,20 @@ async fn allocate_to(
         &m.rackid,
         &m.ipmi.fru.chassis_part_serial,
     );
-    m.allocation = Some(Allocation {
-        allocationuuid: uuid::Uuid::new_v4().to_string(),
-        creator: creator.to_string(),
-        created: Some(metal_store::time::now()),
-        name,
-        description: s.req.description.clone(),
-        hostname: if s.req.hostname.is_empty() {
-            "metal".into()
-        } else {
-            s.req.hostname.clone()
+    m.allocation = Some(allocation::new_allocation(
+        &s.req,
+        AllocationParts {
+            allocationuuid: uuid::Uuid::new_v4().to_string(),
+            creator: creator.to_string(),
+            created: metal_store::time::now(),
+            name,
+            role: s.role,
+            image_id: s.image.id.clone(),
+            layout: layout.clone(),
+            networks,
+            firewall_rules: s.firewall_rules.clone(),
         },
-        project: s.req.projectid.clone(),
-        imageid: s.image.id.clone(),
-        filesystemlayout: Some(layout.clone()),
-        networks,
-        ssh_pub_keys: s.req.ssh_pub_keys.clone(),
-        user_data: s.req.user_data.clone(),
-        role: s.role,
-        firewall_rules: s.firewall_rules.clone(),
-        dns_servers: s.req.dns_servers.clone(),
-        ntp_servers: s.req.ntp_servers.clone(),
-        ..Default::default()
-    });
+    ));
     let stored = docs::must_get::<Machine>(tx, &m.id).await?;
     docs::update(tx, &mut m, stored.revision).await?;
     Ok(m)

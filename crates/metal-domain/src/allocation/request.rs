@@ -195,15 +195,25 @@ mod tests {
         );
         let mut no_image = request();
         no_image.imageid.clear();
-        assert_eq!(invalid(check_request(&no_image)), "imageid should not be empty");
+        assert_eq!(
+            invalid(check_request(&no_image)),
+            "imageid should not be empty"
+        );
     }
 
     #[test]
     fn the_image_must_be_made_for_the_role() {
         let image = |features: &[ImageFeature]| Image {
             id: "img-1.0".into(),
+            name: String::new(),
+            description: String::new(),
+            url: String::new(),
             features: features.to_vec(),
-            ..Default::default()
+            expiration_date: DateTime::UNIX_EPOCH,
+            classification: Default::default(),
+            created: None,
+            changed: None,
+            usedby: None,
         };
         // (role, image features, ok)
         for (role, features, ok) in [
@@ -231,7 +241,10 @@ mod tests {
         };
         let mut open = MachineAllocateRequest::default();
         place_on(&mut open, &m).unwrap();
-        assert_eq!((open.partitionid.as_str(), open.sizeid.as_str()), ("fra", "s1"));
+        assert_eq!(
+            (open.partitionid.as_str(), open.sizeid.as_str()),
+            ("fra", "s1")
+        );
         let mut elsewhere = request();
         elsewhere.partitionid = "ber".into();
         assert_eq!(
@@ -262,9 +275,24 @@ mod tests {
         // (what, request, role, expected message or None for ok)
         let cases: Vec<(&str, MachineAllocateRequest, Role, Option<&str>)> = vec![
             ("fine", request(), Role::Machine, None),
-            ("no project", with(&|r| r.projectid.clear()), Role::Machine, Some("projectid should not be empty")),
-            ("bad ip", with(&|r| r.ips = vec!["10.0.0".into()]), Role::Machine, Some("ips")),
-            ("bad key", with(&|r| r.ssh_pub_keys = vec!["nope".into()]), Role::Machine, Some("")),
+            (
+                "no project",
+                with(&|r| r.projectid.clear()),
+                Role::Machine,
+                Some("projectid should not be empty"),
+            ),
+            (
+                "bad ip",
+                with(&|r| r.ips = vec!["10.0.0".into()]),
+                Role::Machine,
+                Some("ips"),
+            ),
+            (
+                "bad key",
+                with(&|r| r.ssh_pub_keys = vec!["nope".into()]),
+                Role::Machine,
+                Some(""),
+            ),
             (
                 "static network without ip",
                 with(&|r| r.networks = vec![network("a", false)]),
@@ -317,11 +345,22 @@ mod tests {
         };
         let a = new_allocation(&r, parts.clone());
         assert_eq!(
-            (a.name.as_str(), a.hostname.as_str(), a.project.as_str(), a.imageid.as_str()),
+            (
+                a.name.as_str(),
+                a.hostname.as_str(),
+                a.project.as_str(),
+                a.imageid.as_str()
+            ),
             ("web", "metal", "p", "img-1.0")
         );
-        assert_eq!((a.role, a.creator.as_str(), a.created), (Role::Firewall, "admin", Some(DateTime::UNIX_EPOCH)));
-        assert_eq!(a.filesystemlayout.map(|l| l.id), Some("default".to_string()));
+        assert_eq!(
+            (a.role, a.creator.as_str(), a.created),
+            (Role::Firewall, "admin", Some(DateTime::UNIX_EPOCH))
+        );
+        assert_eq!(
+            a.filesystemlayout.map(|l| l.id),
+            Some("default".to_string())
+        );
         assert_eq!((a.description.as_str(), a.ssh_pub_keys.len()), ("d", 1));
         r.hostname = "fw".into();
         assert_eq!(new_allocation(&r, parts).hostname, "fw");
