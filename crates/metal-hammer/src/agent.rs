@@ -16,9 +16,9 @@ use tonic::transport::{Channel, Endpoint};
 use tonic::Code;
 
 use crate::cmdline::Cmdline;
-use crate::config::MetalConfig;
 use crate::discover::{self, Discovery};
 use crate::lldp;
+use metal_proto::metal_config::MetalConfig;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Timeout of every unary call (metal-stack: 10 s).
@@ -687,7 +687,7 @@ pub async fn run_cli(args: RunArgs) -> std::process::ExitCode {
     }
     let setup = async {
         let cmdline = Cmdline::read(&args.cmdline)?;
-        let cfg = MetalConfig::fetch(cmdline.pixie_api_url()?, 10).await?;
+        let cfg = crate::config::fetch(cmdline.pixie_api_url()?, 10).await?;
         tracing::info!(config = ?cfg, "configuration");
         Agent::new(
             cfg,

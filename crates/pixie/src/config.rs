@@ -1,12 +1,12 @@
 //! Command line (`pixie grpc ...`, environment variables `PIXIE_*`) and the MetalConfig handed
-//! to metal-hammer.
+//! to metal-hammer (built from the flags; the type is metal-proto's, shared with metal-hammer).
 
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use serde::Serialize;
+use metal_proto::metal_config::{BasicAuth, Logging, MetalConfig};
 
 use crate::leases::Range;
 
@@ -155,35 +155,6 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         _ => return Err(format!("{s:?} is not a duration like 90s, 30m, 1h")),
     };
     Ok(Duration::from_secs(n * mult))
-}
-
-/// What metal-hammer gets from `/certs/<token>` (metal-stack's MetalConfig).
-#[derive(Debug, Clone, Serialize)]
-pub struct MetalConfig {
-    pub debug: bool,
-    pub address: String,
-    pub metal_api_url: String,
-    pub pixie_api_url: String,
-    pub ca_cert: String,
-    pub cert: String,
-    pub key: String,
-    pub hmac: String,
-    pub ntp_servers: Vec<String>,
-    pub partition: String,
-    pub logging: Option<Logging>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Logging {
-    pub endpoint: String,
-    pub basic_auth: Option<BasicAuth>,
-    pub log_type: String,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct BasicAuth {
-    pub user: String,
-    pub password: String,
 }
 
 impl GrpcArgs {
