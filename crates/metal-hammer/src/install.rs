@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use metal_domain::fsl::FilesystemLayout;
 use metal_domain::partition::{DnsServer, NtpServer};
+use metal_util::fs::write_private;
 use serde::{Deserialize, Serialize};
 use tracing::{debug, info, warn};
 
@@ -427,9 +428,12 @@ pub fn write_metal_files(
     let yaml = serde_yaml::to_string(&InstallerConfig::new(req, root_uuid, now))
         .map_err(|e| std::io::Error::other(e.to_string()))
         .map_err(write_err(&dir))?;
-    write_private(&dir.join("install.yaml"), yaml.as_bytes())?;
+    // the console password and the userdata are for root only
+    let path = dir.join("install.yaml");
+    write_private(&path, yaml.as_bytes()).map_err(write_err(&path))?;
     if !req.user_data.is_empty() {
-        write_private(&dir.join("userdata"), &decode_userdata(&req.user_data))?;
+        let path = dir.join("userdata");
+        write_private(&path, &decode_userdata(&req.user_data)).map_err(write_err(&path))?;
     }
     let disk_json = dir.join("disk.json");
     std::fs::write(
@@ -445,22 +449,6 @@ pub fn write_metal_files(
         std::fs::write(&path, conf).map_err(write_err(&path))?;
     }
     Ok(())
-}
-
-/// Writes a file readable by root only (mode 0600 from creation on).
-fn write_private(path: &Path, contents: &[u8]) -> Result<(), InstallError> {
-    use std::io::Write;
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(write_err(path))?;
-    f.set_permissions(std::fs::Permissions::from_mode(0o600))
-        .map_err(write_err(path))?;
-    f.write_all(contents).map_err(write_err(path))
 }
 
 /// Userdata as written to the image: base64-decoded, or as given if it is not base64.
