@@ -22,7 +22,7 @@ use crate::cmdline::Cmdline;
 use crate::discover::Discovery;
 use crate::lldp;
 
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+pub use crate::VERSION;
 /// Timeout of every unary call (metal-stack: 10 s).
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 /// Pause before reopening a failed Wait stream.

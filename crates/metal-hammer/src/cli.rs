@@ -17,12 +17,13 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use metal_domain::fsl::FilesystemLayout;
 
-use crate::agent::{Agent, Options, Outcome, VERSION};
+use crate::agent::{Agent, Options, Outcome};
 use crate::cmdline::Cmdline;
 use crate::discover::Discovery;
 use crate::install::{install, InstallRequest};
 use crate::layout::{plan, special_mounts, PlanOptions};
 use crate::wipe::{wipe_all_blocking, wipe_devices, WipeOptions, WipeReport};
+use crate::VERSION;
 
 /// The exit codes of every subcommand. A command line that does not parse exits with 2
 /// (clap's usage error) before any subcommand runs.

@@ -18,6 +18,9 @@
 //! - [`cli`]: the subcommands (`run`, `install`, `plan`, `wipe`) and their exit codes;
 //! - [`init`]: what PID 1 does before the agent runs (mounts, modules, network).
 
+/// This metal-hammer's version: registered with metal-api, written into fstab, printed at start.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
 pub mod agent;
 pub mod bmc;
 pub mod cli;

@@ -31,7 +31,7 @@ pub use files::{
 pub use request::{BootInfo, InstallNetwork, InstallNic, InstallRequest, RequestError};
 
 /// This metal-hammer's version, as written into fstab.
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+pub use crate::VERSION;
 
 /// An installation that did not complete.
 #[derive(Debug, thiserror::Error)]
