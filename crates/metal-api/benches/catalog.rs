@@ -189,7 +189,8 @@ impl Signer {
             .take(24)
             .map(char::from)
             .collect();
-        let mac = metal_api::auth::hmac::sign(self.key.as_bytes(), &date, method.as_str(), &salt);
+        let mac =
+            metal_util::hmac::hmac_signature(self.key.as_bytes(), &date, method.as_str(), &salt);
         rb.header("Authorization", format!("{} {mac}", self.auth_type))
             .header("X-Date", date)
             .header("X-Data-Salt", salt)

@@ -812,7 +812,7 @@ async fn seed(api: &TestApi, now: DateTime<Utc>, n: usize) -> (usize, usize, usi
 async fn post_raw(http: &reqwest::Client, api: &TestApi, path: &str, body: &str) -> (u16, Vec<u8>) {
     let date = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let salt = format!("benchsalt{}", rand::random::<u32>());
-    let mac = metal_api::auth::hmac::sign(api.keys.view.as_bytes(), &date, "POST", &salt);
+    let mac = metal_util::hmac::hmac_signature(api.keys.view.as_bytes(), &date, "POST", &salt);
     let resp = http
         .post(format!("{}{path}", api.url()))
         .header("Authorization", format!("Metal-View {mac}"))

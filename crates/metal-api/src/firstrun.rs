@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use metal_util::fs::write_private;
 use rand::distributions::Alphanumeric;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -38,24 +39,12 @@ fn random_key() -> String {
         .collect()
 }
 
-fn write_private(path: &Path, content: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
+/// Writes `content` with [`write_private`], creating the directory first.
+fn save_private(path: &Path, content: &str) -> anyhow::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .with_context(|| format!("writing {}", tmp.display()))?;
-    f.write_all(content.as_bytes())?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
+    write_private(path, content.as_bytes()).with_context(|| format!("writing {}", path.display()))
 }
 
 /// The keys to use: the flags when any is given; otherwise the keys kept in the data
@@ -82,7 +71,7 @@ pub fn resolve_keys(config: &Config) -> anyhow::Result<(HmacKeys, bool)> {
         edit: Some(random_key()),
         admin: Some(random_key()),
     };
-    write_private(&path, &serde_yaml::to_string(&keys)?)?;
+    save_private(&path, &serde_yaml::to_string(&keys)?)?;
     tracing::info!(path = %path.display(), "generated HMAC keys for Metal-View, Metal-Edit and Metal-Admin");
     Ok((keys, true))
 }
@@ -123,7 +112,7 @@ pub fn write_metalctl_context(path: &Path, url: &str, admin_key: &str) -> anyhow
         root.insert("current".into(), "local".into());
     }
     if changed || !has_current {
-        write_private(path, &serde_yaml::to_string(&root)?)?;
+        save_private(path, &serde_yaml::to_string(&root)?)?;
     }
     Ok(changed || !has_current)
 }

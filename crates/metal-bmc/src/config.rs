@@ -8,23 +8,8 @@ use ipnet::IpNet;
 
 use crate::bmc::Protocol;
 
-/// A duration as `300`, `300s`, `5m` or `1h`.
-pub fn parse_duration(v: &str) -> Result<Duration, String> {
-    let v = v.trim();
-    let (n, unit) = match v.find(|c: char| !c.is_ascii_digit()) {
-        Some(i) => v.split_at(i),
-        None => (v, "s"),
-    };
-    let n: u64 = n.parse().map_err(|_| format!("invalid duration {v:?}"))?;
-    let secs = match unit {
-        "ms" => return Ok(Duration::from_millis(n)),
-        "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        _ => return Err(format!("invalid duration unit in {v:?} (ms, s, m or h)")),
-    };
-    Ok(Duration::from_secs(secs))
-}
+/// The workspace's one duration grammar (`300`, `300s`, `5m`, `250ms`, `1h30m`, `2d`).
+pub use metal_util::duration::parse_duration;
 
 fn comma_list(v: &str) -> Vec<String> {
     v.split(',')

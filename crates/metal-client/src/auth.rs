@@ -2,16 +2,16 @@
 //! technical users (`Metal-Admin`, `Metal-Edit`, `Metal-View`) or an OIDC bearer token.
 //!
 //! The signature is `hex(HMAC-SHA256(key, X-Date ‖ method ‖ X-Data-Salt))` (metal-lib's
-//! `security` package); the server verifies it with [`hmac_signature`] too. Keys and tokens
-//! never appear in `Debug` output.
+//! `security` package), computed by metal-util's [`hmac_signature`], with which the server
+//! verifies it too. Keys and tokens never appear in `Debug` output.
 
 use std::fmt;
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
-use hmac::{Hmac, Mac};
 use rand::Rng;
-use sha2::Sha256;
+
+pub use metal_util::hmac::hmac_signature;
 
 /// Header carrying the signing time (RFC 3339, UTC, seconds precision).
 pub const DATE_HEADER: &str = "X-Date";
@@ -117,16 +117,6 @@ impl fmt::Debug for HmacHeaders {
             .field("authorization", &"[redacted]")
             .finish()
     }
-}
-
-/// `hex(HMAC-SHA256(key, date ‖ method ‖ salt))`, lowercase.
-pub fn hmac_signature(key: impl AsRef<[u8]>, date: &str, method: &str, salt: &str) -> String {
-    // HMAC accepts keys of any length, so this cannot fail.
-    let mut mac = Hmac::<Sha256>::new_from_slice(key.as_ref()).expect("hmac takes any key length");
-    mac.update(date.as_bytes());
-    mac.update(method.as_bytes());
-    mac.update(salt.as_bytes());
-    hex::encode(mac.finalize().into_bytes())
 }
 
 /// Formats a time as `X-Date` expects it: `2024-05-27T10:00:00Z`.

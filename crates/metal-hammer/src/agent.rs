@@ -1,6 +1,7 @@
 //! The hammer's run against metal-api (metal-stack's `Run()`): events, BMC user, LLDP,
 //! register, wipe, wait for the allocation, install, report, kexec; the reinstall path with
-//! AbortReinstall.
+//! AbortReinstall. The BMC's users are set up by [`crate::bmc`], the jump into the installed
+//! kernel is [`crate::kexec`]; the command line around the run is in [`crate::cli`].
 
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
@@ -11,16 +12,17 @@ use metal_domain::machine::MachineResponse;
 use metal_proto::api::v1 as pb;
 use metal_proto::api::v1::boot_service_client::BootServiceClient;
 use metal_proto::api::v1::event_service_client::EventServiceClient;
+use metal_proto::metal_config::MetalConfig;
 use rand::Rng;
 use tonic::transport::{Channel, Endpoint};
 use tonic::Code;
 
+use crate::bmc;
 use crate::cmdline::Cmdline;
-use crate::config::MetalConfig;
-use crate::discover::{self, Discovery};
+use crate::discover::Discovery;
 use crate::lldp;
 
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+pub use crate::VERSION;
 /// Timeout of every unary call (metal-stack: 10 s).
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 /// Pause before reopening a failed Wait stream.
@@ -241,14 +243,15 @@ impl Agent {
         });
     }
 
-    /// Configures the BMC superuser and the `metal` user when the machine has a BMC, and
-    /// returns the BMC's data for the registration (None without a BMC: nothing is invented).
+    /// Configures the BMC superuser (with metal-api's password) and the `metal` user when the
+    /// machine has a BMC, and returns the BMC's data for the registration (None without a BMC:
+    /// nothing is invented).
     async fn bmc(&mut self) -> Option<pb::MachineIpmi> {
         if !self.opts.discovery.has_bmc() {
             tracing::info!("no local BMC interface, registering without BMC data");
             return None;
         }
-        match call(
+        let superuser = match call(
             "SuperUserPassword",
             self.boot
                 .super_user_password(pb::BootServiceSuperUserPasswordRequest {}),
@@ -256,37 +259,15 @@ impl Agent {
         .await
         {
             Ok(r) if !r.feature_disabled && !r.super_user_password.is_empty() => {
-                if let Err(e) =
-                    ipmitool(&["user", "set", "password", "2", &r.super_user_password]).await
-                {
-                    tracing::warn!(error = %e, "BMC superuser password not set");
-                }
+                Some(r.super_user_password)
             }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "no BMC superuser password"),
-        }
-        let read = async {
-            let lan = ipmitool(&["lan", "print", "1"]).await?;
-            let info = ipmitool(&["bmc", "info"]).await?;
-            let fru = ipmitool(&["fru"]).await.unwrap_or_default();
-            discover::ipmi_from_ipmitool(&lan, &info, &fru)
-        };
-        let mut ipmi = match read.await {
-            Ok(i) => i,
+            Ok(_) => None,
             Err(e) => {
-                tracing::warn!(error = %e, "BMC not readable");
-                return None;
+                tracing::warn!(error = %e, "no BMC superuser password");
+                None
             }
         };
-        let pw = password(10, 3);
-        match metal_user(&pw).await {
-            Ok(()) => {
-                ipmi.user = "metal".into();
-                ipmi.password = pw;
-            }
-            Err(e) => tracing::warn!(error = %e, "BMC user metal not configured"),
-        }
-        Some(ipmi)
+        bmc::configure(superuser.as_deref(), password(10, 3)).await
     }
 
     /// Discovers the hardware, waits for LLDP neighbours and registers.
@@ -502,7 +483,7 @@ impl Agent {
         self.events
             .send("Booting New Kernel", "booting into distro kernel")
             .await;
-        kexec(info).await
+        crate::kexec::kexec(info).await
     }
 }
 
@@ -513,96 +494,6 @@ fn fatal_wait_status(s: &tonic::Status) -> anyhow::Result<()> {
     let m = s.message();
     if m.contains("failed to verify certificate") || m.contains("invalid peer certificate") {
         anyhow::bail!("metal-api's certificate is not trusted: {}", s.message());
-    }
-    Ok(())
-}
-
-/// Loads the installed kernel and jumps into it.
-pub async fn kexec(info: &crate::install::BootInfo) -> anyhow::Result<()> {
-    let mut load = tokio::process::Command::new("kexec");
-    load.arg("-l").arg(&info.kernel);
-    if let Some(initrd) = info.initrd.as_ref() {
-        load.arg(format!("--initrd={}", initrd.display()));
-    }
-    load.arg(format!("--command-line={}", info.cmdline));
-    let out = load.output().await.context("running kexec -l")?;
-    anyhow::ensure!(
-        out.status.success(),
-        "kexec -l {}: {}",
-        info.kernel.display(),
-        String::from_utf8_lossy(&out.stderr).trim()
-    );
-    nix::unistd::sync();
-    let out = tokio::process::Command::new("kexec")
-        .arg("-e")
-        .output()
-        .await
-        .context("running kexec -e")?;
-    anyhow::bail!(
-        "kexec -e returned: {}",
-        String::from_utf8_lossy(&out.stderr).trim()
-    )
-}
-
-async fn ipmitool(args: &[&str]) -> anyhow::Result<String> {
-    let out = tokio::time::timeout(
-        Duration::from_secs(30),
-        tokio::process::Command::new("ipmitool").args(args).output(),
-    )
-    .await
-    .context("ipmitool timed out")?
-    .context("running ipmitool")?;
-    // arguments may hold a password: name only the subcommand
-    anyhow::ensure!(
-        out.status.success(),
-        "ipmitool {} {}: {}",
-        args.first().unwrap_or(&""),
-        args.get(1).unwrap_or(&""),
-        String::from_utf8_lossy(&out.stderr).trim()
-    );
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-/// The user slot of `metal` in `ipmitool user list 1`, or the first free slot from 3 on.
-pub fn metal_user_slot(user_list: &str) -> Option<u32> {
-    let mut free = None;
-    for l in user_list.lines().skip(1) {
-        let mut w = l.split_whitespace();
-        let Some(id) = w.next().and_then(|i| i.parse::<u32>().ok()) else {
-            continue;
-        };
-        let name = w.next().unwrap_or("");
-        if name == "metal" {
-            return Some(id);
-        }
-        // a free slot has no name: the next column is already "true"/"false"
-        if free.is_none() && id >= 3 && (name == "true" || name == "false") {
-            free = Some(id);
-        }
-    }
-    free
-}
-
-async fn metal_user(password: &str) -> anyhow::Result<()> {
-    let list = ipmitool(&["user", "list", "1"]).await?;
-    let id = metal_user_slot(&list).context("no free BMC user slot for metal")?;
-    let id = id.to_string();
-    ipmitool(&["user", "set", "name", &id, "metal"]).await?;
-    ipmitool(&["user", "set", "password", &id, password]).await?;
-    ipmitool(&[
-        "channel",
-        "setaccess",
-        "1",
-        &id,
-        "link=on",
-        "ipmi=on",
-        "callin=on",
-        "privilege=4",
-    ])
-    .await?;
-    ipmitool(&["user", "enable", &id]).await?;
-    if let Err(e) = ipmitool(&["sol", "payload", "enable", "1", &id]).await {
-        tracing::warn!(error = %e, "SOL payload not enabled for metal");
     }
     Ok(())
 }
@@ -621,18 +512,6 @@ mod tests {
     }
 
     #[test]
-    fn user_slots() {
-        let list = "ID  Name\t     Callin  Link Auth\tIPMI Msg   Channel Priv Limit\n\
-                    1                    true    false      false      NO ACCESS\n\
-                    2   ADMIN            true    false      false      ADMINISTRATOR\n\
-                    3                    true    false      false      NO ACCESS\n\
-                    4   metal            true    true       true       ADMINISTRATOR\n";
-        assert_eq!(metal_user_slot(list), Some(4));
-        let list = list.replace("metal", "other");
-        assert_eq!(metal_user_slot(&list), Some(3));
-    }
-
-    #[test]
     fn wait_errors() {
         assert!(fatal_wait_status(&tonic::Status::unimplemented("x")).is_err());
         assert!(fatal_wait_status(&tonic::Status::unavailable("connection refused")).is_ok());
@@ -641,86 +520,4 @@ mod tests {
                 .is_err()
         );
     }
-}
-
-/// `metal-hammer run` (and PID 1 without arguments): the whole agent.
-#[derive(Debug, Clone, clap::Args)]
-pub struct RunArgs {
-    /// the kernel command line to read
-    #[arg(long, default_value = "/proc/cmdline")]
-    pub cmdline: String,
-    /// the chroot prefix the OS is installed into
-    #[arg(long, default_value = "/rootfs")]
-    pub target: PathBuf,
-    /// where kernel and initrd are kept for kexec
-    #[arg(long, default_value = "/tmp")]
-    pub workdir: PathBuf,
-    /// stop after the report instead of kexecing into the installed OS
-    #[arg(long)]
-    pub no_kexec: bool,
-    /// the root /sys, /proc and /dev are read below
-    #[arg(long, default_value = "/")]
-    pub system_root: PathBuf,
-}
-
-impl Default for RunArgs {
-    fn default() -> Self {
-        Self {
-            cmdline: "/proc/cmdline".into(),
-            target: "/rootfs".into(),
-            workdir: "/tmp".into(),
-            no_kexec: false,
-            system_root: "/".into(),
-        }
-    }
-}
-
-/// Runs the agent; on failure sends `Crashed` with the error and reboots (PID 1) or exits 1.
-/// Returns only when the run ended without kexec (`--no-kexec`).
-pub async fn run_cli(args: RunArgs) -> std::process::ExitCode {
-    println!("metal-hammer {VERSION}");
-    if crate::init::is_pid1() {
-        if let Err(e) = crate::init::prepare() {
-            println!("METAL_HAMMER_FAILED preparing the ramdisk: {e:#}");
-            crate::init::reboot_after(Duration::from_secs(5));
-        }
-    }
-    let setup = async {
-        let cmdline = Cmdline::read(&args.cmdline)?;
-        let cfg = MetalConfig::fetch(cmdline.pixie_api_url()?, 10).await?;
-        tracing::info!(config = ?cfg, "configuration");
-        Agent::new(
-            cfg,
-            cmdline,
-            Options {
-                target: args.target.clone(),
-                workdir: args.workdir.clone(),
-                kexec: !args.no_kexec,
-                discovery: Discovery::new(&args.system_root),
-            },
-        )
-    };
-    let mut agent = match setup.await {
-        Ok(a) => a,
-        Err(e) => {
-            // no connection to metal-api: nobody to tell but the console
-            println!("METAL_HAMMER_FAILED {e:#}");
-            crate::init::reboot_after(Duration::from_secs(5));
-        }
-    };
-    let result = match agent.run().await {
-        Ok(Outcome::Installed(info)) if agent.opts.kexec => agent.kexec(&info).await,
-        Ok(Outcome::Installed(info)) => {
-            println!("METAL_HAMMER_INSTALLED kernel={}", info.kernel.display());
-            return std::process::ExitCode::SUCCESS;
-        }
-        Err(e) => Err(e),
-    };
-    let e = result
-        .err()
-        .unwrap_or_else(|| anyhow::anyhow!("kexec returned"));
-    let msg = format!("{e:#}");
-    println!("METAL_HAMMER_FAILED {msg}");
-    agent.events.send("Crashed", msg).await;
-    crate::init::reboot_after(Duration::from_secs(5))
 }

@@ -1,31 +1,12 @@
 //! metal-hammer: PID 1 of the install ramdisk, or a plain process for tests.
 //!
-//! A thin dispatcher: every subcommand lives in the library module that owns it.
+//! A thin entry point: logging, the command line, a runtime; the subcommands and their exit
+//! codes are in [`metal_hammer::cli`].
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
-use metal_hammer::{agent, install, layout, wipe};
-
-/// Without a subcommand (PID 1 of the ramdisk): `run` with its defaults.
-#[derive(Debug, Parser)]
-#[command(name = "metal-hammer", version, about)]
-struct Cli {
-    #[command(subcommand)]
-    command: Option<Cmd>,
-}
-
-#[derive(Debug, Subcommand)]
-enum Cmd {
-    /// The agent: configuration, register, wait, install, report, kexec (what PID 1 runs).
-    Run(agent::RunArgs),
-    /// Partition, format, install an image and run its installer; prints the boot info.
-    Install(install::InstallArgs),
-    /// Print the command plan for a filesystem layout.
-    Plan(layout::PlanArgs),
-    /// Wipe disks.
-    Wipe(wipe::WipeArgs),
-}
+use clap::Parser;
+use metal_hammer::cli::{self, Cli, Exit};
 
 fn main() -> ExitCode {
     use std::io::IsTerminal;
@@ -49,14 +30,8 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             println!("METAL_HAMMER_FAILED starting the runtime: {e}");
-            return ExitCode::FAILURE;
+            return Exit::Failure.into();
         }
     };
-    match cli.command {
-        None => rt.block_on(agent::run_cli(agent::RunArgs::default())),
-        Some(Cmd::Run(args)) => rt.block_on(agent::run_cli(args)),
-        Some(Cmd::Install(args)) => rt.block_on(install::run_cli(args)),
-        Some(Cmd::Plan(args)) => layout::run_cli(args),
-        Some(Cmd::Wipe(args)) => wipe::run_cli(args),
-    }
+    cli::dispatch(cli.command, &rt)
 }

@@ -399,7 +399,7 @@ async fn a_failing_installer_fails_the_install_and_unmounts() {
         server.url("img.tar.lz4"),
     );
     let err = install::install(&req).await.unwrap_err();
-    let msg = install::error_chain(&err);
+    let msg = metal_hammer::cli::error_chain(&err);
     assert!(
         msg.contains("installer failed") && msg.contains("exit status: 3"),
         "{msg}"
@@ -437,7 +437,7 @@ async fn a_bad_checksum_stops_the_install_before_the_installer() {
         server.url("img.tar.lz4"),
     );
     let err = install::install(&req).await.unwrap_err();
-    let msg = install::error_chain(&err);
+    let msg = metal_hammer::cli::error_chain(&err);
     assert!(
         msg.contains("checksum mismatch") && msg.contains("not installed"),
         "{msg}"
@@ -485,7 +485,7 @@ async fn the_installer_runs_in_a_chroot_on_a_directory() {
         install::write_metal_files(&req, "uuid-42", chrono::Utc::now()).unwrap();
         let r = install::run_installer(root.path());
         if failing {
-            let msg = install::error_chain(&r.unwrap_err());
+            let msg = metal_hammer::cli::error_chain(&r.unwrap_err());
             assert!(
                 msg.contains(&format!("chroot {} /install.sh", root.path().display())),
                 "{msg}"

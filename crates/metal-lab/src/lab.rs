@@ -42,10 +42,9 @@ impl State {
     }
 
     fn save(&self) -> anyhow::Result<()> {
-        crate::write_private(
-            &self.dir.join("lab.json"),
-            serde_json::to_string_pretty(self)?.as_bytes(),
-        )
+        let path = self.dir.join("lab.json");
+        metal_util::fs::write_private(&path, serde_json::to_string_pretty(self)?.as_bytes())
+            .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))
     }
 
     pub fn plan(&self) -> anyhow::Result<Plan> {

@@ -96,7 +96,9 @@ pub fn prepare(m: &MachinePlan, bmc_password: &str) -> anyhow::Result<()> {
     );
     let lan = lan_conf(&m.name, &m.bmc_ip.to_string(), IPMI_PORT, &bmc, &power)?;
     // it holds the BMC password
-    crate::write_private(&m.dir.join("lan.conf"), lan.as_bytes())?;
+    let lan_path = m.dir.join("lan.conf");
+    metal_util::fs::write_private(&lan_path, lan.as_bytes())
+        .map_err(|e| anyhow::anyhow!("writing {}: {e}", lan_path.display()))?;
     std::fs::write(m.dir.join("sim.emu"), emu_commands(&bmc))?;
     Ok(())
 }

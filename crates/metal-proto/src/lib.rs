@@ -19,10 +19,15 @@
 //! [`tls`] builds mutual-TLS configurations from PEM files, and [`keepalive`] applies the
 //! HTTP/2 keepalive settings of metal-stack to servers and client endpoints.
 //!
+//! [`metal_config::MetalConfig`] is the configuration pixie hands to metal-hammer over HTTP
+//! before the gRPC connection exists (JSON, not protobuf): part of the contract between the
+//! agents, so it lives next to the `.proto` files rather than in either agent.
+//!
 //! `tonic`, `prost` and `prost_types` are re-exported so that users build against the versions
 //! the generated code was made for.
 
 pub mod keepalive;
+pub mod metal_config;
 pub mod tls;
 
 pub use prost;

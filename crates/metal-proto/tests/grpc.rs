@@ -1,6 +1,11 @@
 //! End-to-end tests of the generated gRPC code: real tonic servers on 127.0.0.1, called by the
 //! generated clients, in plain text and with mutual TLS, and the server keepalive settings
 //! observed on the wire.
+//!
+//! Kept in one file although it is long: every test here runs against the same in-file fake
+//! `BootService` and `EventService` and the same server and TLS fixtures; split, those would
+//! become a shared module whose only users are these tests, and one test binary would become
+//! several that each compile the generated code's servers again.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

@@ -3,7 +3,7 @@
 //! Table: `TIME | REQUEST ID | COMPONENT | DETAIL | PATH | CODE | USER | TENANT`
 //! (+ `PHASE | REMOTE ADDR | ERROR | BODY` wide).
 
-use anyhow::{bail, Context as _, Result};
+use anyhow::{anyhow, bail, Context as _, Result};
 use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
 use metal_domain::audit::{AuditEntry, AuditFindRequest};
@@ -131,35 +131,22 @@ pub async fn run(app: &mut App, cmd: AuditCmd) -> Result<()> {
     }
 }
 
-/// `1h`, `30m`, `2d`, `1h30m`, `45s` back from `now`, or an RFC 3339 time.
+/// A duration back from `now` (`1h`, `30m`, `2d`, `1h30m`, `45s`: the workspace's duration
+/// grammar), or an RFC 3339 time. A bare number is refused here, unlike in a duration: as a
+/// time it could as well be a year or a Unix time.
 pub fn parse_time(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(t.with_timezone(&Utc));
     }
-    let mut secs: i64 = 0;
-    let mut number = String::new();
-    for c in s.trim().chars() {
-        if c.is_ascii_digit() {
-            number.push(c);
-            continue;
-        }
-        let unit = match c {
-            's' => 1,
-            'm' => 60,
-            'h' => 3_600,
-            'd' => 86_400,
-            _ => bail!("{s:?} is neither a duration like 1h30m nor an RFC 3339 time"),
-        };
-        let n: i64 = number.parse().with_context(|| {
-            format!("{s:?} is neither a duration like 1h30m nor an RFC 3339 time")
-        })?;
-        secs += n * unit;
-        number.clear();
+    let neither = || anyhow!("{s:?} is neither a duration like 1h30m nor an RFC 3339 time");
+    if s.trim().bytes().all(|b| b.is_ascii_digit()) {
+        return Err(neither());
     }
-    if !number.is_empty() || s.trim().is_empty() {
-        bail!("{s:?} is neither a duration like 1h30m nor an RFC 3339 time");
-    }
-    Ok(now - chrono::Duration::seconds(secs))
+    let back = metal_util::duration::parse_duration(s).map_err(|_| neither())?;
+    chrono::Duration::from_std(back)
+        .ok()
+        .and_then(|back| now.checked_sub_signed(back))
+        .ok_or_else(neither)
 }
 
 fn sort_key(e: &AuditEntry, key: &str) -> SortKey {

@@ -145,31 +145,11 @@ impl LoadedConfig {
                 .with_context(|| format!("creating directory {}", dir.display()))?;
         }
         let text = serde_yaml::to_string(&self.file).context("encoding the config file")?;
-        write_private(&self.path, text.as_bytes())
+        metal_util::fs::write_private(&self.path, text.as_bytes())
             .with_context(|| format!("writing config file {}", self.path.display()))?;
         self.exists = true;
         Ok(())
     }
-}
-
-#[cfg(unix)]
-fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
-    // an existing file keeps its mode on open: tighten it
-    f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    f.write_all(data)
-}
-
-#[cfg(not(unix))]
-fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    std::fs::write(path, data)
 }
 
 fn read_file(path: &Path) -> Result<ConfigFile> {

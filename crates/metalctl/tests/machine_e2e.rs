@@ -4,6 +4,10 @@
 //! metal-stack's metalctl and its status symbols, reserve, lock, update, free, removal from the
 //! database, and firewalls with a size-image constraint the server enforces. The console
 //! password and reinstall requests are checked against a stub server.
+//!
+//! Kept in one file although it is long: the tests walk one machine lifecycle with the same
+//! `Ctl` harness and seeding helpers, and read best in that order; split, the helpers would
+//! become a shared module and the lifecycle would be spread over several test binaries.
 
 use std::process::Output;
 

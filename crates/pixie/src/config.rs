@@ -1,12 +1,12 @@
 //! Command line (`pixie grpc ...`, environment variables `PIXIE_*`) and the MetalConfig handed
-//! to metal-hammer.
+//! to metal-hammer (built from the flags; the type is metal-proto's, shared with metal-hammer).
 
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use serde::Serialize;
+use metal_proto::metal_config::{BasicAuth, Logging, MetalConfig};
 
 use crate::leases::Range;
 
@@ -139,52 +139,8 @@ pub struct GrpcArgs {
     pub router_advertisements: Option<bool>,
 }
 
-/// `90`, `90s`, `30m`, `1h`.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
-        Some(i) => s.split_at(i),
-        None => (s, "s"),
-    };
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration like 90s, 30m, 1h"))?;
-    let mult = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        _ => return Err(format!("{s:?} is not a duration like 90s, 30m, 1h")),
-    };
-    Ok(Duration::from_secs(n * mult))
-}
-
-/// What metal-hammer gets from `/certs/<token>` (metal-stack's MetalConfig).
-#[derive(Debug, Clone, Serialize)]
-pub struct MetalConfig {
-    pub debug: bool,
-    pub address: String,
-    pub metal_api_url: String,
-    pub pixie_api_url: String,
-    pub ca_cert: String,
-    pub cert: String,
-    pub key: String,
-    pub hmac: String,
-    pub ntp_servers: Vec<String>,
-    pub partition: String,
-    pub logging: Option<Logging>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Logging {
-    pub endpoint: String,
-    pub basic_auth: Option<BasicAuth>,
-    pub log_type: String,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct BasicAuth {
-    pub user: String,
-    pub password: String,
-}
+/// The workspace's one duration grammar (`90`, `90s`, `30m`, `1h`, `1h30m`, `2d`).
+pub use metal_util::duration::parse_duration;
 
 impl GrpcArgs {
     /// The MetalConfig, reading the PEM files; `pixie_api_url` is filled per request.
@@ -289,7 +245,10 @@ mod tests {
     fn durations() {
         assert_eq!(parse_duration("90").unwrap(), Duration::from_secs(90));
         assert_eq!(parse_duration("1h").unwrap(), Duration::from_secs(3600));
-        assert!(parse_duration("1d").is_err());
+        // days are a unit of the workspace's one duration grammar (metalctl's `2d`); an
+        // unknown unit is still refused
+        assert_eq!(parse_duration("1d").unwrap(), Duration::from_secs(86_400));
+        assert!(parse_duration("1w").is_err());
         assert!(parse_duration("h").is_err());
     }
 }

@@ -11,11 +11,11 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use metal_proto::metal_config::MetalConfig;
 use serde::Deserialize;
 
 use crate::booter::Booter;
 use crate::cache::FileCache;
-use crate::config::MetalConfig;
 use crate::dhcp::Mac;
 use crate::ipxe::{render, ScriptParams};
 use crate::metrics::Metrics;

@@ -1,16 +1,15 @@
 //! HMAC authentication exactly as metal-stack's clients sign requests:
 //! `Authorization: <Type> <hex(HMAC-SHA256(key, X-Date ‖ method ‖ X-Data-Salt))>`, with `X-Date`
 //! an RFC 3339 time that must lie within the lifetime of now. The type names the built-in user:
-//! `Metal-View`, `Metal-Edit` or `Metal-Admin`.
+//! `Metal-View`, `Metal-Edit` or `Metal-Admin`. The signature is computed by metal-util's
+//! [`hmac_verify`], the same code the clients sign with
+//! ([`hmac_signature`](metal_util::hmac::hmac_signature)).
 
 use axum::http::HeaderMap;
 use chrono::{DateTime, Utc};
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use metal_util::hmac::hmac_verify;
 
 use super::{Principal, Role};
-
-type HmacSha256 = Hmac<Sha256>;
 
 /// One built-in user with its key.
 struct HmacUser {
@@ -40,15 +39,6 @@ pub fn auth_type(role: Role) -> &'static str {
         Role::Edit => "Metal-Edit",
         Role::Admin => "Metal-Admin",
     }
-}
-
-/// Computes the signature of a request.
-pub fn sign(key: &[u8], date: &str, method: &str, salt: &str) -> String {
-    let mut mac = HmacSha256::new_from_slice(key).expect("hmac accepts keys of any length");
-    mac.update(date.as_bytes());
-    mac.update(method.as_bytes());
-    mac.update(salt.as_bytes());
-    hex::encode(mac.finalize().into_bytes())
 }
 
 impl HmacAuth {
@@ -104,12 +94,9 @@ impl HmacAuth {
             }
         }
         let given = hex::decode(signature).map_err(|_| "signature is not hex".to_string())?;
-        let mut mac = HmacSha256::new_from_slice(&user.key).expect("any key length");
-        mac.update(date.as_bytes());
-        mac.update(method.as_bytes());
-        mac.update(salt.as_bytes());
-        mac.verify_slice(&given)
-            .map_err(|_| "invalid HMAC signature".to_string())?;
+        if !hmac_verify(&user.key, date, method, salt, &given) {
+            return Err("invalid HMAC signature".to_string());
+        }
         let name = format!("metal-{}", user.role.as_str());
         Ok(Principal {
             subject: name.clone(),
@@ -127,6 +114,7 @@ impl HmacAuth {
 mod tests {
     use super::*;
     use axum::http::HeaderValue;
+    use metal_util::hmac::hmac_signature as sign;
 
     fn headers(auth: &str, date: &str, salt: &str) -> HeaderMap {
         let mut h = HeaderMap::new();

@@ -92,15 +92,16 @@ fn parse_state(s: &str) -> std::result::Result<String, String> {
         .map_err(|e| e.to_string())
 }
 
-/// A duration such as `1h`, `30m`, `168h`, `1h30m`, `7d`.
+/// A duration such as `1h`, `30m`, `168h`, `1h30m`, `7d` (the workspace's duration grammar);
+/// an RFC 3339 time is refused with a hint.
 pub fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
     if DateTime::parse_from_rfc3339(s).is_ok() {
         return Err(format!("{s:?} is a time, not a duration like 1h30m"));
     }
-    let now = Utc::now();
-    crate::audit::parse_time(s, now)
-        .map(|t| now - t)
-        .map_err(|_| format!("{s:?} is not a duration like 1h30m"))
+    metal_util::duration::parse_duration(s)
+        .ok()
+        .and_then(|d| Duration::from_std(d).ok())
+        .ok_or_else(|| format!("{s:?} is not a duration like 1h30m"))
 }
 
 /// The search filters of machine and firewall lists.

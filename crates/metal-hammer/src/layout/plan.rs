@@ -1,24 +1,14 @@
-//! A filesystem layout turned into the ordered plan of metal-stack's metal-hammer (§2.12.1) and
-//! its execution.
-//!
-//! [`plan`] is pure: it decides every command (partitions, RAID, LVM, mkfs, mounts) and the fstab
-//! entries, so tests compare argv sequences without touching a disk. [`Applied::apply`] executes
-//! a plan step by step and records what it mounted, the fstab entries (with `UUID=` from
-//! `blkid`) and the root filesystem's UUID; the caller owns the [`Applied`], so after an error
-//! it still knows what to unmount. [`special_mounts`] are the pseudo filesystems the image's
-//! installer needs.
-//!
-//! LVM runs without udev in the ramdisk: every `lvm` call gets [`LVM_CONFIG`] with `--config`
-//! (no global file to forget, and the plan shows it), and `--yes` so that a stale signature
-//! prompt is answered instead of reading end-of-file from stdin and aborting.
+//! The pure half of [`crate::layout`]: a filesystem layout turned into the ordered steps of
+//! metal-stack's metal-hammer (§2.12.1 steps 1–6) and the fstab entries. One function per
+//! stage ([`gpt_steps`], [`raid_steps`], [`lvm_steps`], [`mkfs_steps`], [`mount_steps`]),
+//! [`plan`] chains them; nothing here touches a disk.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 use metal_domain::fsl::{partition_device, FilesystemLayout};
-use tracing::{info, warn};
 
-use crate::exec::{Command, ExecError};
+use super::LayoutError;
+use crate::exec::Command;
 
 /// The lvm configuration for a ramdisk without udev.
 pub const LVM_CONFIG: &str = "devices { obtain_device_list_from_udev = 0 } activation { udev_sync = 0 udev_rules = 0 monitoring = 0 }";
@@ -51,9 +41,6 @@ pub const DROPPED_MOUNT_OPTIONS: &[&str] = &[
 /// The RAID resync floor written after creating arrays (KiB/s), as metal-hammer does.
 const RAID_SPEED_LIMIT_MIN: &str = "200000000";
 const RAID_SPEED_LIMIT_PATH: &str = "/proc/sys/dev/raid/speed_limit_min";
-
-/// How long device nodes may take to appear after a partition table re-read or array creation.
-const DEVICE_WAIT: Duration = Duration::from_secs(15);
 
 /// What the plan depends on besides the layout.
 #[derive(Debug, Clone)]
@@ -108,37 +95,7 @@ pub enum Step {
     },
 }
 
-/// A layout that cannot be planned.
-#[derive(Debug, thiserror::Error)]
-pub enum LayoutError {
-    #[error("filesystem on {device}: unsupported format {format:?}")]
-    UnknownFormat { device: String, format: String },
-    #[error("logical volume {lv}: volume group {vg} is not in the layout")]
-    UnknownVolumeGroup { lv: String, vg: String },
-    #[error("raid {array}: {spares} spares but only {devices} devices")]
-    RaidDevices {
-        array: String,
-        devices: usize,
-        spares: i32,
-    },
-    #[error(transparent)]
-    Exec(#[from] ExecError),
-    #[error("device nodes did not appear within {}s: {}", .waited.as_secs(), .missing.join(", "))]
-    DevicesMissing {
-        missing: Vec<String>,
-        waited: Duration,
-    },
-    #[error("creating mount point {path}")]
-    MountPoint {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("no filesystem UUID for {device} (blkid printed nothing)")]
-    NoUuid { device: String },
-}
-
-fn lvm(sub: &str) -> Command {
+fn lvm_command(sub: &str) -> Command {
     Command::new("lvm", [sub, "--config", LVM_CONFIG])
 }
 
@@ -169,11 +126,21 @@ pub fn in_target(target: &Path, path: &str) -> PathBuf {
     }
 }
 
-/// The ordered steps for `layout` (§2.12.1 steps 1–5).
+/// The ordered steps for `layout` (§2.12.1 steps 1–5): partitions, RAID, LVM, mkfs, mounts.
+/// Nothing is decided while the steps run, so an unusable layout fails here, before any disk
+/// is touched.
 pub fn plan(layout: &FilesystemLayout, opts: &PlanOptions) -> Result<Vec<Step>, LayoutError> {
-    let mut steps = Vec::new();
+    let mut steps = gpt_steps(layout, opts);
+    steps.extend(raid_steps(layout)?);
+    steps.extend(lvm_steps(layout)?);
+    steps.extend(mkfs_steps(layout)?);
+    steps.extend(mount_steps(layout, opts));
+    Ok(steps)
+}
 
-    // 1. partitions
+/// Step 1: a GPT per disk (`wipefs`, `sgdisk`, re-read), and the wait for its partitions.
+pub fn gpt_steps(layout: &FilesystemLayout, opts: &PlanOptions) -> Vec<Step> {
+    let mut steps = Vec::new();
     for disk in &layout.disks {
         steps.push(Step::Run(Command::new("wipefs", ["--all", &disk.device])));
         let mut sgdisk = Command::new("sgdisk", Vec::<String>::new());
@@ -208,8 +175,12 @@ pub fn plan(layout: &FilesystemLayout, opts: &PlanOptions) -> Result<Vec<Step>, 
             ));
         }
     }
+    steps
+}
 
-    // 2. RAID
+/// Step 2: the RAID arrays (`mdadm --create`) and the resync floor.
+pub fn raid_steps(layout: &FilesystemLayout) -> Result<Vec<Step>, LayoutError> {
+    let mut steps = Vec::new();
     for raid in &layout.raid {
         let level = if raid.level.is_empty() {
             "1"
@@ -257,16 +228,23 @@ pub fn plan(layout: &FilesystemLayout, opts: &PlanOptions) -> Result<Vec<Step>, 
             value: RAID_SPEED_LIMIT_MIN.into(),
         });
     }
+    Ok(steps)
+}
 
-    // 3. LVM
+/// Step 3: volume groups and logical volumes, each created unless it exists.
+pub fn lvm_steps(layout: &FilesystemLayout) -> Result<Vec<Step>, LayoutError> {
+    let mut steps = Vec::new();
     for vg in &layout.volumegroups {
-        let mut create = lvm("vgcreate").arg("--verbose").arg("--yes").arg(&vg.name);
+        let mut create = lvm_command("vgcreate")
+            .arg("--verbose")
+            .arg("--yes")
+            .arg(&vg.name);
         for t in &vg.tags {
             create = create.arg("--addtag").arg(t);
         }
         create.args.extend(vg.devices.iter().cloned());
         steps.push(Step::RunUnless {
-            probe: lvm("vgs").arg(&vg.name),
+            probe: lvm_command("vgs").arg(&vg.name),
             run: create,
         });
     }
@@ -280,7 +258,7 @@ pub fn plan(layout: &FilesystemLayout, opts: &PlanOptions) -> Result<Vec<Step>, 
                 vg: lv.volumegroup.clone(),
             })?;
         let pvs = vg.devices.len();
-        let mut create = lvm("lvcreate")
+        let mut create = lvm_command("lvcreate")
             .arg("--verbose")
             .arg("--yes")
             .arg("--name")
@@ -313,13 +291,17 @@ pub fn plan(layout: &FilesystemLayout, opts: &PlanOptions) -> Result<Vec<Step>, 
             }
         }
         steps.push(Step::RunUnless {
-            probe: lvm("lvs").arg(format!("{}/{}", vg.name, lv.name)),
+            probe: lvm_command("lvs").arg(format!("{}/{}", vg.name, lv.name)),
             run: create.arg(&vg.name),
         });
         steps.push(Step::WaitForDevices(vec![lv.device()]));
     }
+    Ok(steps)
+}
 
-    // 4. mkfs
+/// Step 4: a filesystem (or swap) on every device with a format.
+pub fn mkfs_steps(layout: &FilesystemLayout) -> Result<Vec<Step>, LayoutError> {
+    let mut steps = Vec::new();
     for fs in &layout.filesystems {
         let label = fs.label.as_deref().filter(|l| !l.is_empty());
         let (program, label_flag, force) = match fs.format.as_str() {
@@ -344,8 +326,13 @@ pub fn plan(layout: &FilesystemLayout, opts: &PlanOptions) -> Result<Vec<Step>, 
         }
         steps.push(Step::Run(cmd.arg(&fs.device)));
     }
+    Ok(steps)
+}
 
-    // 5. mounts and fstab, by path depth (a stable sort keeps the layout's order per depth)
+/// Step 5: mounts below the target and fstab entries, by path depth (a stable sort keeps the
+/// layout's order per depth); swap only in fstab.
+pub fn mount_steps(layout: &FilesystemLayout, opts: &PlanOptions) -> Vec<Step> {
+    let mut steps = Vec::new();
     let mut mounted: Vec<_> = layout
         .filesystems
         .iter()
@@ -416,7 +403,7 @@ pub fn plan(layout: &FilesystemLayout, opts: &PlanOptions) -> Result<Vec<Step>, 
             },
         });
     }
-    Ok(steps)
+    steps
 }
 
 /// The pseudo filesystems the installer needs (§2.12.1 step 6), in mount order. `efivars`:
@@ -487,191 +474,4 @@ pub fn render_fstab(entries: &[FstabEntry], version: &str) -> String {
         out.push_str(&format!("{} {}\n", e.spec, e.tail()));
     }
     out
-}
-
-/// The filesystem UUID of `device` (`blkid -s UUID -o value`).
-pub fn fs_uuid(device: &str) -> Result<String, LayoutError> {
-    let out = Command::new("blkid", ["-s", "UUID", "-o", "value", device]).run()?;
-    let uuid = out.stdout.trim().to_string();
-    if uuid.is_empty() {
-        return Err(LayoutError::NoUuid {
-            device: device.into(),
-        });
-    }
-    Ok(uuid)
-}
-
-/// What executing a plan did so far.
-#[derive(Debug, Default)]
-pub struct Applied {
-    /// Mount points in mount order (unmount in reverse).
-    pub mounts: Mounts,
-    pub fstab: Vec<FstabEntry>,
-    /// The UUID of the filesystem mounted at `/`.
-    pub root_uuid: Option<String>,
-}
-
-impl Applied {
-    /// Executes `steps` in order, stopping at the first error; what was mounted until then stays
-    /// recorded in `self.mounts`.
-    pub fn apply(&mut self, steps: &[Step]) -> Result<(), LayoutError> {
-        for step in steps {
-            self.apply_step(step)?;
-        }
-        Ok(())
-    }
-
-    fn apply_step(&mut self, step: &Step) -> Result<(), LayoutError> {
-        match step {
-            Step::Run(c) => {
-                info!(command = %c, "layout");
-                c.run()?;
-            }
-            Step::RunUnless { probe, run } => {
-                if probe.run().is_ok() {
-                    info!(probe = %probe, "exists, skipping");
-                } else {
-                    info!(command = %run, "layout");
-                    run.run()?;
-                }
-            }
-            Step::WaitForDevices(devices) => wait_for_devices(devices, DEVICE_WAIT)?,
-            Step::Tune { path, value } => {
-                if let Err(e) = std::fs::write(path, value) {
-                    warn!(path = %path.display(), error = %e, "cannot tune");
-                }
-            }
-            Step::Mount {
-                mountpoint,
-                command,
-            } => {
-                std::fs::create_dir_all(mountpoint).map_err(|source| LayoutError::MountPoint {
-                    path: mountpoint.clone(),
-                    source,
-                })?;
-                info!(command = %command, "mount");
-                command.run()?;
-                self.mounts.paths.push(mountpoint.clone());
-            }
-            Step::Fstab { device, entry } => {
-                let mut entry = entry.clone();
-                if let Some(d) = device {
-                    let uuid = fs_uuid(d)?;
-                    if entry.file == "/" {
-                        self.root_uuid = Some(uuid.clone());
-                    }
-                    entry.spec = format!("UUID={uuid}");
-                }
-                self.fstab.push(entry);
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Polls until every device node exists or `timeout` passed.
-pub fn wait_for_devices(devices: &[String], timeout: Duration) -> Result<(), LayoutError> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let missing: Vec<String> = devices
-            .iter()
-            .filter(|d| !Path::new(d).exists())
-            .cloned()
-            .collect();
-        if missing.is_empty() {
-            return Ok(());
-        }
-        if Instant::now() >= deadline {
-            return Err(LayoutError::DevicesMissing {
-                missing,
-                waited: timeout,
-            });
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// Mount points, unmounted in reverse order by [`Mounts::unmount_all`] or on drop.
-#[derive(Debug, Default)]
-pub struct Mounts {
-    pub paths: Vec<PathBuf>,
-}
-
-/// Mount points that could not be unmounted, even lazily.
-#[derive(Debug, thiserror::Error)]
-#[error("could not unmount {}", .0.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))]
-pub struct UnmountError(pub Vec<PathBuf>);
-
-impl Mounts {
-    /// Unmounts everything in reverse order: `MNT_FORCE`, and if that fails a lazy unmount.
-    pub fn unmount_all(&mut self) -> Result<(), UnmountError> {
-        use nix::mount::{umount2, MntFlags};
-        let mut failed = Vec::new();
-        while let Some(p) = self.paths.pop() {
-            if let Err(e) = umount2(&p, MntFlags::MNT_FORCE) {
-                warn!(path = %p.display(), error = %e, "unmount failed, detaching lazily");
-                if let Err(e) = umount2(&p, MntFlags::MNT_DETACH) {
-                    warn!(path = %p.display(), error = %e, "lazy unmount failed");
-                    failed.push(p);
-                }
-            }
-        }
-        if failed.is_empty() {
-            Ok(())
-        } else {
-            Err(UnmountError(failed))
-        }
-    }
-}
-
-impl Drop for Mounts {
-    fn drop(&mut self) {
-        if !self.paths.is_empty() {
-            let _ = self.unmount_all();
-        }
-    }
-}
-
-/// `metal-hammer plan`: prints the steps for a layout without running them.
-#[derive(Debug, clap::Args)]
-pub struct PlanArgs {
-    /// The filesystem layout (JSON of `v1.FilesystemLayoutResponse`).
-    #[arg(long)]
-    pub layout: PathBuf,
-    #[arg(long, default_value = "/rootfs")]
-    pub target: PathBuf,
-    /// Plan a reinstall (`--zap-all` on disks with `wipeonreinstall`).
-    #[arg(long)]
-    pub reinstall: bool,
-}
-
-/// Runs `metal-hammer plan`: one step per line, then the special mounts.
-pub fn run_cli(args: PlanArgs) -> std::process::ExitCode {
-    let layout: FilesystemLayout = match std::fs::read(&args.layout)
-        .map_err(|e| e.to_string())
-        .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
-    {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("reading {}: {e}", args.layout.display());
-            return std::process::ExitCode::FAILURE;
-        }
-    };
-    let opts = PlanOptions {
-        target: args.target,
-        reinstall: args.reinstall,
-    };
-    match plan(&layout, &opts) {
-        Ok(steps) => {
-            let efivars = Path::new("/sys/firmware/efi/efivars").exists();
-            for s in steps.iter().chain(&special_mounts(&opts.target, efivars)) {
-                println!("{s}");
-            }
-            std::process::ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("{e}");
-            std::process::ExitCode::FAILURE
-        }
-    }
 }
