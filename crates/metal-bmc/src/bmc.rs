@@ -7,7 +7,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use metal_domain::machine::{MachineFru, PowerMetric, PowerSupply};
+use metal_domain::machine::{BmcCommand, MachineFru, PowerMetric, PowerSupply};
 
 /// User and password of a BMC account. `Debug` never shows the password.
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -91,24 +91,28 @@ pub enum Action {
 }
 
 impl Action {
-    /// The actions of a metal-api command, in order (§5.2 of the agents spec):
-    /// `ON|OFF|RESET|CYCLE`, `PXE|DISK|BIOS` (boot device only, no reboot), `LED-ON|LED-OFF`,
-    /// `REINSTALL` (PXE, then cycle). `None` for a command this agent does not know.
+    /// The actions of a metal-api command as it arrives on the command stream (§5.2 of the
+    /// agents spec); `None` for a command this agent does not know.
     pub fn plan(command: &str) -> Option<Vec<Action>> {
+        command.parse::<BmcCommand>().ok().map(Self::of)
+    }
+
+    /// The actions of a command, in order: power `ON|OFF|RESET|CYCLE`, boot device
+    /// `PXE|DISK|BIOS` (no reboot), `LED-ON|LED-OFF`, `REINSTALL` (PXE, then cycle).
+    pub fn of(command: BmcCommand) -> Vec<Action> {
         use Action::*;
-        Some(match command {
-            "ON" => vec![PowerOn],
-            "OFF" => vec![PowerOff],
-            "RESET" => vec![PowerReset],
-            "CYCLE" => vec![PowerCycle],
-            "PXE" => vec![BootPxe],
-            "DISK" => vec![BootDisk],
-            "BIOS" => vec![BootBios],
-            "LED-ON" => vec![LedOn],
-            "LED-OFF" => vec![LedOff],
-            "REINSTALL" => vec![BootPxe, PowerCycle],
-            _ => return None,
-        })
+        match command {
+            BmcCommand::PowerOn => vec![PowerOn],
+            BmcCommand::PowerOff => vec![PowerOff],
+            BmcCommand::PowerReset => vec![PowerReset],
+            BmcCommand::PowerCycle => vec![PowerCycle],
+            BmcCommand::BootPxe => vec![BootPxe],
+            BmcCommand::BootDisk => vec![BootDisk],
+            BmcCommand::BootBios => vec![BootBios],
+            BmcCommand::LedOn => vec![LedOn],
+            BmcCommand::LedOff => vec![LedOff],
+            BmcCommand::Reinstall => vec![BootPxe, PowerCycle],
+        }
     }
 }
 

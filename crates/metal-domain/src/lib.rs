@@ -13,6 +13,7 @@ pub mod audit;
 pub mod error;
 pub mod event;
 pub mod fsl;
+pub mod ids;
 pub mod image;
 pub mod ip;
 pub mod issues;

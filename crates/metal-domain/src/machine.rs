@@ -4,6 +4,7 @@
 //! built by the API from them.
 
 mod capacity;
+mod command;
 mod find;
 mod firewall;
 mod ipmi;
@@ -22,10 +23,11 @@ use crate::partition::{DnsServer, NtpServer};
 use crate::size::MachineHardwareSummary;
 
 pub use capacity::capacity_of;
+pub use command::BmcCommand;
 pub use find::MachineFindRequest;
 pub use firewall::{FirewallEgressRule, FirewallIngressRule, FirewallRules};
 pub use ipmi::{
-    apply_report, is_planned_reboot, machine_from_report, MachineBmcCommand, MachineIpmiReport,
+    apply_report, machine_from_report, MachineBmcCommand, MachineIpmiReport,
     MachineIpmiReportResponse, MachineIpmiReports, DEFAULT_IPMI_PORT,
 };
 pub use lifecycle::{

@@ -14,7 +14,10 @@
 use chrono::{DateTime, Utc};
 use sqlx::{AnyConnection, Row};
 
-use crate::error::StoreResult;
+use metal_domain::ids::{MachineId, PartitionId};
+use metal_domain::machine::BmcCommand;
+
+use crate::error::{StoreError, StoreResult};
 use crate::{time, Backend};
 
 /// A queued command.
@@ -23,7 +26,7 @@ pub struct QueuedCommand {
     pub seq: i64,
     pub machine_id: String,
     pub partition_id: String,
-    pub command: String,
+    pub command: BmcCommand,
     pub reason: String,
     pub created_at: String,
     pub delivered_at: Option<String>,
@@ -43,7 +46,12 @@ fn from_row(r: &sqlx::any::AnyRow) -> StoreResult<QueuedCommand> {
         seq: r.try_get("seq")?,
         machine_id: r.try_get("machine_id")?,
         partition_id: r.try_get("partition_id")?,
-        command: r.try_get("command")?,
+        command: {
+            let c: String = r.try_get("command")?;
+            c.parse().map_err(|_| {
+                StoreError::Config(format!("stored BMC command {c:?} is not readable"))
+            })?
+        },
         reason: r.try_get("reason")?,
         created_at: r.try_get("created_at")?,
         delivered: delivered_at.is_some(),
@@ -73,17 +81,17 @@ pub async fn notify(
 /// Appends a command for the machine's BMC.
 pub async fn enqueue(
     conn: &mut AnyConnection,
-    machine_id: &str,
-    partition_id: &str,
-    command: &str,
+    machine_id: &MachineId,
+    partition_id: &PartitionId,
+    command: BmcCommand,
     reason: &str,
 ) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO machine_commands (machine_id, partition_id, command, reason, created_at) VALUES ($1, $2, $3, $4, $5)",
     )
-    .bind(machine_id)
-    .bind(partition_id)
-    .bind(command)
+    .bind(machine_id.as_str())
+    .bind(partition_id.as_str())
+    .bind(command.as_str())
     .bind(reason)
     .bind(time::to_db(time::now()))
     .execute(conn)

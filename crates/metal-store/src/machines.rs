@@ -2,6 +2,7 @@
 //! machines already placed in a partition, and claiming a candidate inside a transaction.
 
 use metal_domain::allocation::{Placed, RackCount};
+use metal_domain::ids::{PartitionId, SizeId};
 use metal_domain::machine::Machine;
 use sqlx::{AnyConnection, Row};
 
@@ -18,13 +19,13 @@ const CANDIDATE: &str = "FROM machines m JOIN event_containers e ON e.id = m.id 
 /// The candidates counted per rack.
 pub async fn candidate_racks(
     conn: &mut AnyConnection,
-    partition: &str,
-    size: &str,
+    partition: &PartitionId,
+    size: &SizeId,
 ) -> StoreResult<Vec<RackCount>> {
     let sql = format!("SELECT coalesce(m.rack_id, '') AS rack, count(*) AS n {CANDIDATE} GROUP BY coalesce(m.rack_id, '') ORDER BY 1");
     let rows = sqlx::query(&sql)
-        .bind(partition)
-        .bind(size)
+        .bind(partition.as_str())
+        .bind(size.as_str())
         .fetch_all(conn)
         .await?;
     rows.iter()
@@ -45,16 +46,16 @@ pub async fn candidate_racks(
 pub async fn claim_in_rack(
     conn: &mut AnyConnection,
     backend: Backend,
-    partition: &str,
-    size: &str,
+    partition: &PartitionId,
+    size: &SizeId,
     rack: &str,
     offset: usize,
 ) -> StoreResult<Option<String>> {
     let sql =
         format!("SELECT m.id AS id {CANDIDATE} AND coalesce(m.rack_id, '') = $3 ORDER BY m.id");
     let ids: Vec<String> = sqlx::query(&sql)
-        .bind(partition)
-        .bind(size)
+        .bind(partition.as_str())
+        .bind(size.as_str())
         .bind(rack)
         .fetch_all(&mut *conn)
         .await?
@@ -78,16 +79,16 @@ pub async fn claim_in_rack(
 /// machines only when asked for (placement tags).
 pub async fn placed(
     conn: &mut AnyConnection,
-    partition: &str,
-    size: &str,
+    partition: &PartitionId,
+    size: &SizeId,
     tags_of_project: Option<&str>,
 ) -> StoreResult<Vec<Placed>> {
     let rows = sqlx::query(
         "SELECT id, project_id, rack_id FROM machines \
          WHERE partition_id = $1 AND size_id = $2 AND project_id IS NOT NULL ORDER BY id",
     )
-    .bind(partition)
-    .bind(size)
+    .bind(partition.as_str())
+    .bind(size.as_str())
     .fetch_all(&mut *conn)
     .await?;
     let mut out = Vec::with_capacity(rows.len());

@@ -7,8 +7,10 @@
 use metal_domain::allocation::{self, AllocationParts, GivenIp, NetworkContext, PlannedNetwork};
 use metal_domain::event::EventType;
 use metal_domain::fsl::{self, FilesystemLayout};
+use metal_domain::ids::{MachineId, PartitionId, SizeId};
 use metal_domain::image::Image;
 use metal_domain::ip::{self as ipdom, Ip, IpType};
+use metal_domain::machine::BmcCommand;
 use metal_domain::machine::{
     self, Machine, MachineAllocateRequest, MachineNetwork, NetworkKind, Role,
 };
@@ -32,7 +34,7 @@ struct Spec {
     role: Role,
     image: Image,
     size: Size,
-    partition: String,
+    partition: PartitionId,
     machine: Option<Machine>,
     firewall_rules: Option<machine::FirewallRules>,
 }
@@ -56,7 +58,7 @@ async fn build_spec(
     };
     let size = super::get::<Size>(app, &req.sizeid).await.map_err(bad)?;
     Ok(Spec {
-        partition: req.partitionid.clone(),
+        partition: PartitionId::new(&req.partitionid),
         req,
         role,
         image,
@@ -156,9 +158,10 @@ async fn pick(app: &AppState, tx: &mut Tx, s: &Spec, project: &Project) -> ApiRe
     }
     let reservations = resv::for_allocation(&reserved, &s.size.id, &s.partition);
     // candidates are counted per rack (no row per machine), then one is claimed
-    let mut racks = machines::candidate_racks(tx, &s.partition, &s.size.id).await?;
+    let size = SizeId::new(&s.size.id);
+    let mut racks = machines::candidate_racks(tx, &s.partition, &size).await?;
     let tags_of = (!s.req.placement_tags.is_empty()).then_some(project.meta.id.as_str());
-    let placed = machines::placed(tx, &s.partition, &s.size.id, tags_of).await?;
+    let placed = machines::placed(tx, &s.partition, &size, tags_of).await?;
     loop {
         let pick = rand::thread_rng().gen::<u32>() as usize;
         let Some((rack, offset)) = allocation::choose_slot(
@@ -176,7 +179,7 @@ async fn pick(app: &AppState, tx: &mut Tx, s: &Spec, project: &Project) -> ApiRe
             )));
         };
         if let Some(id) =
-            machines::claim_in_rack(tx, backend, &s.partition, &s.size.id, &rack, offset).await?
+            machines::claim_in_rack(tx, backend, &s.partition, &size, &rack, offset).await?
         {
             return Ok(docs::must_get::<Machine>(tx, &id).await?.value);
         }
@@ -387,9 +390,9 @@ pub async fn free(app: &AppState, id: &str) -> ApiResult<Machine> {
     super::commands::queue(
         app,
         &mut tx,
-        &m.id,
-        &m.partitionid,
-        &["PXE", "RESET"],
+        &MachineId::new(&m.id),
+        &PartitionId::new(&m.partitionid),
+        &[BmcCommand::BootPxe, BmcCommand::PowerReset],
         "free machine called",
     )
     .await?;

@@ -9,7 +9,8 @@
 
 use chrono::{DateTime, Utc};
 use metal_domain::event::EventType;
-use metal_domain::machine::{is_planned_reboot, Machine, MachineBmcCommand, MachineResponse};
+use metal_domain::ids::{MachineId, PartitionId};
+use metal_domain::machine::{BmcCommand, Machine, MachineBmcCommand, MachineResponse};
 use metal_store::commands::QueuedCommand;
 use metal_store::{docs, Tx};
 
@@ -30,13 +31,13 @@ pub const WINDOW: i64 = 10;
 pub async fn queue(
     app: &AppState,
     tx: &mut Tx,
-    machine_id: &str,
-    partition_id: &str,
-    commands: &[&str],
+    machine_id: &MachineId,
+    partition_id: &PartitionId,
+    commands: &[BmcCommand],
     reason: &str,
 ) -> ApiResult<()> {
     for command in commands {
-        metal_store::commands::enqueue(tx, machine_id, partition_id, command, reason).await?;
+        metal_store::commands::enqueue(tx, machine_id, partition_id, *command, reason).await?;
     }
     metal_store::commands::notify(tx, app.store.backend(), partition_id).await?;
     Ok(())
@@ -54,7 +55,7 @@ pub fn wake(app: &AppState, partition_id: &str) {
 pub async fn power(
     app: &AppState,
     id: &str,
-    command: &str,
+    command: BmcCommand,
     description: Option<&str>,
     caller: &str,
 ) -> ApiResult<MachineResponse> {
@@ -67,11 +68,11 @@ pub async fn power(
             "machine {id} has no partition: no metal-bmc can reach its BMC"
         )));
     }
-    if is_planned_reboot(command) {
-        super::events::record(&mut tx, id, EventType::PlannedReboot, command, now).await?;
+    if command.is_planned_reboot() {
+        super::events::record(&mut tx, id, EventType::PlannedReboot, command.as_str(), now).await?;
     }
-    if let Some(led) = command.strip_prefix("LED-") {
-        m.ledstate.value = format!("LED-{led}");
+    if let Some(led) = command.led_state() {
+        m.ledstate.value = led.to_string();
         m.ledstate.description = description.unwrap_or_default().to_string();
         docs::update(&mut tx, &mut m, stored.revision).await?;
     }
@@ -79,10 +80,11 @@ pub async fn power(
         Some(d) if !d.is_empty() => format!("{caller}: {d}"),
         _ => caller.to_string(),
     };
-    queue(app, &mut tx, &m.id, &m.partitionid, &[command], &reason).await?;
+    let (machine, partition) = (MachineId::new(&m.id), PartitionId::new(&m.partitionid));
+    queue(app, &mut tx, &machine, &partition, &[command], &reason).await?;
     tx.commit().await.map_err(store_err)?;
     wake(app, &m.partitionid);
-    tracing::info!(machine = id, command, user = caller, "BMC command queued");
+    tracing::info!(machine = id, %command, user = caller, "BMC command queued");
     super::machine_view::view(app, m).await
 }
 
@@ -138,14 +140,14 @@ pub async fn ack(app: &AppState, partition_id: &str, seq: i64, error: &str) -> A
         Some(c) if error.is_empty() => {
             tracing::info!(
                 machine = c.machine_id,
-                command = c.command,
+                command = %c.command,
                 seq,
                 "BMC command done"
             )
         }
         Some(c) => tracing::warn!(
             machine = c.machine_id,
-            command = c.command,
+            command = %c.command,
             seq,
             error,
             "BMC command failed"
@@ -168,7 +170,7 @@ pub async fn of_machine(app: &AppState, machine_id: &str) -> ApiResult<Vec<Machi
             queued: metal_store::time::from_db(&c.created_at),
             delivered: t(&c.delivered_at),
             acknowledged: t(&c.acked_at),
-            command: c.command,
+            command: c.command.to_string(),
             reason: c.reason,
             agent: c.delivered_to,
             attempts: c.attempts,

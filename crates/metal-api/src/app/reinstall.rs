@@ -1,7 +1,9 @@
 //! Reinstall (§4.3): an allocated machine gets another image on its next install, keeping the
 //! disks its filesystem layout does not wipe on reinstall.
 
+use metal_domain::ids::{MachineId, PartitionId};
 use metal_domain::image::Image;
+use metal_domain::machine::BmcCommand;
 use metal_domain::machine::{Machine, MachineReinstallRequest, MachineStateValue};
 use metal_store::docs;
 
@@ -55,9 +57,9 @@ pub async fn reinstall(
     super::commands::queue(
         app,
         &mut tx,
-        &m.id,
-        &m.partitionid,
-        &["PXE", "CYCLE"],
+        &MachineId::new(&m.id),
+        &PartitionId::new(&m.partitionid),
+        &[BmcCommand::BootPxe, BmcCommand::PowerCycle],
         "reinstall",
     )
     .await?;

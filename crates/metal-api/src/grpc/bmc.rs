@@ -36,7 +36,7 @@ fn message(app: &AppState, c: &QueuedCommand, m: &Machine) -> pb::BmcCommand {
     pb::BmcCommand {
         seq: c.seq,
         machine_id: c.machine_id.clone(),
-        command: c.command.clone(),
+        command: c.command.to_string(),
         reason: c.reason.clone(),
         bmc: Some(pb::BmcConnection {
             address: m.ipmi.address.clone(),
@@ -101,7 +101,7 @@ impl BmcService for BmcServer {
                                 partition,
                                 agent = holder,
                                 machine = c.machine_id,
-                                command = c.command,
+                                command = %c.command,
                                 seq = c.seq,
                                 attempt = c.attempts,
                                 "BMC command delivered"

@@ -98,43 +98,43 @@ pub(super) fn action_routes(t: &mut RouteTable) {
             "/v1/machine/{id}/power/on",
             "machineOn",
             "sends a power-on to the machine",
-            "ON",
+            BmcCommand::PowerOn,
         ),
         (
             "/v1/machine/{id}/power/off",
             "machineOff",
             "sends a power-off to the machine",
-            "OFF",
+            BmcCommand::PowerOff,
         ),
         (
             "/v1/machine/{id}/power/reset",
             "machineReset",
             "sends a reset to the machine",
-            "RESET",
+            BmcCommand::PowerReset,
         ),
         (
             "/v1/machine/{id}/power/cycle",
             "machineCycle",
             "sends a power cycle to the machine",
-            "CYCLE",
+            BmcCommand::PowerCycle,
         ),
         (
             "/v1/machine/{id}/power/bios",
             "machineBios",
             "boots machine into BIOS",
-            "BIOS",
+            BmcCommand::BootBios,
         ),
         (
             "/v1/machine/{id}/power/disk",
             "machineDisk",
             "sets the machine's boot device to disk",
-            "DISK",
+            BmcCommand::BootDisk,
         ),
         (
             "/v1/machine/{id}/power/pxe",
             "machinePxe",
             "sets the machine's boot device to PXE",
-            "PXE",
+            BmcCommand::BootPxe,
         ),
     ] {
         t.add(
@@ -150,13 +150,13 @@ pub(super) fn action_routes(t: &mut RouteTable) {
             "/v1/machine/{id}/power/chassis-identify-led-on",
             "chassisIdentifyLEDOn",
             "sends a power-on to the chassis identify LED",
-            "LED-ON",
+            BmcCommand::LedOn,
         ),
         (
             "/v1/machine/{id}/power/chassis-identify-led-off",
             "chassisIdentifyLEDOff",
             "sends a power-off to the chassis identify LED",
-            "LED-OFF",
+            BmcCommand::LedOff,
         ),
     ] {
         t.add(
@@ -263,7 +263,7 @@ pub async fn machine_power(
     State(a): State<App>,
     Path(id): Path<String>,
     ext: Extensions,
-    command: &'static str,
+    command: BmcCommand,
     led: Option<axum::extract::Query<LedQuery>>,
 ) -> ApiResult<Json<MachineResponse>> {
     let description = led.as_ref().and_then(|q| q.description.as_deref());

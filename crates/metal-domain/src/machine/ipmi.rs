@@ -83,11 +83,6 @@ pub struct MachineBmcCommand {
     pub error: String,
 }
 
-/// Commands that reboot the machine: they are recorded as a `Planned Reboot` event first.
-pub fn is_planned_reboot(command: &str) -> bool {
-    matches!(command, "RESET" | "OFF" | "CYCLE")
-}
-
 impl MachineIpmiReports {
     /// The partition is required; every uuid must be a usable machine id and every BMC
     /// address an IP address.
