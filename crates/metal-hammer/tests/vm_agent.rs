@@ -11,8 +11,9 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use metal_testkit::osimage::{FileServer, OsImageBuilder};
-use metal_testkit::vm::{mac_for, DebianKernel, Disk, Initramfs, Nic, Vm};
+use metal_sim::fileserver::FileServer;
+use metal_sim::osimage::OsImageBuilder;
+use metal_sim::vm::{mac_for, DebianKernel, Disk, Initramfs, Nic, Vm};
 use metal_testkit::{Backend, TestApi};
 use serde_json::json;
 

@@ -140,7 +140,7 @@ fn check_host(bin_dir: &Path) -> anyhow::Result<()> {
     }
     let missing: Vec<String> = TOOLS
         .iter()
-        .filter(|(t, _)| metal_testkit::vm::initramfs::find_program(t).is_err())
+        .filter(|(t, _)| metal_sim::vm::initramfs::find_program(t).is_err())
         .map(|(t, p)| format!("{t} (package {p})"))
         .collect();
     if !missing.is_empty() {
@@ -150,8 +150,8 @@ fn check_host(bin_dir: &Path) -> anyhow::Result<()> {
         );
     }
     for f in [
-        metal_testkit::vm::qemu::OVMF_CODE,
-        metal_testkit::vm::qemu::OVMF_VARS,
+        metal_sim::vm::qemu::OVMF_CODE,
+        metal_sim::vm::qemu::OVMF_VARS,
     ] {
         if !Path::new(f).is_file() {
             bail!("{f} is missing (package ovmf)");
@@ -345,7 +345,7 @@ async fn bring_up(plan: &Plan, o: &UpOptions) -> anyhow::Result<State> {
     let ips: Vec<String> = machines.iter().map(|m| m.bmc_ip.to_string()).collect();
     let ips: Vec<&str> = ips.iter().map(String::as_str).collect();
     let leases = bmc_dir.join("dhcpd.leases");
-    std::fs::write(&leases, metal_testkit::ipmisim::lease_file(&ips))?;
+    std::fs::write(&leases, metal_sim::ipmisim::lease_file(&ips))?;
     spawn(
         Daemon::new("metal-bmc", bin("metal-bmc"))
             .netns(&mgmt)
@@ -614,7 +614,7 @@ pub async fn status(dir: &Path) -> anyhow::Result<String> {
 
 /// `metal-lab serve`: the OS image directory over HTTP inside the lab.
 pub async fn serve(dir: &Path, listen: SocketAddr) -> anyhow::Result<()> {
-    let server = metal_testkit::osimage::FileServer::start_on(dir, listen).await?;
+    let server = metal_sim::fileserver::FileServer::start_on(dir, listen).await?;
     tracing::info!(url = server.url(""), "serving {}", dir.display());
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {

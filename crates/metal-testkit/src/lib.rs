@@ -1,5 +1,6 @@
 //! Test harness: a metal-api in-process on port 0 with a fresh database of either backend, and
-//! an HTTP client that signs requests the way metal-stack's clients do.
+//! an HTTP client that signs requests the way metal-stack's clients do. Virtual hardware (VMs,
+//! the test OS image, BMCs, simulated machines) is in the `metal-sim` crate.
 //!
 //! PostgreSQL tests create their own database (`metal_test_<uuid>`) on the server named by
 //! `METAL_TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`) and drop
@@ -7,10 +8,6 @@
 //! nothing is skipped silently.
 
 mod client;
-pub mod ipmisim;
-pub mod osimage;
-pub mod sim;
-pub mod vm;
 
 use std::path::PathBuf;
 
@@ -18,38 +15,9 @@ use metal_api::{Config, RunningServer};
 use sqlx::Connection;
 
 pub use client::{Caller, TestClient, TestResponse};
-
-/// Whether a test whose external tool may be missing runs: `true` when the tool is there.
-/// Where the tests must run (`METAL_PRIVILEGED_TESTS=1` or `CI` set) a missing tool fails the
-/// test with `install`; elsewhere the test prints a loud SKIPPED line and returns.
-pub fn tool_or_skip(test: &str, present: bool, what: &str, install: &str) -> bool {
-    if present {
-        return true;
-    }
-    let required = std::env::var("METAL_PRIVILEGED_TESTS").as_deref() == Ok("1")
-        || std::env::var_os("CI").is_some();
-    assert!(!required, "{test}: {what} is required; {install}");
-    eprintln!("\n!!!! SKIPPED {test}: {what} not installed ({install}) !!!!\n");
-    false
-}
-
-/// The gate of tests that need root, namespaces, loop devices or qemu: they run only with
-/// `METAL_PRIVILEGED_TESTS=1` (elsewhere a SKIPPED line is printed), and then every tool
-/// `(program or path, Debian package)` must be installed: a missing one fails the test.
-pub fn privileged(test: &str, tools: &[(&str, &str)]) -> bool {
-    if std::env::var("METAL_PRIVILEGED_TESTS").as_deref() != Ok("1") {
-        eprintln!("SKIPPED {test}: needs root and METAL_PRIVILEGED_TESTS=1");
-        return false;
-    }
-    tools.iter().all(|(tool, pkg)| {
-        tool_or_skip(
-            test,
-            vm::initramfs::find_program(tool).is_ok(),
-            tool,
-            &format!("apt-get install {pkg}"),
-        )
-    })
-}
+/// The test gates and the polling helper live with the virtual hardware (metal-sim), so that
+/// the lab reaches them without this harness; tests reach them from here too.
+pub use metal_sim::{privileged, tool_or_skip, try_until, until, until_blocking, until_every};
 
 /// The database backends every suite runs against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use metal_bmc::agent::{grpc_channel, Agent, Settings};
 use metal_bmc::bmc::{Access, Credentials, Protocol};
-use metal_testkit::ipmisim::{free_udp_port, lease_file, tools_present, IpmiSim, SimBmc};
+use metal_sim::ipmisim::{free_udp_port, lease_file, tools_present, IpmiSim, SimBmc};
 use metal_testkit::{Backend, TestApi};
 use serde_json::{json, Value};
 

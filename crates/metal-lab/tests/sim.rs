@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use metal_testkit::sim::{Phase, SimConfig, SimHandle, Simulator};
+use metal_sim::sim::{Phase, SimConfig, SimHandle, Simulator};
 use metal_testkit::{backend_test, Backend, Caller, TestApi, TestClient};
 use serde_json::{json, Value};
 use tokio::net::{TcpListener, TcpStream};
@@ -395,30 +395,12 @@ async fn survives_a_metal_api_restart() {
     api.stop().await;
 }
 
-/// The `metal-lab` binary (crate metal-lab) beside this test's directory in cargo's target
-/// dir: `cargo test --workspace` builds it; `cargo test -p metal-testkit` alone needs
-/// `cargo build -p metal-lab` first.
-fn metal_lab_binary() -> std::path::PathBuf {
-    let exe = std::env::current_exe().expect("the test's path");
-    let bin = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .map(|d| d.join("metal-lab"))
-        .expect("cargo's target dir");
-    assert!(
-        bin.is_file(),
-        "{} is missing: build it with cargo build -p metal-lab (cargo test --workspace does)",
-        bin.display()
-    );
-    bin
-}
-
 /// `metal-lab sim` registers machines and exits 0 on SIGTERM.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metal_lab_binary_runs_until_sigterm() {
     let api = TestApi::start(Backend::Sqlite).await.unwrap();
     world(&api).await;
-    let mut child = tokio::process::Command::new(metal_lab_binary())
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_metal-lab"))
         .args([
             "sim",
             "--machines",
