@@ -4,8 +4,9 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
+use anyhow::{anyhow, bail, Context};
 use metal_client::{Client, HmacAuthType, Method};
+use metal_sim::poll::try_until;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -435,23 +436,34 @@ async fn bring_up(plan: &Plan, o: &UpOptions) -> anyhow::Result<State> {
         }))
         .collect();
     for (what, path) in &known {
-        loop {
-            let r: Result<Value, _> = client.request::<(), Value>(Method::GET, path, None).await;
-            if r.is_ok() {
-                break;
-            }
-            for (name, pid) in daemons(plan) {
-                if !procs::alive(pid) {
-                    bail!(
+        // done when it is there (Ok) or a daemon stopped (Err)
+        let found = try_until(
+            what,
+            deadline.saturating_duration_since(Instant::now()),
+            Duration::from_millis(500),
+            async || {
+                let r: Result<Value, _> =
+                    client.request::<(), Value>(Method::GET, path, None).await;
+                if r.is_ok() {
+                    return Some(Ok(()));
+                }
+                let stopped = daemons(plan)
+                    .into_iter()
+                    .find(|(_, pid)| !procs::alive(*pid));
+                stopped.map(|(name, _)| {
+                    Err(anyhow!(
                         "{name} stopped; see {}/{name}.log",
                         plan.log_dir().display()
-                    );
-                }
-            }
-            if Instant::now() > deadline {
-                bail!("{what} is not in metal-api after 90 s (metal-core and metal-bmc register them)");
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
+                    ))
+                })
+            },
+        )
+        .await;
+        match found {
+            Ok(r) => r?,
+            Err(_) => bail!(
+                "{what} is not in metal-api after 90 s (metal-core and metal-bmc register them)"
+            ),
         }
     }
     step(
@@ -468,16 +480,14 @@ async fn bring_up(plan: &Plan, o: &UpOptions) -> anyhow::Result<State> {
 }
 
 async fn wait_healthy(c: &Client, limit: Duration) -> anyhow::Result<()> {
-    let deadline = Instant::now() + limit;
-    loop {
-        match c.health().await {
-            Ok(_) => return Ok(()),
-            Err(e) if Instant::now() > deadline => {
-                bail!("metal-api is not healthy after {limit:?}: {e}")
-            }
-            Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
-        }
-    }
+    try_until(
+        "metal-api to be healthy",
+        limit,
+        Duration::from_millis(250),
+        async || c.health().await.map(|_| ()),
+    )
+    .await?;
+    Ok(())
 }
 
 /// `POST /v1/machine/{id}/power/{on|off|reset|cycle}`: metal-bmc carries it out.

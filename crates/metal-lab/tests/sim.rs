@@ -3,27 +3,18 @@
 //! and phone home, freed ones come back to waiting; the simulator survives metal-api
 //! connections breaking; the `metal-lab` binary runs until SIGTERM and exits 0.
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use metal_sim::poll::equals;
 use metal_sim::sim::{Phase, SimConfig, SimHandle, Simulator};
-use metal_testkit::{backend_test, Backend, Caller, TestApi, TestClient};
+use metal_testkit::{backend_test, until, Backend, Caller, TestApi, TestClient};
 use serde_json::{json, Value};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::{JoinHandle, JoinSet};
 
 const DEADLINE: Duration = Duration::from_secs(60);
-
-/// Polls `f` until it holds; fails the test at the deadline.
-async fn until<F: Future<Output = bool>>(what: &str, mut f: impl FnMut() -> F) {
-    let deadline = Instant::now() + DEADLINE;
-    while !f().await {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 /// Tenant and projects, partition `fra` with a boot configuration, a private super network,
 /// a size that matches the simulated hardware (4 cores, 64 GiB, 100 GiB), an image, a
@@ -141,9 +132,10 @@ backend_test!(six_machines_in_two_racks, |api| {
         .unwrap();
     let h = sim.handle();
     h.wait_for_count(Phase::Waiting, 6, DEADLINE).await.unwrap();
-    until_value("6 allocatable machines", || allocatable(&c))
-        .await_eq(6)
-        .await;
+    until("6 allocatable machines", DEADLINE, async || {
+        equals(allocatable(&c).await, 6)
+    })
+    .await;
 
     // the cabling: every leaf has three machines, every machine its rack and size
     assert_eq!(h.switches().len(), 4);
@@ -167,7 +159,7 @@ backend_test!(six_machines_in_two_racks, |api| {
         allocated.push(allocate(&c, &tenant, &format!("web-{i}")).await);
     }
     for id in &allocated {
-        until(&format!("{id} installed and phoned home"), || {
+        until(&format!("{id} installed and phoned home"), DEADLINE, || {
             installed_and_phoned_home(&c, id)
         })
         .await;
@@ -208,19 +200,20 @@ backend_test!(six_machines_in_two_racks, |api| {
             .status,
         200
     );
-    until("the freed machine waiting again", || {
+    until("the freed machine waiting again", DEADLINE, || {
         waiting_again(&c, &h, &allocated[0])
     })
     .await;
     // freed through the handle: rebooted at once
     h.free(&allocated[1]).await.unwrap();
-    until("the second freed machine waiting again", || {
+    until("the second freed machine waiting again", DEADLINE, || {
         waiting_again(&c, &h, &allocated[1])
     })
     .await;
-    until_value("5 allocatable machines", || allocatable(&c))
-        .await_eq(5)
-        .await;
+    until("5 allocatable machines", DEADLINE, async || {
+        equals(allocatable(&c).await, 5)
+    })
+    .await;
     let info = h.machines();
     for id in &allocated[..2] {
         let m = info.iter().find(|m| &m.id == id).unwrap();
@@ -244,7 +237,7 @@ backend_test!(six_machines_in_two_racks, |api| {
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!(r.body["allocation"]["reinstall"], true);
-    until("the reinstall to be reported", || {
+    until("the reinstall to be reported", DEADLINE, || {
         let c = c.clone();
         let id = id.clone();
         async move {
@@ -258,39 +251,6 @@ backend_test!(six_machines_in_two_racks, |api| {
 
     sim.stop().await;
 });
-
-/// `until_value("…", || f()).await_eq(x)`: polls `f` until it returns `x`.
-struct Until<'a, F> {
-    what: &'a str,
-    f: F,
-}
-
-fn until_value<F>(what: &str, f: F) -> Until<'_, F> {
-    Until { what, f }
-}
-
-impl<F> Until<'_, F> {
-    async fn await_eq<Fut, T>(mut self, expected: T)
-    where
-        F: FnMut() -> Fut,
-        Fut: Future<Output = T>,
-        T: PartialEq + std::fmt::Debug,
-    {
-        let deadline = Instant::now() + DEADLINE;
-        loop {
-            let got = (self.f)().await;
-            if got == expected {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {}: {got:?}, expected {expected:?}",
-                self.what
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-}
 
 /// A TCP proxy in front of metal-api's gRPC port that can be taken down (every connection
 /// reset, the port closed) and brought back on the same port: a metal-api restart as its
@@ -357,24 +317,27 @@ async fn survives_a_metal_api_restart() {
         .unwrap();
     let h = sim.handle();
     h.wait_for_count(Phase::Waiting, 2, DEADLINE).await.unwrap();
-    until_value("2 allocatable machines", || allocatable(&c))
-        .await_eq(2)
-        .await;
+    until("2 allocatable machines", DEADLINE, async || {
+        equals(allocatable(&c).await, 2)
+    })
+    .await;
 
     proxy.down().await;
     // metal-api notices the streams are gone: nothing is allocatable while the port is closed
-    until_value("no allocatable machine", || allocatable(&c))
-        .await_eq(0)
-        .await;
+    until("no allocatable machine", DEADLINE, async || {
+        equals(allocatable(&c).await, 0)
+    })
+    .await;
     tokio::time::sleep(Duration::from_millis(700)).await;
     proxy.up().await;
 
     // the Wait streams are reopened
-    until_value("2 allocatable machines again", || allocatable(&c))
-        .await_eq(2)
-        .await;
+    until("2 allocatable machines again", DEADLINE, async || {
+        equals(allocatable(&c).await, 2)
+    })
+    .await;
     let id = allocate(&c, &tenant, "after-restart").await;
-    until("the machine installed after the restart", || {
+    until("the machine installed after the restart", DEADLINE, || {
         installed_and_phoned_home(&c, &id)
     })
     .await;
@@ -388,9 +351,12 @@ async fn survives_a_metal_api_restart() {
     );
     // dropping the simulator stops it: the Wait stream of the other machine closes
     drop(sim);
-    until_value("no allocatable machine after the drop", || allocatable(&c))
-        .await_eq(0)
-        .await;
+    until(
+        "no allocatable machine after the drop",
+        DEADLINE,
+        async || equals(allocatable(&c).await, 0),
+    )
+    .await;
     proxy.down().await;
     api.stop().await;
 }
@@ -443,27 +409,26 @@ async fn metal_lab_binary_runs_until_sigterm() {
         }
     }
     let c = api.client(Caller::View);
-    until_value("2 machines registered and waiting", || {
-        let c = c.clone();
-        async move {
-            let r = c.get("v1/machine").await;
-            r.body
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter(|m| {
-                    m["size"]["id"] == "n1-medium-x86"
-                        && m["rackid"] == "fra-rack01"
-                        && newest_event(m) == "Waiting"
-                })
-                .count()
-        }
+    until("2 machines registered and waiting", DEADLINE, async || {
+        let r = c.get("v1/machine").await;
+        let waiting = r
+            .body
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|m| {
+                m["size"]["id"] == "n1-medium-x86"
+                    && m["rackid"] == "fra-rack01"
+                    && newest_event(m) == "Waiting"
+            })
+            .count();
+        equals(waiting, 2)
     })
-    .await_eq(2)
     .await;
-    until_value("allocatable machines", || allocatable(&c))
-        .await_eq(2)
-        .await;
+    until("allocatable machines", DEADLINE, async || {
+        equals(allocatable(&c).await, 2)
+    })
+    .await;
 
     let pid = child.id().unwrap();
     let kill = std::process::Command::new("kill")
@@ -484,8 +449,11 @@ async fn metal_lab_binary_runs_until_sigterm() {
     assert!(log.contains("stopping the simulation"), "{log}");
     assert!(log.contains("machines at stop: waiting=2"), "{log}");
     // the Wait streams are closed: metal-api no longer offers the machines
-    until_value("no allocatable machine after the exit", || allocatable(&c))
-        .await_eq(0)
-        .await;
+    until(
+        "no allocatable machine after the exit",
+        DEADLINE,
+        async || equals(allocatable(&c).await, 0),
+    )
+    .await;
     api.stop().await;
 }

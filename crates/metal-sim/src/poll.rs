@@ -3,7 +3,8 @@
 //! naming what was awaited, the deadline and the last state seen when the deadline passes.
 //!
 //! `f` returns a [`Poll`]: `bool` (done or not yet), `Option<T>` (done with a value) or
-//! `Result<T, E>` (done with a value, or not yet, with the error shown on timeout).
+//! `Result<T, E>` (done with a value, or not yet, with the error shown on timeout);
+//! [`equals`] makes one that compares.
 //!
 //! ```no_run
 //! # async fn demo(ready: impl Fn() -> bool) {
@@ -16,6 +17,10 @@
 //! [`until_every`] takes the interval; [`try_until`] returns [`TimedOut`] instead of panicking
 //! (for the harness and the lab); [`until_blocking`] and [`try_until_blocking`] poll a
 //! synchronous `f` on the current thread.
+//!
+//! In a task given to `tokio::spawn`, let `f` own what it captures
+//! (`move || std::future::ready(n.load(SeqCst) > 0)`): a closure that borrows makes the task's
+//! future not `Send` ("implementation of `Send` is not general enough", a compiler limitation).
 
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -108,11 +113,14 @@ pub async fn try_until<P: Poll>(
     interval: Duration,
     mut f: impl AsyncFnMut() -> P,
 ) -> Result<P::Output, TimedOut> {
+    // owned: a borrowed `what` held across the awaits makes the future not `Send` for
+    // `tokio::spawn` ("implementation of `Send` is not general enough")
+    let what = what.to_string();
     let end = Instant::now() + deadline;
     loop {
         match f().await.ready() {
             Ok(v) => return Ok(v),
-            Err(last) if Instant::now() >= end => return Err(timed_out(what, deadline, last)),
+            Err(last) if Instant::now() >= end => return Err(timed_out(&what, deadline, last)),
             Err(_) => tokio::time::sleep(interval).await,
         }
     }
@@ -142,6 +150,16 @@ pub fn try_until_blocking<P: Poll>(
             Err(last) if Instant::now() >= end => return Err(timed_out(what, deadline, last)),
             Err(_) => std::thread::sleep(interval),
         }
+    }
+}
+
+/// A poll that is done when `got == expected`, and shows both while it is not:
+/// `until("2 machines", d, async || equals(count().await, 2))`.
+pub fn equals<T: PartialEq + fmt::Debug>(got: T, expected: T) -> Result<(), String> {
+    if got == expected {
+        Ok(())
+    } else {
+        Err(format!("{got:?}, expected {expected:?}"))
     }
 }
 
@@ -203,5 +221,11 @@ mod tests {
         });
         let e = try_until_blocking("never", 5 * MS, MS, || None::<()>).unwrap_err();
         assert_eq!(e.to_string(), "timed out after 5ms waiting for never");
+    }
+
+    #[test]
+    fn equals_shows_both_values() {
+        assert_eq!(equals(2, 2), Ok(()));
+        assert_eq!(equals(1, 2), Err("1, expected 2".to_string()));
     }
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use metal_bmc::agent::{grpc_channel, Agent, Settings};
 use metal_bmc::bmc::{Access, Credentials, Protocol};
 use metal_sim::ipmisim::{free_udp_port, lease_file, tools_present, IpmiSim, SimBmc};
-use metal_testkit::{Backend, TestApi};
+use metal_testkit::{until, until_every, Backend, TestApi};
 use serde_json::{json, Value};
 
 const U1: &str = "6a1c0e4e-0b7a-4f65-9a3b-1f0000000001";
@@ -49,13 +49,12 @@ impl Ctl {
     }
 }
 
-async fn eventually(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
+/// How long the test waits for the simulated BMCs.
+const DEADLINE: Duration = Duration::from_secs(15);
+/// How long and how often it asks metal-api for what metal-bmc reported (100 times, 100 ms
+/// apart).
+const RETRIES: Duration = Duration::from_secs(10);
+const RETRY: Duration = Duration::from_millis(100);
 
 fn row_of<'a>(table: &'a str, id: &str) -> &'a str {
     table
@@ -147,22 +146,22 @@ async fn power_and_reports(backend: Backend) {
     let consumer = tokio::spawn(agent.clone().commands(stop_rx));
 
     ctl.ok(&["machine", "power", "on", U1]).await;
-    eventually("machine 1 powered on", || sim1.powered()).await;
+    until("machine 1 powered on", DEADLINE, async || sim1.powered()).await;
     // the agent reports the machine right after the command
-    let mut on = false;
-    for _ in 0..100 {
-        let t = ctl.ok(&["machine", "ipmi", U1]).await;
-        if row_of(&t, U1).contains(" ON ") {
-            on = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(on, "metalctl machine ipmi shows the machine ON");
+    until_every(
+        "metalctl machine ipmi to show the machine ON",
+        RETRIES,
+        RETRY,
+        async || {
+            let t = ctl.ok(&["machine", "ipmi", U1]).await;
+            row_of(&t, U1).contains(" ON ")
+        },
+    )
+    .await;
 
     let t0 = Instant::now();
     ctl.ok(&["machine", "power", "off", U1]).await;
-    eventually("machine 1 powered off", || !sim1.powered()).await;
+    until("machine 1 powered off", DEADLINE, async || !sim1.powered()).await;
     let off_after = t0.elapsed();
     eprintln!("power off took {off_after:?} from metalctl to the simulated BMC");
     agent.report_once().await.unwrap();
@@ -177,14 +176,14 @@ async fn power_and_reports(backend: Backend) {
     );
 
     ctl.ok(&["machine", "power", "pxe", U2]).await;
-    eventually("machine 2 boots from PXE", || {
+    until("machine 2 boots from PXE", DEADLINE, async || {
         sim2.boot_device().as_deref() == Some("pxe")
     })
     .await;
     assert!(!sim2.powered(), "pxe does not power the machine on");
     ctl.ok(&["machine", "identify", "on", U2, "-d", "replace disk"])
         .await;
-    eventually("identify LED of machine 2", || {
+    until("identify LED of machine 2", DEADLINE, async || {
         sim2.chassis_log().contains("identify")
     })
     .await;
@@ -194,10 +193,13 @@ async fn power_and_reports(backend: Backend) {
 
     // free: PXE, then RESET, in this order, one after the other
     ctl.ok(&["machine", "power", "on", U2]).await;
-    eventually("machine 2 on", || sim2.powered()).await;
+    until("machine 2 on", DEADLINE, async || sim2.powered()).await;
     std::fs::remove_file(sim2.dir().join("boot")).unwrap();
     ctl.ok(&["machine", "rm", U2]).await;
-    eventually("reset of machine 2", || sim2.dir().join("resets").exists()).await;
+    until("reset of machine 2", DEADLINE, async || {
+        sim2.dir().join("resets").exists()
+    })
+    .await;
     assert_eq!(sim2.boot_device().as_deref(), Some("pxe"));
     let log = sim2.chassis_log();
     let boot_at = log.rfind("set boot pxe").expect("boot set");
@@ -205,21 +207,18 @@ async fn power_and_reports(backend: Backend) {
     assert!(boot_at < reset_at, "PXE before RESET:\n{log}");
 
     // every command acknowledged without error
-    let mut done = false;
-    let mut last = Vec::new();
-    for _ in 0..100 {
+    let c = until_every("every command acknowledged", RETRIES, RETRY, async || {
         let v = api.admin().get(&format!("v1/machine/{U2}/ipmi")).await;
         let c = v.body["bmc_commands"].as_array().unwrap().clone();
         assert!(c.len() >= 5, "PXE, LED-ON, ON, PXE, RESET: {c:?}");
-        last = c.clone();
         if c.iter().all(|c| c["acknowledged"].is_string()) {
-            assert!(c.iter().all(|c| c["error"] == ""), "{c:?}");
-            done = true;
-            break;
+            Ok(c)
+        } else {
+            Err(format!("{c:?}"))
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(done, "commands acknowledged: {last:?}");
+    })
+    .await;
+    assert!(c.iter().all(|c| c["error"] == ""), "{c:?}");
 
     let _ = stop_tx.send(true);
     consumer.await.unwrap();
