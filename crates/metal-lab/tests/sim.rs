@@ -9,10 +9,8 @@ use std::time::Duration;
 
 use metal_sim::poll::equals;
 use metal_sim::sim::{Phase, SimConfig, SimHandle, Simulator};
-use metal_testkit::{backend_test, until, Backend, Caller, TestApi, TestClient};
+use metal_testkit::{backend_test, until, Backend, Caller, FaultProxy, TestApi, TestClient};
 use serde_json::{json, Value};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::task::{JoinHandle, JoinSet};
 
 const DEADLINE: Duration = Duration::from_secs(60);
 
@@ -252,57 +250,6 @@ backend_test!(six_machines_in_two_racks, |api| {
     sim.stop().await;
 });
 
-/// A TCP proxy in front of metal-api's gRPC port that can be taken down (every connection
-/// reset, the port closed) and brought back on the same port: a metal-api restart as its
-/// clients see it.
-struct Proxy {
-    addr: SocketAddr,
-    target: SocketAddr,
-    task: Option<JoinHandle<()>>,
-}
-
-impl Proxy {
-    async fn start(target: SocketAddr) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let mut p = Self {
-            addr,
-            target,
-            task: None,
-        };
-        p.serve(listener);
-        p
-    }
-
-    fn serve(&mut self, listener: TcpListener) {
-        let target = self.target;
-        self.task = Some(tokio::spawn(async move {
-            let mut conns = JoinSet::new();
-            while let Ok((mut inbound, _)) = listener.accept().await {
-                conns.spawn(async move {
-                    if let Ok(mut outbound) = TcpStream::connect(target).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-                    }
-                });
-            }
-        }));
-    }
-
-    /// Resets every connection and closes the port.
-    async fn down(&mut self) {
-        if let Some(t) = self.task.take() {
-            t.abort();
-            let _ = t.await;
-        }
-    }
-
-    /// Listens on the same port again.
-    async fn up(&mut self) {
-        let listener = TcpListener::bind(self.addr).await.unwrap();
-        self.serve(listener);
-    }
-}
-
 /// The gRPC connections break and the port is closed for a while, as when metal-api restarts:
 /// the machines keep waiting (Wait reopened), and an allocation afterwards installs. Dropping
 /// the simulator stops it.
@@ -311,8 +258,8 @@ async fn survives_a_metal_api_restart() {
     let api = TestApi::start(Backend::Sqlite).await.unwrap();
     let tenant = world(&api).await;
     let c = api.client(Caller::Edit);
-    let mut proxy = Proxy::start(api.server.grpc_addr).await;
-    let sim = Simulator::start(config(&api, proxy.addr, 2, 1))
+    let mut proxy = FaultProxy::start(api.server.grpc_addr).await.unwrap();
+    let sim = Simulator::start(config(&api, proxy.addr(), 2, 1))
         .await
         .unwrap();
     let h = sim.handle();
@@ -329,7 +276,7 @@ async fn survives_a_metal_api_restart() {
     })
     .await;
     tokio::time::sleep(Duration::from_millis(700)).await;
-    proxy.up().await;
+    proxy.up().await.unwrap();
 
     // the Wait streams are reopened
     until("2 allocatable machines again", DEADLINE, async || {

@@ -1,6 +1,7 @@
-//! Test harness: a metal-api in-process on port 0 with a fresh database of either backend, and
-//! an HTTP client that signs requests the way metal-stack's clients do. Virtual hardware (VMs,
-//! the test OS image, BMCs, simulated machines) is in the `metal-sim` crate.
+//! Test harness: a metal-api in-process on port 0 with a fresh database of either backend, an
+//! HTTP client that signs requests the way metal-stack's clients do, and a TCP proxy that
+//! breaks connections on demand ([`FaultProxy`]). Virtual hardware (VMs, the test OS image,
+//! BMCs, simulated machines) is in the `metal-sim` crate.
 //!
 //! PostgreSQL tests create their own database (`metal_test_<uuid>`) on the server named by
 //! `METAL_TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`) and drop
@@ -8,6 +9,7 @@
 //! nothing is skipped silently.
 
 mod client;
+mod proxy;
 
 use std::path::PathBuf;
 
@@ -18,6 +20,7 @@ pub use client::{Caller, TestClient, TestResponse};
 /// The test gates and the polling helper live with the virtual hardware (metal-sim), so that
 /// the lab reaches them without this harness; tests reach them from here too.
 pub use metal_sim::{privileged, tool_or_skip, try_until, until, until_blocking, until_every};
+pub use proxy::FaultProxy;
 
 /// The database backends every suite runs against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
