@@ -4,50 +4,20 @@
 //! queue, over metal-api's gRPC command stream; `metalctl machine ipmi` shows the result.
 //! Runs on SQLite and PostgreSQL. Needs ipmi_sim and ipmitool (required in CI).
 
+mod driver;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use driver::{row_of, Ctl};
 use metal_bmc::agent::{grpc_channel, Agent, Settings};
 use metal_bmc::bmc::{Access, Credentials, Protocol};
 use metal_sim::ipmisim::{free_udp_port, lease_file, tools_present, IpmiSim, SimBmc};
 use metal_testkit::{until, until_every, Backend, TestApi};
-use serde_json::{json, Value};
+use serde_json::json;
 
 const U1: &str = "6a1c0e4e-0b7a-4f65-9a3b-1f0000000001";
 const U2: &str = "6a1c0e4e-0b7a-4f65-9a3b-1f0000000002";
-
-struct Ctl {
-    url: String,
-    key: String,
-    home: tempfile::TempDir,
-}
-
-impl Ctl {
-    async fn ok(&self, args: &[&str]) -> String {
-        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_metalctl"))
-            .args(args)
-            .env("HOME", self.home.path())
-            .env("METALCTL_API_URL", &self.url)
-            .env("METALCTL_HMAC", &self.key)
-            .env_remove("METALCTL_API_TOKEN")
-            .stdin(std::process::Stdio::null())
-            .output()
-            .await
-            .expect("metalctl runs");
-        assert!(
-            out.status.success(),
-            "metalctl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    async fn json(&self, args: &[&str]) -> Value {
-        let mut all = args.to_vec();
-        all.extend(["-o", "json"]);
-        serde_json::from_str(&self.ok(&all).await).unwrap()
-    }
-}
 
 /// How long the test waits for the simulated BMCs.
 const DEADLINE: Duration = Duration::from_secs(15);
@@ -55,13 +25,6 @@ const DEADLINE: Duration = Duration::from_secs(15);
 /// apart).
 const RETRIES: Duration = Duration::from_secs(10);
 const RETRY: Duration = Duration::from_millis(100);
-
-fn row_of<'a>(table: &'a str, id: &str) -> &'a str {
-    table
-        .lines()
-        .find(|l| l.starts_with(id))
-        .unwrap_or_else(|| panic!("no row for {id} in\n{table}"))
-}
 
 async fn power_and_reports(backend: Backend) {
     if !tools_present("power_and_reports") {
@@ -125,18 +88,14 @@ async fn power_and_reports(backend: Backend) {
     assert_eq!(created, [U1, U2]);
     assert!(started.elapsed() < Duration::from_secs(20));
 
-    let ctl = Ctl {
-        url: api.url(),
-        key: api.keys.admin.clone(),
-        home: tempfile::tempdir().unwrap(),
-    };
-    let table = ctl.ok(&["machine", "ipmi"]).await;
+    let ctl = Ctl::admin(&api);
+    let table = ctl.ok_async(&["machine", "ipmi"]).await;
     let row = row_of(&table, U1);
     assert!(row.contains("OFF"), "{row}");
     assert!(row.contains("127.0.0.11:623"), "{row}");
     assert!(row.contains("X11-SIM"), "{row}");
     assert!(row.contains("3.14"), "BMC firmware in {row}");
-    let one = ctl.json(&["machine", "ipmi", U2]).await;
+    let one = ctl.json_async(&["machine", "ipmi", U2]).await;
     assert_eq!(one[0]["ipmi"]["fru"]["product_serial"], "PS-2");
     assert_eq!(one[0]["ipmi"]["fru"]["board_mfg_serial"], "BS-2");
     assert_eq!(one[0]["ipmi"]["fru"]["chassis_part_serial"], "CH-1");
@@ -145,7 +104,7 @@ async fn power_and_reports(backend: Backend) {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let consumer = tokio::spawn(agent.clone().commands(stop_rx));
 
-    ctl.ok(&["machine", "power", "on", U1]).await;
+    ctl.ok_async(&["machine", "power", "on", U1]).await;
     until("machine 1 powered on", DEADLINE, async || sim1.powered()).await;
     // the agent reports the machine right after the command
     until_every(
@@ -153,21 +112,21 @@ async fn power_and_reports(backend: Backend) {
         RETRIES,
         RETRY,
         async || {
-            let t = ctl.ok(&["machine", "ipmi", U1]).await;
+            let t = ctl.ok_async(&["machine", "ipmi", U1]).await;
             row_of(&t, U1).contains(" ON ")
         },
     )
     .await;
 
     let t0 = Instant::now();
-    ctl.ok(&["machine", "power", "off", U1]).await;
+    ctl.ok_async(&["machine", "power", "off", U1]).await;
     until("machine 1 powered off", DEADLINE, async || !sim1.powered()).await;
     let off_after = t0.elapsed();
     eprintln!("power off took {off_after:?} from metalctl to the simulated BMC");
     agent.report_once().await.unwrap();
-    let t = ctl.ok(&["machine", "ipmi", U1]).await;
+    let t = ctl.ok_async(&["machine", "ipmi", U1]).await;
     assert!(row_of(&t, U1).contains("OFF"), "{t}");
-    let m = ctl.json(&["machine", "describe", U1]).await;
+    let m = ctl.json_async(&["machine", "describe", U1]).await;
     let log = m["events"]["log"].as_array().unwrap();
     assert!(
         log.iter()
@@ -175,27 +134,27 @@ async fn power_and_reports(backend: Backend) {
         "{log:?}"
     );
 
-    ctl.ok(&["machine", "power", "pxe", U2]).await;
+    ctl.ok_async(&["machine", "power", "pxe", U2]).await;
     until("machine 2 boots from PXE", DEADLINE, async || {
         sim2.boot_device().as_deref() == Some("pxe")
     })
     .await;
     assert!(!sim2.powered(), "pxe does not power the machine on");
-    ctl.ok(&["machine", "identify", "on", U2, "-d", "replace disk"])
+    ctl.ok_async(&["machine", "identify", "on", U2, "-d", "replace disk"])
         .await;
     until("identify LED of machine 2", DEADLINE, async || {
         sim2.chassis_log().contains("identify")
     })
     .await;
-    let m = ctl.json(&["machine", "describe", U2]).await;
+    let m = ctl.json_async(&["machine", "describe", U2]).await;
     assert_eq!(m["ledstate"]["value"], "LED-ON");
     assert_eq!(m["ledstate"]["description"], "replace disk");
 
     // free: PXE, then RESET, in this order, one after the other
-    ctl.ok(&["machine", "power", "on", U2]).await;
+    ctl.ok_async(&["machine", "power", "on", U2]).await;
     until("machine 2 on", DEADLINE, async || sim2.powered()).await;
     std::fs::remove_file(sim2.dir().join("boot")).unwrap();
-    ctl.ok(&["machine", "rm", U2]).await;
+    ctl.ok_async(&["machine", "rm", U2]).await;
     until("reset of machine 2", DEADLINE, async || {
         sim2.dir().join("resets").exists()
     })
