@@ -171,8 +171,10 @@ impl TestApi {
     }
 }
 
-/// Inserts a machine row referring to catalog entities (machines are registered by the
-/// machine lifecycle; the catalog tests only need the references).
+/// Inserts a machine referring to catalog entities through the store's document layer
+/// (machines are registered by the machine lifecycle; the catalog tests only need the
+/// references): `hardware` in the wire shape of `v1.MachineHardware`, a project or image as an
+/// allocation to them.
 pub async fn insert_machine(
     store: &metal_store::Store,
     id: &str,
@@ -182,46 +184,39 @@ pub async fn insert_machine(
     image: Option<&str>,
     hardware: serde_json::Value,
 ) -> anyhow::Result<()> {
-    let doc = serde_json::json!({ "id": id, "hardware": hardware }).to_string();
-    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    use metal_domain::machine::{Allocation, Machine};
+    let allocation = (project.is_some() || image.is_some()).then(|| Allocation {
+        project: project.unwrap_or_default().to_string(),
+        imageid: image.unwrap_or_default().to_string(),
+        ..Default::default()
+    });
+    let mut m = Machine {
+        id: id.to_string(),
+        partitionid: partition.unwrap_or_default().to_string(),
+        sizeid: size.unwrap_or_default().to_string(),
+        hardware: serde_json::from_value(hardware)?,
+        allocation,
+        ..Default::default()
+    };
     let mut tx = store.begin().await?;
-    sqlx::query(
-        "INSERT INTO machines (id, doc, revision, created_at, changed_at, partition_id, size_id, project_id, image_id) \
-         VALUES ($1, $2, 1, $3, $3, $4, $5, $6, $7)",
-    )
-    .bind(id)
-    .bind(doc)
-    .bind(now)
-    .bind(partition.map(str::to_string))
-    .bind(size.map(str::to_string))
-    .bind(project.map(str::to_string))
-    .bind(image.map(str::to_string))
-    .execute(&mut *tx)
-    .await?;
+    metal_store::docs::insert(&mut tx, &mut m).await?;
     tx.commit().await?;
     Ok(())
 }
 
 /// Sets the BMC data of a stored machine as metal-bmc's reports leave it (`ipmi` in the wire
-/// shape of `v1.MachineIPMI`), bumping the revision like every write.
+/// shape of `v1.MachineIPMI`), through the store's document layer like every write.
 pub async fn set_machine_ipmi(
     store: &metal_store::Store,
     id: &str,
     ipmi: serde_json::Value,
 ) -> anyhow::Result<()> {
-    use sqlx::Row;
+    use metal_domain::machine::Machine;
     let mut tx = store.begin().await?;
-    let row = sqlx::query("SELECT doc FROM machines WHERE id = $1")
-        .bind(id)
-        .fetch_one(&mut *tx)
-        .await?;
-    let mut doc: serde_json::Value = serde_json::from_str(&row.try_get::<String, _>(0)?)?;
-    doc["ipmi"] = ipmi;
-    sqlx::query("UPDATE machines SET doc = $1, revision = revision + 1 WHERE id = $2")
-        .bind(doc.to_string())
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+    let stored = metal_store::docs::must_get::<Machine>(&mut tx, id).await?;
+    let mut m = stored.value;
+    m.ipmi = serde_json::from_value(ipmi)?;
+    metal_store::docs::update(&mut tx, &mut m, stored.revision).await?;
     tx.commit().await?;
     Ok(())
 }
