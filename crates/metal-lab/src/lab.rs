@@ -1,4 +1,4 @@
-//! `metal-lab up`, `status`, `env` and `down`.
+//! `metal-lab up` and `env` (the lab's [`State`]); `status` and `down` are in their own modules.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -17,6 +17,9 @@ use crate::plan::{
 };
 use crate::procs::{self, Daemon};
 use crate::{artifacts, machine, net, seed};
+
+pub use crate::down::down;
+pub use crate::status::{daemons, status};
 
 /// What `up` decided and later commands need; `lab.json` in the lab directory (mode 0600: it
 /// holds the HMAC keys).
@@ -496,130 +499,6 @@ pub async fn power(c: &Client, uuid: &str, what: &str) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("power {what} {uuid}: {e}"))?;
     Ok(())
-}
-
-/// The daemons with pid files: (name, pid).
-pub fn daemons(plan: &Plan) -> Vec<(String, i32)> {
-    let Ok(entries) = std::fs::read_dir(plan.run_dir()) else {
-        return Vec::new();
-    };
-    let mut v: Vec<(String, i32)> = entries
-        .filter_map(Result::ok)
-        .filter_map(|e| {
-            let name = e.file_name().to_str()?.strip_suffix(".pid")?.to_string();
-            let pid = procs::pid_of(&plan.run_dir(), &name)?;
-            Some((name, pid))
-        })
-        .collect();
-    v.sort();
-    v
-}
-
-/// Removes the lab: every process (by pid file, inside its namespaces, or naming its
-/// directory), the namespaces with every link in them, and the lab directory. Works on a lab
-/// whose `up` failed or crashed, and on one that is already gone.
-pub fn down(name: &str, dir: &Path, quiet: bool) -> anyhow::Result<()> {
-    crate::plan::validate_name(name)?;
-    let namespaces = net::lab_namespaces(name)?;
-    let mut pids: Vec<i32> = namespaces
-        .iter()
-        .flat_map(|ns| net::namespace_pids(ns))
-        .collect();
-    pids.extend(procs::pid_files(&dir.join("run")));
-    // only a directory that is a lab's (never an arbitrary one given by mistake)
-    let is_lab_dir = dir.join("lab.json").exists() || dir.join("run").is_dir();
-    let dir_text = dir.display().to_string();
-    if is_lab_dir && dir.is_absolute() && dir_text.len() > 1 {
-        pids.extend(procs::with_cmdline_containing(&format!("{dir_text}/")));
-    }
-    let stopped = procs::stop(&pids, Duration::from_secs(10));
-    // processes started in a namespace while we were stopping (ipmi_sim restarting a VM)
-    let late: Vec<i32> = namespaces
-        .iter()
-        .flat_map(|ns| net::namespace_pids(ns))
-        .collect();
-    let stopped = stopped + procs::stop(&late, Duration::from_secs(5));
-    net::delete(&namespaces)?;
-    let keep = std::env::var("METAL_LAB_KEEP").as_deref() == Ok("1");
-    if is_lab_dir {
-        if keep {
-            let _ = std::fs::remove_file(dir.join("lab.json"));
-            let _ = std::fs::remove_dir_all(dir.join("run"));
-        } else {
-            std::fs::remove_dir_all(dir).with_context(|| format!("removing {}", dir.display()))?;
-        }
-    }
-    if !quiet {
-        eprintln!(
-            "lab {name:?} down: {stopped} processes stopped, {} namespaces removed{}",
-            namespaces.len(),
-            if keep {
-                format!(", files kept in {}", dir.display())
-            } else {
-                format!(", {} removed", dir.display())
-            }
-        );
-    }
-    Ok(())
-}
-
-/// What `metal-lab status` prints.
-pub async fn status(dir: &Path) -> anyhow::Result<String> {
-    let state = State::load(dir)?;
-    let plan = state.plan()?;
-    let mut out = String::new();
-    out.push_str(&format!(
-        "lab {:?} in {} since {}, metal-api at {}\n\nDAEMON\tPID\tSTATE\n",
-        state.name,
-        state.dir.display(),
-        state.started,
-        state.api_url()
-    ));
-    for (name, pid) in daemons(&plan) {
-        let s = if procs::alive(pid) {
-            "running"
-        } else {
-            "STOPPED"
-        };
-        out.push_str(&format!("{name}\t{pid}\t{s}\n"));
-    }
-    let namespaces = net::lab_namespaces(&state.name)?;
-    out.push_str(&format!("\nnamespaces: {}\n", namespaces.join(" ")));
-    out.push_str(&format!(
-        "project {} in partition {PARTITION}, private network {}\n",
-        seed::PROJECT,
-        state.private_network
-    ));
-    out.push_str("\nMACHINE\tUUID\tBMC\tPOWER\tLAST EVENT\tALLOCATION\n");
-    let client = state.client()?;
-    for m in plan.all_machines() {
-        let r = crate::cycle::machine(&client, &m.uuid).await;
-        let power = client
-            .get_ipmi_machine(&m.uuid)
-            .await
-            .ok()
-            .map(|v| v.ipmi.powerstate)
-            .filter(|p| !p.is_empty())
-            .unwrap_or_else(|| "?".into());
-        let (event, alloc) = match r {
-            Ok(v) => (
-                v["events"]["log"][0]["event"]
-                    .as_str()
-                    .unwrap_or("-")
-                    .to_string(),
-                v["allocation"]["hostname"]
-                    .as_str()
-                    .unwrap_or("-")
-                    .to_string(),
-            ),
-            Err(e) => (format!("({e:#})"), "-".into()),
-        };
-        out.push_str(&format!(
-            "{}\t{}\t{}\t{power}\t{event}\t{alloc}\n",
-            m.name, m.uuid, m.bmc_ip
-        ));
-    }
-    Ok(out)
 }
 
 /// `metal-lab serve`: the OS image directory over HTTP inside the lab.

@@ -3,6 +3,7 @@
 
 pub mod artifacts;
 pub mod cycle;
+pub mod down;
 pub mod forward;
 pub mod lab;
 pub mod machine;
@@ -11,6 +12,7 @@ pub mod plan;
 pub mod procs;
 pub mod seed;
 pub mod sim;
+pub mod status;
 
 /// Writes a file only its owner can read (HMAC keys, BMC passwords).
 pub fn write_private(path: &std::path::Path, contents: &[u8]) -> anyhow::Result<()> {
