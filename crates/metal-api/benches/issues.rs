@@ -1,4 +1,6 @@
 //! Machine issues benchmark: the evaluation behind `POST /v1/machine/issues/evaluate` (§5).
+//! Kept in one file: a bench target is one binary, and its fleet generator, the O(n^2) model
+//! and the report are used only here and read as one experiment from top to bottom.
 //!
 //! 1. **Domain**: `metal_domain::issues::evaluate` (and the wire answer) over 1,000, 10,000 and
 //!    50,000 simulated machines with a realistic mix (allocated machines and firewalls,

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use metal_bmc::bmc::{Action, Credentials, Led, PowerState, Reading};
 use metal_bmc::redfish::Redfish;
+use metal_testkit::{try_until, until_every};
 use serde_json::Value;
 
 const USER: &str = "metal";
@@ -135,21 +136,24 @@ impl Emulator {
 
     async fn wait_until_it_answers(&mut self) {
         let http = http();
-        let deadline = Instant::now() + DEADLINE;
-        loop {
-            let answer = http.get(format!("{}/redfish/v1/", self.base)).send().await;
-            if answer.is_ok_and(|r| r.status().is_success()) {
-                return;
-            }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("the emulator exited ({status}):\n{}", self.log());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the emulator does not answer:\n{}",
-                self.log()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
+        let answered = try_until(
+            "the emulator to answer",
+            DEADLINE,
+            Duration::from_millis(100),
+            async || {
+                let answer = http.get(format!("{}/redfish/v1/", self.base)).send().await;
+                if answer.is_ok_and(|r| r.status().is_success()) {
+                    return true;
+                }
+                if let Ok(Some(status)) = self.child.try_wait() {
+                    panic!("the emulator exited ({status}):\n{}", self.log());
+                }
+                false
+            },
+        )
+        .await;
+        if let Err(e) = answered {
+            panic!("{e}:\n{}", self.log());
         }
     }
 
@@ -201,18 +205,15 @@ fn creds(password: &str) -> Credentials {
 
 /// Reads until `done` holds, for at most [`DEADLINE`].
 async fn read_until(bmc: &Redfish, what: &str, done: impl Fn(&Reading) -> bool) -> Reading {
-    let deadline = Instant::now() + DEADLINE;
-    loop {
+    until_every(what, DEADLINE, Duration::from_millis(250), async || {
         let reading = bmc.read().await.unwrap();
         if done(&reading) {
-            return reading;
+            Ok(reading)
+        } else {
+            Err(format!("last reading {reading:?}"))
         }
-        assert!(
-            Instant::now() < deadline,
-            "{what}: last reading {reading:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    })
+    .await
 }
 
 macro_rules! emulator {

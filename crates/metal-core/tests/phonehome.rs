@@ -6,9 +6,9 @@
 //! only.
 
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use metal_testkit::{Backend, TestApi};
+use metal_testkit::{until_every, Backend, TestApi};
 
 struct Lab {
     ns: String,
@@ -153,18 +153,22 @@ async fn beacons_become_phoned_home_events() {
             ),
         ],
     );
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let (e1, e2) = (events(&api, m1).await, events(&api, m2).await);
-        if e1.iter().any(|e| e == "Phoned Home") && e2.iter().any(|e| e == "Phoned Home") {
-            break;
-        }
-        if let Some(c) = lab.core.as_mut() {
-            assert!(c.try_wait().unwrap().is_none(), "metal-core exited");
-        }
-        assert!(Instant::now() < deadline, "no Phoned Home: {e1:?} {e2:?}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    until_every(
+        "Phoned Home of both machines",
+        Duration::from_secs(30),
+        Duration::from_millis(200),
+        async || {
+            let (e1, e2) = (events(&api, m1).await, events(&api, m2).await);
+            if e1.iter().any(|e| e == "Phoned Home") && e2.iter().any(|e| e == "Phoned Home") {
+                return Ok(());
+            }
+            if let Some(c) = lab.core.as_mut() {
+                assert!(c.try_wait().unwrap().is_none(), "metal-core exited");
+            }
+            Err(format!("no Phoned Home: {e1:?} {e2:?}"))
+        },
+    )
+    .await;
     // the switch registered itself with its port, whose MAC is the LLDP port id machines see
     let mac = std::fs::read_to_string(format!("/sys/class/net/{}/address", lab.port))
         .unwrap()

@@ -9,7 +9,8 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use metal_testkit::osimage::{FileServer, OsImageBuilder};
+use metal_sim::fileserver::FileServer;
+use metal_sim::osimage::OsImageBuilder;
 
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();

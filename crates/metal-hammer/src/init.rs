@@ -19,7 +19,7 @@ use anyhow::Context;
 use nix::mount::{mount, MsFlags};
 
 /// Lists of modules to load, one `.ko` path per line, dependencies first: our own, and the one
-/// metal-testkit's ramdisk builder (`metal_testkit::vm::Initramfs::modules`) writes.
+/// metal-sim's ramdisk builder (`metal_sim::vm::Initramfs::modules`) writes.
 pub const MODULES_FILES: &[&str] = &["/etc/metal-hammer/modules", "/etc/metal-vm/modules"];
 /// PATH of PID 1 (the kernel starts init without one).
 pub const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";

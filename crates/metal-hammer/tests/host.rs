@@ -9,7 +9,8 @@ use metal_domain::fsl::{Disk, DiskPartition, Filesystem, FilesystemLayout};
 use metal_hammer::exec::{tool_exists, Command};
 use metal_hammer::install::{self, InstallRequest};
 use metal_hammer::layout::{self, Applied, PlanOptions, Step};
-use metal_testkit::osimage::{busybox, FileServer, OsImageBuilder, Override};
+use metal_sim::fileserver::{FileServer, Override};
+use metal_sim::osimage::{busybox, OsImageBuilder};
 
 fn privileged(test: &str, tools: &[&str]) -> bool {
     if std::env::var("METAL_PRIVILEGED_TESTS").as_deref() != Ok("1") {

@@ -6,7 +6,8 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
 use metal_hammer::image::{install_image, ImageError};
-use metal_testkit::osimage::{busybox, FileServer, OsImage, OsImageBuilder, Override};
+use metal_sim::fileserver::{FileServer, Override};
+use metal_sim::osimage::{busybox, OsImage, OsImageBuilder};
 
 fn have_busybox(test: &str) -> bool {
     metal_testkit::tool_or_skip(

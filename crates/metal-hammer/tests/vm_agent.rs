@@ -11,9 +11,10 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use metal_testkit::osimage::{FileServer, OsImageBuilder};
-use metal_testkit::vm::{mac_for, DebianKernel, Disk, Initramfs, Nic, Vm};
-use metal_testkit::{Backend, TestApi};
+use metal_sim::fileserver::FileServer;
+use metal_sim::osimage::OsImageBuilder;
+use metal_sim::vm::{mac_for, DebianKernel, Disk, Initramfs, Nic, Vm};
+use metal_testkit::{try_until, Backend, TestApi};
 use serde_json::json;
 
 const UUID: &str = "6f1a2b3c-4d5e-4f60-8a7b-9c0d1e2f3a4b";
@@ -206,19 +207,27 @@ async fn hammer_as_pid1_registers_waits_installs_reports_and_kexecs() {
 
     // registered and waiting
     let c = api.admin();
-    let deadline = Instant::now() + Duration::from_secs(300);
-    loop {
-        let m = c.get(&format!("v1/machine/{UUID}")).await;
-        if m.status == 200 && events(&m.body).last().map(String::as_str) == Some("Waiting") {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline && !console.is_closed(),
-            "machine not waiting: {:?}\n{}",
-            m.body,
-            console.tail(80)
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
+    let waiting = try_until(
+        "the machine to wait",
+        Duration::from_secs(300),
+        Duration::from_millis(500),
+        async || {
+            let m = c.get(&format!("v1/machine/{UUID}")).await;
+            if m.status == 200 && events(&m.body).last().map(String::as_str) == Some("Waiting") {
+                return Ok(());
+            }
+            assert!(
+                !console.is_closed(),
+                "machine not waiting: {:?}\n{}",
+                m.body,
+                console.tail(80)
+            );
+            Err(format!("{:?}", m.body))
+        },
+    )
+    .await;
+    if let Err(e) = waiting {
+        panic!("{e}\n{}", console.tail(80));
     }
     let waiting_after = started.elapsed();
     let m = c.get(&format!("v1/machine/{UUID}")).await.body;

@@ -12,9 +12,10 @@ use std::net::SocketAddr;
 use metal_domain::fsl::{
     Disk as LayoutDisk, Filesystem, FilesystemLayout, LogicalVolume, Raid, VolumeGroup,
 };
-use metal_testkit::osimage::{FileServer, OsImageBuilder, Override};
-use metal_testkit::vm::initramfs::find_program;
-use metal_testkit::vm::{Disk, Initramfs, ScriptOutput, ScriptRunner};
+use metal_sim::fileserver::{FileServer, Override};
+use metal_sim::osimage::OsImageBuilder;
+use metal_sim::vm::initramfs::find_program;
+use metal_sim::vm::{Disk, Initramfs, ScriptOutput, ScriptRunner};
 
 mod common;
 use common::{fs, part, tmpfs_tmp};
@@ -203,10 +204,10 @@ async fn run(
     let extra = extra(layout);
     // the runner blocks on the console; the file server keeps serving on the other worker
     let out = tokio::task::block_in_place(|| {
-        let vm = metal_testkit::vm::Vm::builder()
+        let vm = metal_sim::vm::Vm::builder()
             .name(&layout.id)
             .disks(&disks)
-            .nic(metal_testkit::vm::Nic::user(&metal_testkit::vm::mac_for(1)));
+            .nic(metal_sim::vm::Nic::user(&metal_sim::vm::mac_for(1)));
         runner.run_with(vm, &extra, &script)
     })
     .expect("VM run");
@@ -382,10 +383,10 @@ async fn plain_efi_root_layout_in_vm_and_failures() {
     let extra = extra(&layout).file("/bad-mkfs.json", 0o644, extra_layout);
     let runner = &s.runner;
     let out = tokio::task::block_in_place(|| {
-        let vm = metal_testkit::vm::Vm::builder()
+        let vm = metal_sim::vm::Vm::builder()
             .name("plain")
             .disks(&disks(1, 256 * MIB))
-            .nic(metal_testkit::vm::Nic::user(&metal_testkit::vm::mac_for(1)));
+            .nic(metal_sim::vm::Nic::user(&metal_sim::vm::mac_for(1)));
         runner.run_with(vm, &extra, &script)
     })
     .expect("VM run");

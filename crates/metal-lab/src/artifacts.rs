@@ -2,7 +2,7 @@
 //!
 //! - **ramdisk**: busybox, the disk tools and modules of the VM harness, ipmitool, and
 //!   metal-hammer as `/init`;
-//! - **OS image** (`img.tar.lz4` + `.md5`, see `metal_testkit::osimage`): a busybox root whose
+//! - **OS image** (`img.tar.lz4` + `.md5`, see `metal_sim::osimage`): a busybox root whose
 //!   `/install.sh` writes `boot-info.yaml`; `/boot/vmlinuz` is the same Debian kernel and
 //!   `/boot/initrd.img` an initramfs that assembles md arrays and LVM volumes, mounts the root
 //!   file system named by `root=UUID=` and `switch_root`s into the disk's `/sbin/init`. That init
@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{bail, Context};
-use metal_testkit::osimage::{OsImage, OsImageBuilder};
-use metal_testkit::vm::{ldd, DebianKernel, Initramfs};
+use metal_sim::osimage::{OsImage, OsImageBuilder};
+use metal_sim::vm::{ldd, DebianKernel, Initramfs};
 
 /// Printed by the installed OS once its root file system is mounted.
 pub const OS_UP: &str = "LAB-OS-UP";

@@ -1,11 +1,12 @@
-//! `metal-lab up`, `status`, `env` and `down`.
+//! `metal-lab up` and `env` (the lab's [`State`]); `status` and `down` are in their own modules.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
+use anyhow::{anyhow, bail, Context};
 use metal_client::{Client, HmacAuthType, Method};
+use metal_sim::poll::try_until;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -16,6 +17,9 @@ use crate::plan::{
 };
 use crate::procs::{self, Daemon};
 use crate::{artifacts, machine, net, seed};
+
+pub use crate::down::down;
+pub use crate::status::{daemons, status};
 
 /// What `up` decided and later commands need; `lab.json` in the lab directory (mode 0600: it
 /// holds the HMAC keys).
@@ -139,7 +143,7 @@ fn check_host(bin_dir: &Path) -> anyhow::Result<()> {
     }
     let missing: Vec<String> = TOOLS
         .iter()
-        .filter(|(t, _)| metal_testkit::vm::initramfs::find_program(t).is_err())
+        .filter(|(t, _)| metal_sim::vm::initramfs::find_program(t).is_err())
         .map(|(t, p)| format!("{t} (package {p})"))
         .collect();
     if !missing.is_empty() {
@@ -149,8 +153,8 @@ fn check_host(bin_dir: &Path) -> anyhow::Result<()> {
         );
     }
     for f in [
-        metal_testkit::vm::qemu::OVMF_CODE,
-        metal_testkit::vm::qemu::OVMF_VARS,
+        metal_sim::vm::qemu::OVMF_CODE,
+        metal_sim::vm::qemu::OVMF_VARS,
     ] {
         if !Path::new(f).is_file() {
             bail!("{f} is missing (package ovmf)");
@@ -344,7 +348,7 @@ async fn bring_up(plan: &Plan, o: &UpOptions) -> anyhow::Result<State> {
     let ips: Vec<String> = machines.iter().map(|m| m.bmc_ip.to_string()).collect();
     let ips: Vec<&str> = ips.iter().map(String::as_str).collect();
     let leases = bmc_dir.join("dhcpd.leases");
-    std::fs::write(&leases, metal_testkit::ipmisim::lease_file(&ips))?;
+    std::fs::write(&leases, metal_sim::ipmisim::lease_file(&ips))?;
     spawn(
         Daemon::new("metal-bmc", bin("metal-bmc"))
             .netns(&mgmt)
@@ -434,23 +438,34 @@ async fn bring_up(plan: &Plan, o: &UpOptions) -> anyhow::Result<State> {
         }))
         .collect();
     for (what, path) in &known {
-        loop {
-            let r: Result<Value, _> = client.request::<(), Value>(Method::GET, path, None).await;
-            if r.is_ok() {
-                break;
-            }
-            for (name, pid) in daemons(plan) {
-                if !procs::alive(pid) {
-                    bail!(
+        // done when it is there (Ok) or a daemon stopped (Err)
+        let found = try_until(
+            what,
+            deadline.saturating_duration_since(Instant::now()),
+            Duration::from_millis(500),
+            async || {
+                let r: Result<Value, _> =
+                    client.request::<(), Value>(Method::GET, path, None).await;
+                if r.is_ok() {
+                    return Some(Ok(()));
+                }
+                let stopped = daemons(plan)
+                    .into_iter()
+                    .find(|(_, pid)| !procs::alive(*pid));
+                stopped.map(|(name, _)| {
+                    Err(anyhow!(
                         "{name} stopped; see {}/{name}.log",
                         plan.log_dir().display()
-                    );
-                }
-            }
-            if Instant::now() > deadline {
-                bail!("{what} is not in metal-api after 90 s (metal-core and metal-bmc register them)");
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
+                    ))
+                })
+            },
+        )
+        .await;
+        match found {
+            Ok(r) => r?,
+            Err(_) => bail!(
+                "{what} is not in metal-api after 90 s (metal-core and metal-bmc register them)"
+            ),
         }
     }
     step(
@@ -467,16 +482,14 @@ async fn bring_up(plan: &Plan, o: &UpOptions) -> anyhow::Result<State> {
 }
 
 async fn wait_healthy(c: &Client, limit: Duration) -> anyhow::Result<()> {
-    let deadline = Instant::now() + limit;
-    loop {
-        match c.health().await {
-            Ok(_) => return Ok(()),
-            Err(e) if Instant::now() > deadline => {
-                bail!("metal-api is not healthy after {limit:?}: {e}")
-            }
-            Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
-        }
-    }
+    try_until(
+        "metal-api to be healthy",
+        limit,
+        Duration::from_millis(250),
+        async || c.health().await.map(|_| ()),
+    )
+    .await?;
+    Ok(())
 }
 
 /// `POST /v1/machine/{id}/power/{on|off|reset|cycle}`: metal-bmc carries it out.
@@ -487,133 +500,9 @@ pub async fn power(c: &Client, uuid: &str, what: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The daemons with pid files: (name, pid).
-pub fn daemons(plan: &Plan) -> Vec<(String, i32)> {
-    let Ok(entries) = std::fs::read_dir(plan.run_dir()) else {
-        return Vec::new();
-    };
-    let mut v: Vec<(String, i32)> = entries
-        .filter_map(Result::ok)
-        .filter_map(|e| {
-            let name = e.file_name().to_str()?.strip_suffix(".pid")?.to_string();
-            let pid = procs::pid_of(&plan.run_dir(), &name)?;
-            Some((name, pid))
-        })
-        .collect();
-    v.sort();
-    v
-}
-
-/// Removes the lab: every process (by pid file, inside its namespaces, or naming its
-/// directory), the namespaces with every link in them, and the lab directory. Works on a lab
-/// whose `up` failed or crashed, and on one that is already gone.
-pub fn down(name: &str, dir: &Path, quiet: bool) -> anyhow::Result<()> {
-    crate::plan::validate_name(name)?;
-    let namespaces = net::lab_namespaces(name)?;
-    let mut pids: Vec<i32> = namespaces
-        .iter()
-        .flat_map(|ns| net::namespace_pids(ns))
-        .collect();
-    pids.extend(procs::pid_files(&dir.join("run")));
-    // only a directory that is a lab's (never an arbitrary one given by mistake)
-    let is_lab_dir = dir.join("lab.json").exists() || dir.join("run").is_dir();
-    let dir_text = dir.display().to_string();
-    if is_lab_dir && dir.is_absolute() && dir_text.len() > 1 {
-        pids.extend(procs::with_cmdline_containing(&format!("{dir_text}/")));
-    }
-    let stopped = procs::stop(&pids, Duration::from_secs(10));
-    // processes started in a namespace while we were stopping (ipmi_sim restarting a VM)
-    let late: Vec<i32> = namespaces
-        .iter()
-        .flat_map(|ns| net::namespace_pids(ns))
-        .collect();
-    let stopped = stopped + procs::stop(&late, Duration::from_secs(5));
-    net::delete(&namespaces)?;
-    let keep = std::env::var("METAL_LAB_KEEP").as_deref() == Ok("1");
-    if is_lab_dir {
-        if keep {
-            let _ = std::fs::remove_file(dir.join("lab.json"));
-            let _ = std::fs::remove_dir_all(dir.join("run"));
-        } else {
-            std::fs::remove_dir_all(dir).with_context(|| format!("removing {}", dir.display()))?;
-        }
-    }
-    if !quiet {
-        eprintln!(
-            "lab {name:?} down: {stopped} processes stopped, {} namespaces removed{}",
-            namespaces.len(),
-            if keep {
-                format!(", files kept in {}", dir.display())
-            } else {
-                format!(", {} removed", dir.display())
-            }
-        );
-    }
-    Ok(())
-}
-
-/// What `metal-lab status` prints.
-pub async fn status(dir: &Path) -> anyhow::Result<String> {
-    let state = State::load(dir)?;
-    let plan = state.plan()?;
-    let mut out = String::new();
-    out.push_str(&format!(
-        "lab {:?} in {} since {}, metal-api at {}\n\nDAEMON\tPID\tSTATE\n",
-        state.name,
-        state.dir.display(),
-        state.started,
-        state.api_url()
-    ));
-    for (name, pid) in daemons(&plan) {
-        let s = if procs::alive(pid) {
-            "running"
-        } else {
-            "STOPPED"
-        };
-        out.push_str(&format!("{name}\t{pid}\t{s}\n"));
-    }
-    let namespaces = net::lab_namespaces(&state.name)?;
-    out.push_str(&format!("\nnamespaces: {}\n", namespaces.join(" ")));
-    out.push_str(&format!(
-        "project {} in partition {PARTITION}, private network {}\n",
-        seed::PROJECT,
-        state.private_network
-    ));
-    out.push_str("\nMACHINE\tUUID\tBMC\tPOWER\tLAST EVENT\tALLOCATION\n");
-    let client = state.client()?;
-    for m in plan.all_machines() {
-        let r = crate::cycle::machine(&client, &m.uuid).await;
-        let power = client
-            .get_ipmi_machine(&m.uuid)
-            .await
-            .ok()
-            .map(|v| v.ipmi.powerstate)
-            .filter(|p| !p.is_empty())
-            .unwrap_or_else(|| "?".into());
-        let (event, alloc) = match r {
-            Ok(v) => (
-                v["events"]["log"][0]["event"]
-                    .as_str()
-                    .unwrap_or("-")
-                    .to_string(),
-                v["allocation"]["hostname"]
-                    .as_str()
-                    .unwrap_or("-")
-                    .to_string(),
-            ),
-            Err(e) => (format!("({e:#})"), "-".into()),
-        };
-        out.push_str(&format!(
-            "{}\t{}\t{}\t{power}\t{event}\t{alloc}\n",
-            m.name, m.uuid, m.bmc_ip
-        ));
-    }
-    Ok(out)
-}
-
 /// `metal-lab serve`: the OS image directory over HTTP inside the lab.
 pub async fn serve(dir: &Path, listen: SocketAddr) -> anyhow::Result<()> {
-    let server = metal_testkit::osimage::FileServer::start_on(dir, listen).await?;
+    let server = metal_sim::fileserver::FileServer::start_on(dir, listen).await?;
     tracing::info!(url = server.url(""), "serving {}", dir.display());
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {

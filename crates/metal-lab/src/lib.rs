@@ -3,6 +3,7 @@
 
 pub mod artifacts;
 pub mod cycle;
+pub mod down;
 pub mod forward;
 pub mod lab;
 pub mod machine;
@@ -11,3 +12,4 @@ pub mod plan;
 pub mod procs;
 pub mod seed;
 pub mod sim;
+pub mod status;

@@ -10,8 +10,8 @@
 use std::path::Path;
 
 use anyhow::Context;
-use metal_testkit::ipmisim::{emu_commands, lan_conf, SimBmc};
-use metal_testkit::vm::{BootOrder, Disk, DiskFormat, Firmware, Nic, Vm};
+use metal_sim::ipmisim::{emu_commands, lan_conf, SimBmc};
+use metal_sim::vm::{BootOrder, Disk, DiskFormat, Firmware, Nic, Vm};
 
 use crate::plan::{MachinePlan, BMC_USER, IPMI_PORT};
 

@@ -8,9 +8,10 @@
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context;
+use metal_sim::poll::try_until_blocking;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
@@ -157,23 +158,24 @@ pub fn stop(pids: &[i32], grace: Duration) -> usize {
     for p in &pids {
         let _ = kill(Pid::from_raw(*p), Signal::SIGTERM);
     }
-    let deadline = Instant::now() + grace;
-    while Instant::now() < deadline && pids.iter().any(|p| alive(*p)) {
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let all_gone = || !pids.iter().any(|p| alive(*p));
+    let _ = try_until_blocking("SIGTERM", grace, Duration::from_millis(100), all_gone);
     for p in pids.iter().filter(|p| alive(**p)) {
         let _ = kill(Pid::from_raw(*p), Signal::SIGKILL);
     }
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline && pids.iter().any(|p| alive(*p)) {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let _ = try_until_blocking(
+        "SIGKILL",
+        Duration::from_secs(5),
+        Duration::from_millis(50),
+        all_gone,
+    );
     n
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use metal_sim::poll::until_blocking;
 
     #[test]
     fn daemons_are_found_by_pid_file_and_command_line_and_stopped() {
@@ -191,14 +193,12 @@ mod tests {
             .unwrap() as i32;
         assert_eq!(pid_of(&run, "sleeper"), Some(pid));
         assert_eq!(pid_files(&run), vec![pid]);
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while !with_cmdline_containing(&marker).contains(&pid) {
-            assert!(
-                Instant::now() < deadline,
-                "the sleeper not found by its command line"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        until_blocking(
+            "the sleeper to be found by its command line",
+            Duration::from_secs(5),
+            Duration::from_millis(20),
+            || with_cmdline_containing(&marker).contains(&pid),
+        );
         assert!(alive(pid));
         assert_eq!(stop(&[pid, pid], Duration::from_secs(5)), 1);
         assert!(!alive(pid));

@@ -1,5 +1,5 @@
 //! `metal-lab sim`: a lab without hardware. Simulates racks of machines with their leaf
-//! switches against a running metal-api (see `metal_testkit::sim`): the switches register, the
+//! switches against a running metal-api (see `metal_sim::sim`): the switches register, the
 //! machines PXE boot, register, wait, install when allocated and phone home, and return to
 //! waiting when freed. It runs until Ctrl-C or SIGTERM and logs how many machines are in which
 //! phase every `--log-interval` seconds.
@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use clap::Args;
 use metal_client::HmacAuthType;
-use metal_testkit::sim::{GpuSpec, HardwareSpec, SimConfig, Simulator};
+use metal_sim::sim::{GpuSpec, HardwareSpec, SimConfig, Simulator};
 
 #[derive(Debug, Args)]
 pub struct SimArgs {

@@ -21,7 +21,7 @@ use metal_lab::machine::{CONSOLE_LOG, SOL_LOG};
 use metal_lab::seed;
 
 fn privileged(test: &str) -> bool {
-    metal_testkit::privileged(
+    metal_sim::privileged(
         test,
         &[
             ("ip", "iproute2"),

@@ -81,7 +81,7 @@ impl TestClient {
         let date = (chrono::Utc::now() - chrono::Duration::seconds(age))
             .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         let salt = salt();
-        let mac = metal_client::hmac_signature(key.as_bytes(), &date, method.as_str(), &salt);
+        let mac = metal_util::hmac::hmac_signature(key.as_bytes(), &date, method.as_str(), &salt);
         rb.header("Authorization", format!("{kind} {mac}"))
             .header("X-Date", date)
             .header("X-Data-Salt", salt)

@@ -1,5 +1,7 @@
-//! Test harness: a metal-api in-process on port 0 with a fresh database of either backend, and
-//! an HTTP client that signs requests the way metal-stack's clients do.
+//! Test harness: a metal-api in-process on port 0 with a fresh database of either backend, an
+//! HTTP client that signs requests the way metal-stack's clients do, and a TCP proxy that
+//! breaks connections on demand ([`FaultProxy`]). Virtual hardware (VMs, the test OS image,
+//! BMCs, simulated machines) is in the `metal-sim` crate.
 //!
 //! PostgreSQL tests create their own database (`metal_test_<uuid>`) on the server named by
 //! `METAL_TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`) and drop
@@ -7,48 +9,17 @@
 //! nothing is skipped silently.
 
 mod client;
-pub mod ipmisim;
-pub mod osimage;
-pub mod sim;
-pub mod vm;
+mod proxy;
 
 use std::path::PathBuf;
 
 use metal_api::{Config, RunningServer};
 
 pub use client::{Caller, TestClient, TestResponse};
-
-/// Whether a test whose external tool may be missing runs: `true` when the tool is there.
-/// Where the tests must run (`METAL_PRIVILEGED_TESTS=1` or `CI` set) a missing tool fails the
-/// test with `install`; elsewhere the test prints a loud SKIPPED line and returns.
-pub fn tool_or_skip(test: &str, present: bool, what: &str, install: &str) -> bool {
-    if present {
-        return true;
-    }
-    let required = std::env::var("METAL_PRIVILEGED_TESTS").as_deref() == Ok("1")
-        || std::env::var_os("CI").is_some();
-    assert!(!required, "{test}: {what} is required; {install}");
-    eprintln!("\n!!!! SKIPPED {test}: {what} not installed ({install}) !!!!\n");
-    false
-}
-
-/// The gate of tests that need root, namespaces, loop devices or qemu: they run only with
-/// `METAL_PRIVILEGED_TESTS=1` (elsewhere a SKIPPED line is printed), and then every tool
-/// `(program or path, Debian package)` must be installed: a missing one fails the test.
-pub fn privileged(test: &str, tools: &[(&str, &str)]) -> bool {
-    if std::env::var("METAL_PRIVILEGED_TESTS").as_deref() != Ok("1") {
-        eprintln!("SKIPPED {test}: needs root and METAL_PRIVILEGED_TESTS=1");
-        return false;
-    }
-    tools.iter().all(|(tool, pkg)| {
-        tool_or_skip(
-            test,
-            vm::initramfs::find_program(tool).is_ok(),
-            tool,
-            &format!("apt-get install {pkg}"),
-        )
-    })
-}
+/// The test gates and the polling helper live with the virtual hardware (metal-sim), so that
+/// the lab reaches them without this harness; tests reach them from here too.
+pub use metal_sim::{privileged, tool_or_skip, try_until, until, until_blocking, until_every};
+pub use proxy::FaultProxy;
 
 /// The database backends every suite runs against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -193,8 +164,10 @@ impl TestApi {
     }
 }
 
-/// Inserts a machine row referring to catalog entities (machines are registered by the
-/// machine lifecycle; the catalog tests only need the references).
+/// Inserts a machine referring to catalog entities through the store's document layer
+/// (machines are registered by the machine lifecycle; the catalog tests only need the
+/// references): `hardware` in the wire shape of `v1.MachineHardware`, a project or image as an
+/// allocation to them.
 pub async fn insert_machine(
     store: &metal_store::Store,
     id: &str,
@@ -204,46 +177,39 @@ pub async fn insert_machine(
     image: Option<&str>,
     hardware: serde_json::Value,
 ) -> anyhow::Result<()> {
-    let doc = serde_json::json!({ "id": id, "hardware": hardware }).to_string();
-    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    use metal_domain::machine::{Allocation, Machine};
+    let allocation = (project.is_some() || image.is_some()).then(|| Allocation {
+        project: project.unwrap_or_default().to_string(),
+        imageid: image.unwrap_or_default().to_string(),
+        ..Default::default()
+    });
+    let mut m = Machine {
+        id: id.to_string(),
+        partitionid: partition.unwrap_or_default().to_string(),
+        sizeid: size.unwrap_or_default().to_string(),
+        hardware: serde_json::from_value(hardware)?,
+        allocation,
+        ..Default::default()
+    };
     let mut tx = store.begin().await?;
-    sqlx::query(
-        "INSERT INTO machines (id, doc, revision, created_at, changed_at, partition_id, size_id, project_id, image_id) \
-         VALUES ($1, $2, 1, $3, $3, $4, $5, $6, $7)",
-    )
-    .bind(id)
-    .bind(doc)
-    .bind(now)
-    .bind(partition.map(str::to_string))
-    .bind(size.map(str::to_string))
-    .bind(project.map(str::to_string))
-    .bind(image.map(str::to_string))
-    .execute(&mut *tx)
-    .await?;
+    metal_store::docs::insert(&mut tx, &mut m).await?;
     tx.commit().await?;
     Ok(())
 }
 
 /// Sets the BMC data of a stored machine as metal-bmc's reports leave it (`ipmi` in the wire
-/// shape of `v1.MachineIPMI`), bumping the revision like every write.
+/// shape of `v1.MachineIPMI`), through the store's document layer like every write.
 pub async fn set_machine_ipmi(
     store: &metal_store::Store,
     id: &str,
     ipmi: serde_json::Value,
 ) -> anyhow::Result<()> {
-    use sqlx::Row;
+    use metal_domain::machine::Machine;
     let mut tx = store.begin().await?;
-    let row = sqlx::query("SELECT doc FROM machines WHERE id = $1")
-        .bind(id)
-        .fetch_one(&mut *tx)
-        .await?;
-    let mut doc: serde_json::Value = serde_json::from_str(&row.try_get::<String, _>(0)?)?;
-    doc["ipmi"] = ipmi;
-    sqlx::query("UPDATE machines SET doc = $1, revision = revision + 1 WHERE id = $2")
-        .bind(doc.to_string())
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+    let stored = metal_store::docs::must_get::<Machine>(&mut tx, id).await?;
+    let mut m = stored.value;
+    m.ipmi = serde_json::from_value(ipmi)?;
+    metal_store::docs::update(&mut tx, &mut m, stored.revision).await?;
     tx.commit().await?;
     Ok(())
 }

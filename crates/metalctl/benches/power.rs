@@ -10,19 +10,22 @@ use std::time::{Duration, Instant};
 
 use metal_bmc::agent::{grpc_channel, Agent, Settings};
 use metal_bmc::bmc::{Access, Credentials, Protocol};
-use metal_testkit::ipmisim::{free_udp_port, lease_file, IpmiSim, SimBmc};
-use metal_testkit::{Backend, TestApi};
+use metal_sim::ipmisim::{free_udp_port, lease_file, IpmiSim, SimBmc};
+use metal_testkit::{until_every, Backend, TestApi};
 use serde_json::json;
 
 const ID: &str = "7b2d0e4e-0b7a-4f65-9a3b-1f00000000aa";
 const ROUNDS: usize = 20;
 
-async fn until(sim: &IpmiSim, on: bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while sim.powered() != on {
-        assert!(Instant::now() < deadline, "BMC did not switch");
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
+/// Waits (polling every millisecond) until the simulated BMC is powered `on` or off.
+async fn until_power(sim: &IpmiSim, on: bool) {
+    until_every(
+        "the BMC to switch",
+        Duration::from_secs(30),
+        Duration::from_millis(1),
+        async || sim.powered() == on,
+    )
+    .await;
 }
 
 fn stats(name: &str, mut v: Vec<Duration>) {
@@ -95,7 +98,7 @@ async fn run(backend: Backend) {
         client
             .post(&format!("v1/machine/{ID}/power/on"), json!([]))
             .await;
-        until(&sim, true).await;
+        until_power(&sim, true).await;
         let t0 = Instant::now();
         if i % 2 == 0 {
             let status = metalctl(&["machine", "power", "off", ID])
@@ -103,14 +106,14 @@ async fn run(backend: Backend) {
                 .await
                 .unwrap();
             assert!(status.success());
-            until(&sim, false).await;
+            until_power(&sim, false).await;
             via_ctl.push(t0.elapsed());
         } else {
             let r = client
                 .post(&format!("v1/machine/{ID}/power/off"), json!([]))
                 .await;
             assert_eq!(r.status, 200);
-            until(&sim, false).await;
+            until_power(&sim, false).await;
             via_rest.push(t0.elapsed());
         }
     }

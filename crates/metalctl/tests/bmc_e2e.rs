@@ -4,65 +4,27 @@
 //! queue, over metal-api's gRPC command stream; `metalctl machine ipmi` shows the result.
 //! Runs on SQLite and PostgreSQL. Needs ipmi_sim and ipmitool (required in CI).
 
+mod driver;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use driver::{row_of, Ctl};
 use metal_bmc::agent::{grpc_channel, Agent, Settings};
 use metal_bmc::bmc::{Access, Credentials, Protocol};
-use metal_testkit::ipmisim::{free_udp_port, lease_file, tools_present, IpmiSim, SimBmc};
-use metal_testkit::{Backend, TestApi};
-use serde_json::{json, Value};
+use metal_sim::ipmisim::{free_udp_port, lease_file, tools_present, IpmiSim, SimBmc};
+use metal_testkit::{until, until_every, Backend, TestApi};
+use serde_json::json;
 
 const U1: &str = "6a1c0e4e-0b7a-4f65-9a3b-1f0000000001";
 const U2: &str = "6a1c0e4e-0b7a-4f65-9a3b-1f0000000002";
 
-struct Ctl {
-    url: String,
-    key: String,
-    home: tempfile::TempDir,
-}
-
-impl Ctl {
-    async fn ok(&self, args: &[&str]) -> String {
-        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_metalctl"))
-            .args(args)
-            .env("HOME", self.home.path())
-            .env("METALCTL_API_URL", &self.url)
-            .env("METALCTL_HMAC", &self.key)
-            .env_remove("METALCTL_API_TOKEN")
-            .stdin(std::process::Stdio::null())
-            .output()
-            .await
-            .expect("metalctl runs");
-        assert!(
-            out.status.success(),
-            "metalctl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    async fn json(&self, args: &[&str]) -> Value {
-        let mut all = args.to_vec();
-        all.extend(["-o", "json"]);
-        serde_json::from_str(&self.ok(&all).await).unwrap()
-    }
-}
-
-async fn eventually(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-fn row_of<'a>(table: &'a str, id: &str) -> &'a str {
-    table
-        .lines()
-        .find(|l| l.starts_with(id))
-        .unwrap_or_else(|| panic!("no row for {id} in\n{table}"))
-}
+/// How long the test waits for the simulated BMCs.
+const DEADLINE: Duration = Duration::from_secs(15);
+/// How long and how often it asks metal-api for what metal-bmc reported (100 times, 100 ms
+/// apart).
+const RETRIES: Duration = Duration::from_secs(10);
+const RETRY: Duration = Duration::from_millis(100);
 
 async fn power_and_reports(backend: Backend) {
     if !tools_present("power_and_reports") {
@@ -126,18 +88,14 @@ async fn power_and_reports(backend: Backend) {
     assert_eq!(created, [U1, U2]);
     assert!(started.elapsed() < Duration::from_secs(20));
 
-    let ctl = Ctl {
-        url: api.url(),
-        key: api.keys.admin.clone(),
-        home: tempfile::tempdir().unwrap(),
-    };
-    let table = ctl.ok(&["machine", "ipmi"]).await;
+    let ctl = Ctl::admin(&api);
+    let table = ctl.ok_async(&["machine", "ipmi"]).await;
     let row = row_of(&table, U1);
     assert!(row.contains("OFF"), "{row}");
     assert!(row.contains("127.0.0.11:623"), "{row}");
     assert!(row.contains("X11-SIM"), "{row}");
     assert!(row.contains("3.14"), "BMC firmware in {row}");
-    let one = ctl.json(&["machine", "ipmi", U2]).await;
+    let one = ctl.json_async(&["machine", "ipmi", U2]).await;
     assert_eq!(one[0]["ipmi"]["fru"]["product_serial"], "PS-2");
     assert_eq!(one[0]["ipmi"]["fru"]["board_mfg_serial"], "BS-2");
     assert_eq!(one[0]["ipmi"]["fru"]["chassis_part_serial"], "CH-1");
@@ -146,29 +104,29 @@ async fn power_and_reports(backend: Backend) {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let consumer = tokio::spawn(agent.clone().commands(stop_rx));
 
-    ctl.ok(&["machine", "power", "on", U1]).await;
-    eventually("machine 1 powered on", || sim1.powered()).await;
+    ctl.ok_async(&["machine", "power", "on", U1]).await;
+    until("machine 1 powered on", DEADLINE, async || sim1.powered()).await;
     // the agent reports the machine right after the command
-    let mut on = false;
-    for _ in 0..100 {
-        let t = ctl.ok(&["machine", "ipmi", U1]).await;
-        if row_of(&t, U1).contains(" ON ") {
-            on = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(on, "metalctl machine ipmi shows the machine ON");
+    until_every(
+        "metalctl machine ipmi to show the machine ON",
+        RETRIES,
+        RETRY,
+        async || {
+            let t = ctl.ok_async(&["machine", "ipmi", U1]).await;
+            row_of(&t, U1).contains(" ON ")
+        },
+    )
+    .await;
 
     let t0 = Instant::now();
-    ctl.ok(&["machine", "power", "off", U1]).await;
-    eventually("machine 1 powered off", || !sim1.powered()).await;
+    ctl.ok_async(&["machine", "power", "off", U1]).await;
+    until("machine 1 powered off", DEADLINE, async || !sim1.powered()).await;
     let off_after = t0.elapsed();
     eprintln!("power off took {off_after:?} from metalctl to the simulated BMC");
     agent.report_once().await.unwrap();
-    let t = ctl.ok(&["machine", "ipmi", U1]).await;
+    let t = ctl.ok_async(&["machine", "ipmi", U1]).await;
     assert!(row_of(&t, U1).contains("OFF"), "{t}");
-    let m = ctl.json(&["machine", "describe", U1]).await;
+    let m = ctl.json_async(&["machine", "describe", U1]).await;
     let log = m["events"]["log"].as_array().unwrap();
     assert!(
         log.iter()
@@ -176,28 +134,31 @@ async fn power_and_reports(backend: Backend) {
         "{log:?}"
     );
 
-    ctl.ok(&["machine", "power", "pxe", U2]).await;
-    eventually("machine 2 boots from PXE", || {
+    ctl.ok_async(&["machine", "power", "pxe", U2]).await;
+    until("machine 2 boots from PXE", DEADLINE, async || {
         sim2.boot_device().as_deref() == Some("pxe")
     })
     .await;
     assert!(!sim2.powered(), "pxe does not power the machine on");
-    ctl.ok(&["machine", "identify", "on", U2, "-d", "replace disk"])
+    ctl.ok_async(&["machine", "identify", "on", U2, "-d", "replace disk"])
         .await;
-    eventually("identify LED of machine 2", || {
+    until("identify LED of machine 2", DEADLINE, async || {
         sim2.chassis_log().contains("identify")
     })
     .await;
-    let m = ctl.json(&["machine", "describe", U2]).await;
+    let m = ctl.json_async(&["machine", "describe", U2]).await;
     assert_eq!(m["ledstate"]["value"], "LED-ON");
     assert_eq!(m["ledstate"]["description"], "replace disk");
 
     // free: PXE, then RESET, in this order, one after the other
-    ctl.ok(&["machine", "power", "on", U2]).await;
-    eventually("machine 2 on", || sim2.powered()).await;
+    ctl.ok_async(&["machine", "power", "on", U2]).await;
+    until("machine 2 on", DEADLINE, async || sim2.powered()).await;
     std::fs::remove_file(sim2.dir().join("boot")).unwrap();
-    ctl.ok(&["machine", "rm", U2]).await;
-    eventually("reset of machine 2", || sim2.dir().join("resets").exists()).await;
+    ctl.ok_async(&["machine", "rm", U2]).await;
+    until("reset of machine 2", DEADLINE, async || {
+        sim2.dir().join("resets").exists()
+    })
+    .await;
     assert_eq!(sim2.boot_device().as_deref(), Some("pxe"));
     let log = sim2.chassis_log();
     let boot_at = log.rfind("set boot pxe").expect("boot set");
@@ -205,21 +166,18 @@ async fn power_and_reports(backend: Backend) {
     assert!(boot_at < reset_at, "PXE before RESET:\n{log}");
 
     // every command acknowledged without error
-    let mut done = false;
-    let mut last = Vec::new();
-    for _ in 0..100 {
+    let c = until_every("every command acknowledged", RETRIES, RETRY, async || {
         let v = api.admin().get(&format!("v1/machine/{U2}/ipmi")).await;
         let c = v.body["bmc_commands"].as_array().unwrap().clone();
         assert!(c.len() >= 5, "PXE, LED-ON, ON, PXE, RESET: {c:?}");
-        last = c.clone();
         if c.iter().all(|c| c["acknowledged"].is_string()) {
-            assert!(c.iter().all(|c| c["error"] == ""), "{c:?}");
-            done = true;
-            break;
+            Ok(c)
+        } else {
+            Err(format!("{c:?}"))
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(done, "commands acknowledged: {last:?}");
+    })
+    .await;
+    assert!(c.iter().all(|c| c["error"] == ""), "{c:?}");
 
     let _ = stop_tx.send(true);
     consumer.await.unwrap();

@@ -2,81 +2,14 @@
 //! operator's first day from YAML files, tables with the columns of metal-stack's metalctl, the
 //! server's errors with a non-zero exit code.
 
-use std::process::Output;
+mod driver;
 
+use driver::{header, rows_with, Ctl};
 use metal_testkit::{Backend, TestApi};
-
-struct Ctl {
-    url: String,
-    key: String,
-    home: tempfile::TempDir,
-}
-
-impl Ctl {
-    fn run(&self, args: &[&str], stdin: Option<&str>) -> Output {
-        use std::io::Write;
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_metalctl"));
-        cmd.args(args)
-            .env("HOME", self.home.path())
-            .env("METALCTL_API_URL", &self.url)
-            .env("METALCTL_HMAC", &self.key)
-            .env_remove("METALCTL_API_TOKEN")
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped());
-        let mut child = cmd.spawn().expect("metalctl runs");
-        if let Some(input) = stdin {
-            child
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(input.as_bytes())
-                .unwrap();
-        }
-        drop(child.stdin.take());
-        child.wait_with_output().unwrap()
-    }
-
-    /// Runs and expects success; returns stdout.
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args, None);
-        assert!(
-            out.status.success(),
-            "metalctl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    fn file(&self, name: &str, content: &str) -> String {
-        let p = self.home.path().join(name);
-        std::fs::write(&p, content).unwrap();
-        p.to_str().unwrap().to_string()
-    }
-}
-
-fn header(table: &str) -> Vec<String> {
-    table
-        .lines()
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
-        .map(str::to_string)
-        .collect()
-}
-
-fn rows_with<'a>(table: &'a str, needle: &str) -> Vec<&'a str> {
-    table.lines().filter(|l| l.contains(needle)).collect()
-}
 
 async fn first_day(backend: Backend) {
     let api = TestApi::start(backend).await.unwrap();
-    let ctl = Ctl {
-        url: api.url(),
-        key: api.keys.admin.clone(),
-        home: tempfile::tempdir().unwrap(),
-    };
-    let ctl = std::sync::Arc::new(ctl);
+    let ctl = std::sync::Arc::new(Ctl::admin(&api));
     let c = ctl.clone();
     tokio::task::spawn_blocking(move || scenario(&c))
         .await
@@ -128,12 +61,8 @@ fn scenario(ctl: &Ctl) {
         "#!/bin/sh\nsed -i 's/^description: .*/description: edited/' \"$1\"\n",
     );
     std::fs::set_permissions(&editor, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_metalctl"));
-    let out = cmd
-        .args(["partition", "edit", "ams-01"])
-        .env("HOME", ctl.home.path())
-        .env("METALCTL_API_URL", &ctl.url)
-        .env("METALCTL_HMAC", &ctl.key)
+    let out = ctl
+        .command(&["partition", "edit", "ams-01"])
         .env("EDITOR", &editor)
         .output()
         .unwrap();
@@ -371,10 +300,8 @@ fn scenario(ctl: &Ctl) {
     assert!(audit.contains("metal-admin@metal-stack.io"), "{audit}");
 
     // a wrong key is refused with the server's 401 message
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_metalctl"))
-        .args(["partition", "list"])
-        .env("HOME", ctl.home.path())
-        .env("METALCTL_API_URL", &ctl.url)
+    let out = ctl
+        .command(&["partition", "list"])
         .env("METALCTL_HMAC", "wrong-key")
         .output()
         .unwrap();

@@ -14,6 +14,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use lab::{veth, Netns, Proc};
+use metal_testkit::until_blocking;
 
 struct Figures {
     sent: u64,
@@ -49,15 +50,16 @@ fn perfdhcp(cli: &Netns, iface: &str, rate: u64, secs: u64) -> (Figures, String)
 }
 
 fn wait_listening(ns: &Netns) {
-    for _ in 0..100 {
-        let s = ns.run(&["ss", "-ulnp"]);
-        if s.contains(":4011") || s.contains("dnsmasq") {
-            std::thread::sleep(Duration::from_millis(300));
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("server did not start");
+    until_blocking(
+        "the server to listen",
+        Duration::from_secs(10),
+        Duration::from_millis(100),
+        || {
+            let s = ns.run(&["ss", "-ulnp"]);
+            s.contains(":4011") || s.contains("dnsmasq")
+        },
+    );
+    std::thread::sleep(Duration::from_millis(300));
 }
 
 fn main() {

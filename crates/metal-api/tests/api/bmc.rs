@@ -12,7 +12,7 @@ use metal_proto::api::v1 as pb;
 use metal_proto::api::v1::bmc_service_client::BmcServiceClient;
 use metal_testkit::{
     backend_test, insert_machine, seed_waiting_machine, seed_waiting_machines, set_machine_ipmi,
-    Caller, TestApi,
+    try_until, until_every, Caller, TestApi,
 };
 use serde_json::{json, Value};
 use sqlx::Row;
@@ -115,14 +115,13 @@ async fn planned_reboots(api: &TestApi, id: &str) -> Vec<String> {
 
 /// Waits until no command stream of the server is open any more.
 async fn streams_closed(api: &TestApi) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while api.server.app.command_streams.open() > 0 {
-        assert!(
-            Instant::now() < deadline,
-            "the command stream did not close"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    until_every(
+        "the command stream to close",
+        Duration::from_secs(10),
+        Duration::from_millis(20),
+        async || api.server.app.command_streams.open() == 0,
+    )
+    .await;
 }
 
 backend_test!(power_endpoints_queue_commands, |api| {
@@ -401,10 +400,13 @@ backend_test!(concurrent_streams_deliver_each_command_once, |api| {
     }))
     .await;
     assert!(queued.iter().all(|s| *s == 200), "{queued:?}");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while delivered.lock().unwrap().len() < 50 && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let _ = try_until(
+        "50 commands delivered",
+        Duration::from_secs(20),
+        Duration::from_millis(50),
+        async || delivered.lock().unwrap().len() >= 50,
+    )
+    .await;
     // give a duplicate the chance to show up
     tokio::time::sleep(Duration::from_millis(500)).await;
     for t in &tasks {

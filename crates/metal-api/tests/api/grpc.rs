@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use metal_proto::api::v1 as pb;
 use metal_proto::api::v1::boot_service_client::BootServiceClient;
 use metal_proto::api::v1::event_service_client::EventServiceClient;
-use metal_testkit::{backend_test, Backend, Caller, TestApi};
+use metal_testkit::{backend_test, until_every, Backend, Caller, TestApi};
 use serde_json::json;
 use tokio_stream::StreamExt;
 
@@ -78,13 +78,9 @@ async fn world(api: &TestApi) -> String {
         .to_string()
 }
 
-async fn until<F: std::future::Future<Output = bool>>(what: &str, mut f: impl FnMut() -> F) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !f().await {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
+/// How long and how often the tests poll for a condition.
+const DEADLINE: Duration = Duration::from_secs(10);
+const POLL: Duration = Duration::from_millis(20);
 
 backend_test!(register_wait_allocate_report_free, |api| {
     let tenant = world(api).await;
@@ -177,8 +173,10 @@ backend_test!(register_wait_allocate_report_free, |api| {
         .await
         .unwrap()
         .into_inner();
-    until(
+    until_every(
         "the machine to be allocatable while its Wait stream is open",
+        DEADLINE,
+        POLL,
         || {
             let c = c.clone();
             let alloc = alloc.clone();
@@ -260,11 +258,16 @@ async fn wait_is_woken_across_replicas() {
         .into_inner();
     let other = metal_testkit::TestClient::new(replica.url(), Caller::Edit, api.keys.clone());
     let alloc = json!({"projectid": "p1", "partitionid": "fra", "sizeid": "n1-medium-x86", "imageid": "ubuntu-22.04", "networks": [{"networkid": tenant}]});
-    until("an allocation through the other replica", || {
-        let other = other.clone();
-        let alloc = alloc.clone();
-        async move { other.post("v1/machine/allocate", alloc).await.status == 200 }
-    })
+    until_every(
+        "an allocation through the other replica",
+        DEADLINE,
+        POLL,
+        || {
+            let other = other.clone();
+            let alloc = alloc.clone();
+            async move { other.post("v1/machine/allocate", alloc).await.status == 200 }
+        },
+    )
     .await;
     let t = Instant::now();
     while let Some(msg) = stream.next().await {
@@ -349,7 +352,7 @@ backend_test!(registration_connects_switches_and_sets_port_vrfs, |api| {
         .unwrap()
         .into_inner();
     let alloc = json!({"uuid": "m-3", "projectid": "p1", "imageid": "ubuntu-22.04", "networks": [{"networkid": tenant}]});
-    until("the allocation", || {
+    until_every("the allocation", DEADLINE, POLL, || {
         let c = c.clone();
         let alloc = alloc.clone();
         async move { c.post("v1/machine/allocate", alloc).await.status == 200 }
@@ -401,7 +404,7 @@ async fn shutdown_ends_wait_streams() {
         .await
         .unwrap()
         .into_inner();
-    until("the stream to be open", || {
+    until_every("the stream to be open", DEADLINE, POLL, || {
         let n = api.server.app.waiters.open();
         async move { n == 1 }
     })

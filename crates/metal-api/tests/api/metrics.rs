@@ -1,7 +1,8 @@
 //! The fleet metrics on the metrics port (metal-metrics-exporter's gauges): a seeded fleet
 //! (partition, size, allocated, locked and BMC-reporting machines, a machine without
 //! partition, networks, a reservation, two switches) scraped over HTTP after the background
-//! update picked it up; and a failed update that keeps the previous set.
+//! update picked it up; and a failed update that keeps the previous set. Kept in one file: the
+//! seeded fleet and the gauges expected of it belong together; split, they would drift apart.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -11,7 +12,7 @@ use metal_domain::machine::Machine;
 use metal_domain::switch::{Connection, PortRef, Switch};
 use metal_store::docs;
 use metal_testkit::{
-    backend_test, seed_waiting_machine, set_machine_ipmi, Backend, Caller, TestApi,
+    backend_test, seed_waiting_machine, set_machine_ipmi, until_every, Backend, Caller, TestApi,
 };
 use serde_json::json;
 
@@ -110,18 +111,13 @@ async fn scrape(api: &TestApi) -> String {
 
 /// Scrapes until `done` holds for the samples (10 s at most).
 async fn scrape_until(api: &TestApi, done: impl Fn(&[Sample]) -> bool) -> Vec<Sample> {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let samples = parse(&scrape(api).await);
-        if done(&samples) {
-            return samples;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the fleet metrics did not show the seeded fleet in time"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    until_every(
+        "the fleet metrics to show the seeded fleet",
+        Duration::from_secs(10),
+        Duration::from_millis(100),
+        async || Some(parse(&scrape(api).await)).filter(|s| done(s)),
+    )
+    .await
 }
 
 /// Changes a stored event container.

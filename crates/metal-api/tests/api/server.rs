@@ -1,7 +1,7 @@
 //! The server as a whole: base path, router errors in the API's body, health, version,
 //! metrics, the first start without configuration, and graceful shutdown.
 
-use metal_testkit::{Backend, Caller, TestApi};
+use metal_testkit::{until_blocking, Backend, Caller, TestApi};
 use reqwest::Method;
 
 #[tokio::test]
@@ -78,14 +78,12 @@ fn first_start_without_configuration() {
         .spawn()
         .unwrap();
     let config = home.path().join(".metalctl/config.yaml");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !config.exists() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no metalctl context written"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    until_blocking(
+        "the metalctl context to be written",
+        std::time::Duration::from_secs(30),
+        std::time::Duration::from_millis(50),
+        || config.exists(),
+    );
     let v: serde_yaml::Value =
         serde_yaml::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
     assert_eq!(v["current"].as_str(), Some("local"));

@@ -6,10 +6,10 @@
 
 use std::collections::{HashMap, HashSet};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::future::join_all;
-use metal_testkit::{seed_waiting_machine, Caller, Keys, TestClient, TestDb};
+use metal_testkit::{seed_waiting_machine, try_until, until, Caller, Keys, TestClient, TestDb};
 use serde_json::json;
 
 fn free_port() -> u16 {
@@ -68,16 +68,16 @@ fn spawn(db: &str, keys: &Keys) -> Proc {
 }
 
 async fn healthy(url: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(r) = reqwest::get(format!("{url}v1/health")).await {
-            if r.status().is_success() {
-                return;
-            }
-        }
-        assert!(Instant::now() < deadline, "{url} did not become healthy");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    until(
+        &format!("{url} to become healthy"),
+        Duration::from_secs(30),
+        async || {
+            reqwest::get(format!("{url}v1/health"))
+                .await
+                .is_ok_and(|r| r.status().is_success())
+        },
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -166,10 +166,13 @@ async fn two_processes_200_machines_64_allocations_one_killed() {
     let counter = done.clone();
     let killer = tokio::spawn(async move {
         // kill b when a quarter of the requests are answered, while the rest are in flight
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while counter.load(std::sync::atomic::Ordering::SeqCst) < 16 && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        let _ = try_until(
+            "a quarter of the requests answered",
+            Duration::from_secs(60),
+            Duration::from_millis(5),
+            move || std::future::ready(counter.load(std::sync::atomic::Ordering::SeqCst) >= 16),
+        )
+        .await;
         b.child.kill().unwrap(); // SIGKILL
         let _ = b.child.wait();
     });

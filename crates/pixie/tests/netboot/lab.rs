@@ -6,7 +6,7 @@ use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 static SEQ: AtomicU32 = AtomicU32::new(0);
 
@@ -173,14 +173,5 @@ impl Drop for Proc {
     }
 }
 
-/// Polls `f` until it returns `Some` or the deadline passes.
-pub async fn eventually<T>(what: &str, secs: u64, mut f: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
+/// How often the tests poll a condition (with `metal_testkit::until_every`).
+pub const POLL: Duration = Duration::from_millis(100);

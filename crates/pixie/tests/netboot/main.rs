@@ -11,9 +11,10 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use lab::{Netns, Proc};
-use metal_testkit::{Backend, TestApi};
+use metal_testkit::{until_every, Backend, TestApi};
 use serde_json::json;
 
 pub const KERNEL: &[u8] = b"not really a kernel, but served byte by byte";
@@ -118,11 +119,16 @@ pub async fn start_pixie(
     let mut p = Proc::spawn(cmd, dir.join("pixie.log"), "pixie");
     let url = format!("http://{http_ip}:4242/_/booting?mac=00:00:00:00:00:00");
     let client = reqwest::Client::new();
-    lab::eventually("pixie to answer HTTP", 30, async || {
-        p.assert_running();
-        let r = client.get(&url).send().await.ok()?;
-        r.status().is_success().then_some(())
-    })
+    until_every(
+        "pixie to answer HTTP",
+        Duration::from_secs(30),
+        lab::POLL,
+        async || {
+            p.assert_running();
+            let r = client.get(&url).send().await.ok()?;
+            r.status().is_success().then_some(())
+        },
+    )
     .await;
     p
 }

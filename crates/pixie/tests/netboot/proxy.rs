@@ -5,6 +5,10 @@
 //! - with udhcpc and tcpdump: both servers answer the same DISCOVER, pixie bound to :67
 //!   with SO_REUSEPORT and SO_BINDTODEVICE next to dnsmasq's socket.
 
+use std::time::Duration;
+
+use metal_testkit::until_every;
+
 use crate::lab::{self, veth, Netns, Proc};
 use crate::{start_pixie, udhcpc, World};
 
@@ -27,10 +31,15 @@ fn dnsmasq(ns: &Netns, iface: &str, dir: &std::path::Path) -> Proc {
 
 /// Waits until dnsmasq has its DHCP socket (it logs the range after setting it up).
 async fn dnsmasq_ready(dns: &mut Proc) {
-    lab::eventually("dnsmasq to serve DHCP", 20, async || {
-        dns.assert_running();
-        dns.output().contains("DHCP, IP range").then_some(())
-    })
+    until_every(
+        "dnsmasq to serve DHCP",
+        Duration::from_secs(20),
+        lab::POLL,
+        async || {
+            dns.assert_running();
+            dns.output().contains("DHCP, IP range").then_some(())
+        },
+    )
     .await;
 }
 
@@ -117,9 +126,10 @@ async fn proxy_next_to_dnsmasq_boots_ipxe_in_qemu() {
             .filter(|l| l.contains("serving boot file") && l.contains(mac) && l.contains(kind))
             .count()
     };
-    lab::eventually(
+    until_every(
         "iPXE to fetch script, kernel and initrd through pixie",
-        180,
+        Duration::from_secs(180),
+        lab::POLL,
         async || {
             qemu.assert_running();
             (file_lines("kernel") > 0 && file_lines("initrd") > 0).then_some(())
@@ -178,10 +188,15 @@ async fn proxy_and_dnsmasq_both_offer() {
     let mut dump_cmd = cli.command("tcpdump");
     dump_cmd.args(["-i", &lan_c, "-n", "-vvv", "-l", "udp", "port", "68"]);
     let mut dump = Proc::spawn(dump_cmd, dir.path().join("tcpdump.log"), "tcpdump");
-    lab::eventually("tcpdump to listen", 20, async || {
-        dump.assert_running();
-        dump.output().contains("listening on").then_some(())
-    })
+    until_every(
+        "tcpdump to listen",
+        Duration::from_secs(20),
+        lab::POLL,
+        async || {
+            dump.assert_running();
+            dump.output().contains("listening on").then_some(())
+        },
+    )
     .await;
     // The lease itself does not matter (udhcpc takes the first offer); the offers do.
     let _ = udhcpc(
@@ -191,17 +206,22 @@ async fn proxy_and_dnsmasq_both_offer() {
         &["-x", "0x5d:0000", "-V", "PXEClient"],
     );
     // Both offers (dnsmasq pings an address before offering it, so its offer can come late).
-    let (dnsmasq_offer, pixie_offer) = lab::eventually("both offers", 30, async || {
-        let log = dump.output();
-        let offers: Vec<&str> = log
-            .split(" IP (tos")
-            .filter(|p| p.contains("DHCP-Message (53), length 1: Offer"))
-            .collect();
-        // any address of dnsmasq's range 10.55.0.50-60 (it picks one by a hash of the MAC)
-        let from_dnsmasq = offers.iter().find(|o| o.contains("Your-IP 10.55.0."))?;
-        let from_pixie = offers.iter().find(|o| o.contains("PXEClient"))?;
-        Some((from_dnsmasq.to_string(), from_pixie.to_string()))
-    })
+    let (dnsmasq_offer, pixie_offer) = until_every(
+        "both offers",
+        Duration::from_secs(30),
+        lab::POLL,
+        async || {
+            let log = dump.output();
+            let offers: Vec<&str> = log
+                .split(" IP (tos")
+                .filter(|p| p.contains("DHCP-Message (53), length 1: Offer"))
+                .collect();
+            // any address of dnsmasq's range 10.55.0.50-60 (it picks one by a hash of the MAC)
+            let from_dnsmasq = offers.iter().find(|o| o.contains("Your-IP 10.55.0."))?;
+            let from_pixie = offers.iter().find(|o| o.contains("PXEClient"))?;
+            Some((from_dnsmasq.to_string(), from_pixie.to_string()))
+        },
+    )
     .await;
     assert!(
         !dnsmasq_offer.contains("PXEClient"),

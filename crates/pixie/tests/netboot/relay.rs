@@ -2,6 +2,10 @@
 //! mode picks the range by giaddr, answers unicast to the relay and echoes option 82 (seen by
 //! tcpdump on the server link); the client gets address and boot file.
 
+use std::time::Duration;
+
+use metal_testkit::until_every;
+
 use crate::lab::{self, veth, Netns, Proc};
 use crate::{mac_of, start_pixie, udhcpc, var, World};
 
@@ -76,12 +80,17 @@ async fn relayed_requests_are_answered_via_giaddr() {
         "10.56.0.1",
     ]);
     let mut relay = Proc::spawn(relay_cmd, dir.path().join("dhcrelay.log"), "dhcrelay");
-    lab::eventually("tcpdump and dhcrelay to listen", 20, async || {
-        dump.assert_running();
-        relay.assert_running();
-        (dump.output().contains("listening on") && relay.output().contains("Sending on"))
-            .then_some(())
-    })
+    until_every(
+        "tcpdump and dhcrelay to listen",
+        Duration::from_secs(20),
+        lab::POLL,
+        async || {
+            dump.assert_running();
+            relay.assert_running();
+            (dump.output().contains("listening on") && relay.output().contains("Sending on"))
+                .then_some(())
+        },
+    )
     .await;
 
     let mac = mac_of(&cli, &down_c);
@@ -98,11 +107,16 @@ async fn relayed_requests_are_answered_via_giaddr() {
     assert_eq!(var(&env, "boot_file"), format!("{mac}/0"));
 
     // pixie's replies go to the relay's giaddr:67 and carry the relay's option 82.
-    let log = lab::eventually("tcpdump to show the ACK", 10, async || {
-        let log = dump.output();
-        log.contains("DHCP-Message (53), length 1: ACK")
-            .then_some(log)
-    })
+    let log = until_every(
+        "tcpdump to show the ACK",
+        Duration::from_secs(10),
+        lab::POLL,
+        async || {
+            let log = dump.output();
+            log.contains("DHCP-Message (53), length 1: ACK")
+                .then_some(log)
+        },
+    )
     .await;
     let replies: Vec<&str> = log.split("10.56.0.1.67 > 10.57.0.1.67:").skip(1).collect();
     assert_eq!(replies.len(), 2, "OFFER and ACK unicast to giaddr:\n{log}");

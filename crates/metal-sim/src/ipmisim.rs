@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 
+use crate::poll::try_until;
+
 /// What the simulated BMC reports.
 #[derive(Debug, Clone)]
 pub struct SimBmc {
@@ -260,24 +262,24 @@ impl IpmiSim {
             port,
             dir,
         };
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            if sim
-                .ipmitool(bmc, &["chassis", "power", "status"])
-                .await
-                .is_ok()
-            {
-                return Ok(sim);
-            }
-            if std::time::Instant::now() > deadline {
-                bail!(
-                    "ipmi_sim on {ip}:{port} does not answer; its log: {}",
-                    std::fs::read_to_string(sim.dir.path().join("ipmi_sim.log"))
-                        .unwrap_or_default()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+        let answers = try_until(
+            &format!("ipmi_sim on {ip}:{port} to answer"),
+            Duration::from_secs(10),
+            Duration::from_millis(100),
+            async || {
+                sim.ipmitool(bmc, &["chassis", "power", "status"])
+                    .await
+                    .is_ok()
+            },
+        )
+        .await;
+        if let Err(e) = answers {
+            bail!(
+                "{e}; its log: {}",
+                std::fs::read_to_string(sim.dir.path().join("ipmi_sim.log")).unwrap_or_default()
+            );
         }
+        Ok(sim)
     }
 
     /// Runs ipmitool against this BMC (for the test's own checks).

@@ -5,7 +5,7 @@
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
 //! use std::time::Duration;
-//! use metal_testkit::sim::{Phase, SimConfig, Simulator};
+//! use metal_sim::sim::{Phase, SimConfig, Simulator};
 //!
 //! let mut config = SimConfig::new("127.0.0.1:50051", "http://127.0.0.1:8080/metal/", "edit-key", "fra");
 //! config.machines = 6;

@@ -9,9 +9,9 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use metal_testkit::tool_or_skip;
-use metal_testkit::vm::initramfs::find_program;
-use metal_testkit::vm::{
+use metal_sim::tool_or_skip;
+use metal_sim::vm::initramfs::find_program;
+use metal_sim::vm::{
     BootOrder, DebianKernel, Disk, Firmware, Initramfs, Nic, ScriptRunner, Vm, DISK_MODULES,
 };
 
@@ -34,7 +34,7 @@ const TOOLS: &[(&str, &str)] = &[
 
 /// Whether a privileged test runs; with `METAL_PRIVILEGED_TESTS=1` missing tools fail it.
 fn privileged(test: &str) -> bool {
-    metal_testkit::privileged(test, TOOLS)
+    metal_sim::privileged(test, TOOLS)
 }
 
 /// A tiny HTTP/1.0 server on 127.0.0.1:0 serving `files`; returns the port.
@@ -529,7 +529,7 @@ fn vm_qmp_status_and_quit() {
         .kernel(
             &runner.kernel().vmlinuz,
             Some(&initrd.path),
-            metal_testkit::vm::script::DEFAULT_APPEND,
+            metal_sim::vm::script::DEFAULT_APPEND,
         )
         .start()
         .unwrap();

@@ -22,6 +22,7 @@ use super::console::{Console, ConsoleError, ConsoleLine};
 use super::disk::Disk;
 use super::nic::{Nic, NicKind};
 use super::WorkDir;
+use crate::poll::try_until_blocking;
 
 pub const OVMF_CODE: &str = "/usr/share/OVMF/OVMF_CODE_4M.fd";
 pub const OVMF_VARS: &str = "/usr/share/OVMF/OVMF_VARS_4M.fd";
@@ -384,18 +385,20 @@ impl Vm {
     pub fn wait_exit(&mut self, timeout: Duration) -> Result<ExitStatus> {
         let deadline = Instant::now() + timeout;
         self.console.wait_closed(timeout);
-        loop {
-            if let Some(s) = self.child.try_wait().context("waiting for qemu")? {
-                return Ok(s);
-            }
-            if Instant::now() >= deadline {
-                bail!(
-                    "{}: qemu still running after {timeout:?}\n{}",
-                    self.name,
-                    self.console.tail(super::console::TAIL_LINES)
-                );
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        // done when qemu exited or waiting for it failed
+        let exited = try_until_blocking(
+            "qemu to exit",
+            deadline.saturating_duration_since(Instant::now()),
+            Duration::from_millis(20),
+            || self.child.try_wait().transpose(),
+        );
+        match exited {
+            Ok(status) => status.context("waiting for qemu"),
+            Err(_) => bail!(
+                "{}: qemu still running after {timeout:?}\n{}",
+                self.name,
+                self.console.tail(super::console::TAIL_LINES)
+            ),
         }
     }
 

@@ -3,27 +3,16 @@
 //! and phone home, freed ones come back to waiting; the simulator survives metal-api
 //! connections breaking; the `metal-lab` binary runs until SIGTERM and exits 0.
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use metal_testkit::sim::{Phase, SimConfig, SimHandle, Simulator};
-use metal_testkit::{backend_test, Backend, Caller, TestApi, TestClient};
+use metal_sim::poll::equals;
+use metal_sim::sim::{Phase, SimConfig, SimHandle, Simulator};
+use metal_testkit::{backend_test, until, Backend, Caller, FaultProxy, TestApi, TestClient};
 use serde_json::{json, Value};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::task::{JoinHandle, JoinSet};
 
 const DEADLINE: Duration = Duration::from_secs(60);
-
-/// Polls `f` until it holds; fails the test at the deadline.
-async fn until<F: Future<Output = bool>>(what: &str, mut f: impl FnMut() -> F) {
-    let deadline = Instant::now() + DEADLINE;
-    while !f().await {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 /// Tenant and projects, partition `fra` with a boot configuration, a private super network,
 /// a size that matches the simulated hardware (4 cores, 64 GiB, 100 GiB), an image, a
@@ -141,9 +130,10 @@ backend_test!(six_machines_in_two_racks, |api| {
         .unwrap();
     let h = sim.handle();
     h.wait_for_count(Phase::Waiting, 6, DEADLINE).await.unwrap();
-    until_value("6 allocatable machines", || allocatable(&c))
-        .await_eq(6)
-        .await;
+    until("6 allocatable machines", DEADLINE, async || {
+        equals(allocatable(&c).await, 6)
+    })
+    .await;
 
     // the cabling: every leaf has three machines, every machine its rack and size
     assert_eq!(h.switches().len(), 4);
@@ -167,7 +157,7 @@ backend_test!(six_machines_in_two_racks, |api| {
         allocated.push(allocate(&c, &tenant, &format!("web-{i}")).await);
     }
     for id in &allocated {
-        until(&format!("{id} installed and phoned home"), || {
+        until(&format!("{id} installed and phoned home"), DEADLINE, || {
             installed_and_phoned_home(&c, id)
         })
         .await;
@@ -208,19 +198,20 @@ backend_test!(six_machines_in_two_racks, |api| {
             .status,
         200
     );
-    until("the freed machine waiting again", || {
+    until("the freed machine waiting again", DEADLINE, || {
         waiting_again(&c, &h, &allocated[0])
     })
     .await;
     // freed through the handle: rebooted at once
     h.free(&allocated[1]).await.unwrap();
-    until("the second freed machine waiting again", || {
+    until("the second freed machine waiting again", DEADLINE, || {
         waiting_again(&c, &h, &allocated[1])
     })
     .await;
-    until_value("5 allocatable machines", || allocatable(&c))
-        .await_eq(5)
-        .await;
+    until("5 allocatable machines", DEADLINE, async || {
+        equals(allocatable(&c).await, 5)
+    })
+    .await;
     let info = h.machines();
     for id in &allocated[..2] {
         let m = info.iter().find(|m| &m.id == id).unwrap();
@@ -244,7 +235,7 @@ backend_test!(six_machines_in_two_racks, |api| {
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!(r.body["allocation"]["reinstall"], true);
-    until("the reinstall to be reported", || {
+    until("the reinstall to be reported", DEADLINE, || {
         let c = c.clone();
         let id = id.clone();
         async move {
@@ -259,90 +250,6 @@ backend_test!(six_machines_in_two_racks, |api| {
     sim.stop().await;
 });
 
-/// `until_value("…", || f()).await_eq(x)`: polls `f` until it returns `x`.
-struct Until<'a, F> {
-    what: &'a str,
-    f: F,
-}
-
-fn until_value<F>(what: &str, f: F) -> Until<'_, F> {
-    Until { what, f }
-}
-
-impl<F> Until<'_, F> {
-    async fn await_eq<Fut, T>(mut self, expected: T)
-    where
-        F: FnMut() -> Fut,
-        Fut: Future<Output = T>,
-        T: PartialEq + std::fmt::Debug,
-    {
-        let deadline = Instant::now() + DEADLINE;
-        loop {
-            let got = (self.f)().await;
-            if got == expected {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {}: {got:?}, expected {expected:?}",
-                self.what
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-}
-
-/// A TCP proxy in front of metal-api's gRPC port that can be taken down (every connection
-/// reset, the port closed) and brought back on the same port: a metal-api restart as its
-/// clients see it.
-struct Proxy {
-    addr: SocketAddr,
-    target: SocketAddr,
-    task: Option<JoinHandle<()>>,
-}
-
-impl Proxy {
-    async fn start(target: SocketAddr) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let mut p = Self {
-            addr,
-            target,
-            task: None,
-        };
-        p.serve(listener);
-        p
-    }
-
-    fn serve(&mut self, listener: TcpListener) {
-        let target = self.target;
-        self.task = Some(tokio::spawn(async move {
-            let mut conns = JoinSet::new();
-            while let Ok((mut inbound, _)) = listener.accept().await {
-                conns.spawn(async move {
-                    if let Ok(mut outbound) = TcpStream::connect(target).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-                    }
-                });
-            }
-        }));
-    }
-
-    /// Resets every connection and closes the port.
-    async fn down(&mut self) {
-        if let Some(t) = self.task.take() {
-            t.abort();
-            let _ = t.await;
-        }
-    }
-
-    /// Listens on the same port again.
-    async fn up(&mut self) {
-        let listener = TcpListener::bind(self.addr).await.unwrap();
-        self.serve(listener);
-    }
-}
-
 /// The gRPC connections break and the port is closed for a while, as when metal-api restarts:
 /// the machines keep waiting (Wait reopened), and an allocation afterwards installs. Dropping
 /// the simulator stops it.
@@ -351,30 +258,33 @@ async fn survives_a_metal_api_restart() {
     let api = TestApi::start(Backend::Sqlite).await.unwrap();
     let tenant = world(&api).await;
     let c = api.client(Caller::Edit);
-    let mut proxy = Proxy::start(api.server.grpc_addr).await;
-    let sim = Simulator::start(config(&api, proxy.addr, 2, 1))
+    let mut proxy = FaultProxy::start(api.server.grpc_addr).await.unwrap();
+    let sim = Simulator::start(config(&api, proxy.addr(), 2, 1))
         .await
         .unwrap();
     let h = sim.handle();
     h.wait_for_count(Phase::Waiting, 2, DEADLINE).await.unwrap();
-    until_value("2 allocatable machines", || allocatable(&c))
-        .await_eq(2)
-        .await;
+    until("2 allocatable machines", DEADLINE, async || {
+        equals(allocatable(&c).await, 2)
+    })
+    .await;
 
     proxy.down().await;
     // metal-api notices the streams are gone: nothing is allocatable while the port is closed
-    until_value("no allocatable machine", || allocatable(&c))
-        .await_eq(0)
-        .await;
+    until("no allocatable machine", DEADLINE, async || {
+        equals(allocatable(&c).await, 0)
+    })
+    .await;
     tokio::time::sleep(Duration::from_millis(700)).await;
-    proxy.up().await;
+    proxy.up().await.unwrap();
 
     // the Wait streams are reopened
-    until_value("2 allocatable machines again", || allocatable(&c))
-        .await_eq(2)
-        .await;
+    until("2 allocatable machines again", DEADLINE, async || {
+        equals(allocatable(&c).await, 2)
+    })
+    .await;
     let id = allocate(&c, &tenant, "after-restart").await;
-    until("the machine installed after the restart", || {
+    until("the machine installed after the restart", DEADLINE, || {
         installed_and_phoned_home(&c, &id)
     })
     .await;
@@ -388,29 +298,14 @@ async fn survives_a_metal_api_restart() {
     );
     // dropping the simulator stops it: the Wait stream of the other machine closes
     drop(sim);
-    until_value("no allocatable machine after the drop", || allocatable(&c))
-        .await_eq(0)
-        .await;
+    until(
+        "no allocatable machine after the drop",
+        DEADLINE,
+        async || equals(allocatable(&c).await, 0),
+    )
+    .await;
     proxy.down().await;
     api.stop().await;
-}
-
-/// The `metal-lab` binary (crate metal-lab) beside this test's directory in cargo's target
-/// dir: `cargo test --workspace` builds it; `cargo test -p metal-testkit` alone needs
-/// `cargo build -p metal-lab` first.
-fn metal_lab_binary() -> std::path::PathBuf {
-    let exe = std::env::current_exe().expect("the test's path");
-    let bin = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .map(|d| d.join("metal-lab"))
-        .expect("cargo's target dir");
-    assert!(
-        bin.is_file(),
-        "{} is missing: build it with cargo build -p metal-lab (cargo test --workspace does)",
-        bin.display()
-    );
-    bin
 }
 
 /// `metal-lab sim` registers machines and exits 0 on SIGTERM.
@@ -418,7 +313,7 @@ fn metal_lab_binary() -> std::path::PathBuf {
 async fn metal_lab_binary_runs_until_sigterm() {
     let api = TestApi::start(Backend::Sqlite).await.unwrap();
     world(&api).await;
-    let mut child = tokio::process::Command::new(metal_lab_binary())
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_metal-lab"))
         .args([
             "sim",
             "--machines",
@@ -461,27 +356,26 @@ async fn metal_lab_binary_runs_until_sigterm() {
         }
     }
     let c = api.client(Caller::View);
-    until_value("2 machines registered and waiting", || {
-        let c = c.clone();
-        async move {
-            let r = c.get("v1/machine").await;
-            r.body
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter(|m| {
-                    m["size"]["id"] == "n1-medium-x86"
-                        && m["rackid"] == "fra-rack01"
-                        && newest_event(m) == "Waiting"
-                })
-                .count()
-        }
+    until("2 machines registered and waiting", DEADLINE, async || {
+        let r = c.get("v1/machine").await;
+        let waiting = r
+            .body
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|m| {
+                m["size"]["id"] == "n1-medium-x86"
+                    && m["rackid"] == "fra-rack01"
+                    && newest_event(m) == "Waiting"
+            })
+            .count();
+        equals(waiting, 2)
     })
-    .await_eq(2)
     .await;
-    until_value("allocatable machines", || allocatable(&c))
-        .await_eq(2)
-        .await;
+    until("allocatable machines", DEADLINE, async || {
+        equals(allocatable(&c).await, 2)
+    })
+    .await;
 
     let pid = child.id().unwrap();
     let kill = std::process::Command::new("kill")
@@ -502,8 +396,11 @@ async fn metal_lab_binary_runs_until_sigterm() {
     assert!(log.contains("stopping the simulation"), "{log}");
     assert!(log.contains("machines at stop: waiting=2"), "{log}");
     // the Wait streams are closed: metal-api no longer offers the machines
-    until_value("no allocatable machine after the exit", || allocatable(&c))
-        .await_eq(0)
-        .await;
+    until(
+        "no allocatable machine after the exit",
+        DEADLINE,
+        async || equals(allocatable(&c).await, 0),
+    )
+    .await;
     api.stop().await;
 }
