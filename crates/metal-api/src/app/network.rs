@@ -264,10 +264,8 @@ async fn remove(tx: &mut Tx, n: &Network) -> ApiResult<()> {
         ipam::delete_prefix(tx, p).await?;
     }
     docs::delete::<Network>(tx, &n.id).await?;
-    if n.vrf != 0 {
-        if docs::count::<Network>(tx, &[NetworkFilter::Vrf(n.vrf)]).await? == 0 {
-            super::integer_pool::release(tx, &pool::VRF, u64::from(n.vrf)).await?;
-        }
+    if n.vrf != 0 && docs::count::<Network>(tx, &[NetworkFilter::Vrf(n.vrf)]).await? == 0 {
+        super::integer_pool::release(tx, &pool::VRF, u64::from(n.vrf)).await?;
     }
     Ok(())
 }

@@ -168,12 +168,13 @@ mod tests {
         use Liveliness::{Alive, Dead};
         let mut locked = waiting("locked");
         locked.state.value = MachineStateValue::Locked;
-        let cases: Vec<(
-            &str,
+        type Case = (
+            &'static str,
             Machine,
             Option<(Option<EventType>, Liveliness)>,
             [u64; 9],
-        )> = vec![
+        );
+        let cases: Vec<Case> = vec![
             (
                 "waiting and alive: free",
                 waiting("m"),

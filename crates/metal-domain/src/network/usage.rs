@@ -123,14 +123,16 @@ mod tests {
     #[test]
     fn usage_per_family_and_in_total() {
         // (what, network, prefixes, total, ipv4, ipv6)
-        let cases: Vec<(
-            &str,
+        type Usage = Option<NetworkUsage>;
+        type Case = (
+            &'static str,
             Network,
             Vec<PrefixCounters>,
             NetworkUsage,
-            Option<NetworkUsage>,
-            Option<NetworkUsage>,
-        )> = vec![
+            Usage,
+            Usage,
+        );
+        let cases: Vec<Case> = vec![
             (
                 "no prefixes",
                 Network::default(),
