@@ -20,17 +20,21 @@ fn check_name(name: &str) -> StoreResult<()> {
     }
 }
 
+/// A connection to the server's admin database.
+async fn connect(admin_url: &str) -> StoreResult<PgConnection> {
+    PgConnection::connect(admin_url)
+        .await
+        .map_err(|source| StoreError::Connect {
+            url: redact_url(admin_url),
+            source,
+        })
+}
+
 /// Creates the database `name` on the server of `admin_url` and answers its URL (the admin URL
 /// with its database replaced).
 pub async fn create_database(admin_url: &str, name: &str) -> StoreResult<String> {
     check_name(name)?;
-    let mut conn =
-        PgConnection::connect(admin_url)
-            .await
-            .map_err(|source| StoreError::Connect {
-                url: redact_url(admin_url),
-                source,
-            })?;
+    let mut conn = connect(admin_url).await?;
     sqlx::query(&format!("CREATE DATABASE {name}"))
         .execute(&mut conn)
         .await?;
@@ -45,13 +49,7 @@ pub async fn create_database(admin_url: &str, name: &str) -> StoreResult<String>
 /// missing database is no error.
 pub async fn drop_database(admin_url: &str, name: &str) -> StoreResult<()> {
     check_name(name)?;
-    let mut conn =
-        PgConnection::connect(admin_url)
-            .await
-            .map_err(|source| StoreError::Connect {
-                url: redact_url(admin_url),
-                source,
-            })?;
+    let mut conn = connect(admin_url).await?;
     sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
         .execute(&mut conn)
         .await?;

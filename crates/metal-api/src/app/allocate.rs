@@ -7,7 +7,7 @@
 use metal_domain::allocation::{self, AllocationParts, GivenIp, NetworkContext, PlannedNetwork};
 use metal_domain::event::EventType;
 use metal_domain::fsl::{self, FilesystemLayout};
-use metal_domain::ids::{MachineId, PartitionId, SizeId};
+use metal_domain::ids::{PartitionId, SizeId};
 use metal_domain::image::Image;
 use metal_domain::ip::{self as ipdom, Ip, IpType};
 use metal_domain::machine::BmcCommand;
@@ -387,15 +387,8 @@ pub async fn free(app: &AppState, id: &str) -> ApiResult<Machine> {
     docs::update(&mut tx, &mut m, stored.revision).await?;
     super::cabling::set_vrf(&mut tx, &m, "").await?;
     // metal-bmc boots the machine into PXE and resets it
-    super::commands::queue(
-        app,
-        &mut tx,
-        &MachineId::new(&m.id),
-        &PartitionId::new(&m.partitionid),
-        &[BmcCommand::BootPxe, BmcCommand::PowerReset],
-        "free machine called",
-    )
-    .await?;
+    let commands = [BmcCommand::BootPxe, BmcCommand::PowerReset];
+    super::commands::queue_for(app, &mut tx, &m, &commands, "free machine called").await?;
     super::events::record(
         &mut tx,
         id,

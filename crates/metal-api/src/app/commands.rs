@@ -43,6 +43,18 @@ pub async fn queue(
     Ok(())
 }
 
+/// Queues `commands` for the BMC of a stored machine (its id and partition) inside `tx`.
+pub async fn queue_for(
+    app: &AppState,
+    tx: &mut Tx,
+    m: &Machine,
+    commands: &[BmcCommand],
+    reason: &str,
+) -> ApiResult<()> {
+    let (machine, partition) = (MachineId::new(&m.id), PartitionId::new(&m.partitionid));
+    queue(app, tx, &machine, &partition, commands, reason).await
+}
+
 /// Wakes this process's command streams of the partition.
 pub fn wake(app: &AppState, partition_id: &str) {
     app.command_streams.wake(partition_id);

@@ -1,7 +1,6 @@
 //! Reinstall (§4.3): an allocated machine gets another image on its next install, keeping the
 //! disks its filesystem layout does not wipe on reinstall.
 
-use metal_domain::ids::{MachineId, PartitionId};
 use metal_domain::image::Image;
 use metal_domain::machine::BmcCommand;
 use metal_domain::machine::{Machine, MachineReinstallRequest, MachineStateValue};
@@ -54,15 +53,8 @@ pub async fn reinstall(
     docs::update(&mut tx, &mut m, stored.revision).await?;
     super::cabling::set_vrf(&mut tx, &m, "").await?;
     // metal-bmc boots the machine into PXE and power-cycles it into the installer
-    super::commands::queue(
-        app,
-        &mut tx,
-        &MachineId::new(&m.id),
-        &PartitionId::new(&m.partitionid),
-        &[BmcCommand::BootPxe, BmcCommand::PowerCycle],
-        "reinstall",
-    )
-    .await?;
+    let commands = [BmcCommand::BootPxe, BmcCommand::PowerCycle];
+    super::commands::queue_for(app, &mut tx, &m, &commands, "reinstall").await?;
     tx.commit().await.map_err(store_err)?;
     super::commands::wake(app, &m.partitionid);
     Ok(m)
