@@ -3,6 +3,7 @@
 //! `Authorization: <Type> <signature>`. metal-client and the test clients sign with
 //! [`hmac_signature`]; metal-api checks with [`hmac_verify`], the same computation.
 
+use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -36,6 +37,38 @@ pub fn hmac_verify(
     mac(key.as_ref(), date, method, salt)
         .verify_slice(signature)
         .is_ok()
+}
+
+/// Checks a request's HMAC headers with `key`: `date` (`X-Date`) must be an RFC 3339 time
+/// within `lifetime` of `now` (a zero lifetime: any time), and `signature` (the hex of the
+/// `Authorization` header) the signature of `date`, `method` and `salt` (`X-Data-Salt`). The
+/// error says which check failed, never the key.
+pub fn check_request(
+    key: impl AsRef<[u8]>,
+    method: &str,
+    date: &str,
+    salt: &str,
+    signature: &str,
+    now: DateTime<Utc>,
+    lifetime: chrono::Duration,
+) -> Result<(), String> {
+    let when: DateTime<Utc> = DateTime::parse_from_rfc3339(date)
+        .map_err(|_| format!("X-Date {date:?} is not an RFC 3339 time"))?
+        .with_timezone(&Utc);
+    if lifetime > chrono::Duration::zero() {
+        let age = now.signed_duration_since(when);
+        if age > lifetime || -age > lifetime {
+            return Err(format!(
+                "X-Date {date} is outside the allowed window of {} seconds",
+                lifetime.num_seconds()
+            ));
+        }
+    }
+    let given = hex::decode(signature).map_err(|_| "signature is not hex".to_string())?;
+    if !hmac_verify(key, date, method, salt, &given) {
+        return Err("invalid HMAC signature".to_string());
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -90,5 +123,41 @@ mod tests {
             assert!(!hmac_verify(key, date, method, "salt", &sig));
             assert!(!hmac_verify(key, date, method, salt, &sig[1..]));
         }
+    }
+
+    #[test]
+    fn requests_are_checked_in_order() {
+        let now: DateTime<Utc> = "2024-05-27T10:00:00Z".parse().unwrap();
+        let date = "2024-05-27T10:00:00Z";
+        let good = hmac_signature(b"k", date, "GET", "salt");
+        let window = chrono::Duration::seconds(60);
+        let check = |date: &str, sig: &str, lifetime| {
+            check_request(b"k", "GET", date, "salt", sig, now, lifetime)
+        };
+        assert_eq!(check(date, &good, window), Ok(()));
+        // (date, signature, lifetime, error)
+        let cases = [
+            (
+                "yesterday",
+                good.as_str(),
+                window,
+                "X-Date \"yesterday\" is not an RFC 3339 time",
+            ),
+            (
+                "2024-05-27T09:00:00Z",
+                good.as_str(),
+                window,
+                "X-Date 2024-05-27T09:00:00Z is outside the allowed window of 60 seconds",
+            ),
+            (date, "zz", window, "signature is not hex"),
+            (date, "00", window, "invalid HMAC signature"),
+        ];
+        for (d, sig, lifetime, want) in cases {
+            assert_eq!(check(d, sig, lifetime), Err(want.to_string()), "{d} {sig}");
+        }
+        // no lifetime: an old date is fine when signed
+        let old = "2000-01-01T00:00:00Z";
+        let signed = hmac_signature(b"k", old, "GET", "salt");
+        assert_eq!(check(old, &signed, chrono::Duration::zero()), Ok(()));
     }
 }

@@ -1,13 +1,13 @@
 //! HMAC authentication exactly as metal-stack's clients sign requests:
 //! `Authorization: <Type> <hex(HMAC-SHA256(key, X-Date ‖ method ‖ X-Data-Salt))>`, with `X-Date`
 //! an RFC 3339 time that must lie within the lifetime of now. The type names the built-in user:
-//! `Metal-View`, `Metal-Edit` or `Metal-Admin`. The signature is computed by metal-util's
-//! [`hmac_verify`], the same code the clients sign with
+//! `Metal-View`, `Metal-Edit` or `Metal-Admin`. The headers are checked by metal-util's
+//! [`check_request`], with the same code the clients sign with
 //! ([`hmac_signature`](metal_util::hmac::hmac_signature)).
 
 use axum::http::HeaderMap;
-use chrono::{DateTime, Utc};
-use metal_util::hmac::hmac_verify;
+use chrono::Utc;
+use metal_util::hmac::check_request;
 
 use super::{Principal, Role};
 
@@ -81,22 +81,15 @@ impl HmacAuth {
         };
         let date = header("X-Date")?;
         let salt = header("X-Data-Salt")?;
-        let when: DateTime<Utc> = DateTime::parse_from_rfc3339(date)
-            .map_err(|_| format!("X-Date {date:?} is not an RFC 3339 time"))?
-            .with_timezone(&Utc);
-        if self.lifetime > chrono::Duration::zero() {
-            let age = Utc::now().signed_duration_since(when);
-            if age > self.lifetime || -age > self.lifetime {
-                return Err(format!(
-                    "X-Date {date} is outside the allowed window of {} seconds",
-                    self.lifetime.num_seconds()
-                ));
-            }
-        }
-        let given = hex::decode(signature).map_err(|_| "signature is not hex".to_string())?;
-        if !hmac_verify(&user.key, date, method, salt, &given) {
-            return Err("invalid HMAC signature".to_string());
-        }
+        check_request(
+            &user.key,
+            method,
+            date,
+            salt,
+            signature,
+            Utc::now(),
+            self.lifetime,
+        )?;
         let name = format!("metal-{}", user.role.as_str());
         Ok(Principal {
             subject: name.clone(),
