@@ -193,3 +193,60 @@ pub async fn error_body(req: Request, next: Next) -> Response {
     }
     resp.into_response()
 }
+
+/// Collapses runs of `/` in the request path into one, keeping the query, so that
+/// `//v1/machine` (a client joining `http://host:8080/` with `/v1/machine`) and
+/// `/metal//v1/machine` route like their single-slash forms under any base path. Runs before
+/// routing: [`crate::server::service`] wraps the router with it.
+pub fn collapse_slashes(mut req: Request) -> Request {
+    if let Some(uri) = collapsed(req.uri()) {
+        *req.uri_mut() = uri;
+    }
+    req
+}
+
+/// The URI with runs of `/` in its path collapsed; `None` if there are none.
+fn collapsed(uri: &axum::http::Uri) -> Option<axum::http::Uri> {
+    let path = uri.path();
+    if !path.contains("//") {
+        return None;
+    }
+    let mut out = String::with_capacity(path.len());
+    for c in path.chars() {
+        if !(c == '/' && out.ends_with('/')) {
+            out.push(c);
+        }
+    }
+    if let Some(query) = uri.query() {
+        out.push('?');
+        out.push_str(query);
+    }
+    let mut parts = uri.clone().into_parts();
+    parts.path_and_query = Some(out.parse().ok()?);
+    axum::http::Uri::from_parts(parts).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_of_slashes_collapse_and_the_query_stays() {
+        let cases = [
+            ("/v1/health", None),
+            ("//v1/health", Some("/v1/health")),
+            ("///v1//image///", Some("/v1/image/")),
+            (
+                "/metal//v1/machine?x=a//b",
+                Some("/metal/v1/machine?x=a//b"),
+            ),
+            ("http://h:1//v1/x?q", Some("http://h:1/v1/x?q")),
+            ("/v1/x?redirect=//y", None),
+        ];
+        for (input, want) in cases {
+            let uri: axum::http::Uri = input.parse().unwrap();
+            let got = collapsed(&uri).map(|u| u.to_string());
+            assert_eq!(got.as_deref(), want, "{input}");
+        }
+    }
+}

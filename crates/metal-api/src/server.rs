@@ -174,6 +174,16 @@ pub fn router(app: App, auth: Arc<Authenticator>) -> Router {
         .with_state(app)
 }
 
+/// What the REST listener serves: the router behind the one layer that runs before routing,
+/// [`mw::collapse_slashes`] (a layer on the router would run after it had matched).
+pub fn service(
+    app: App,
+    auth: Arc<Authenticator>,
+) -> tower::util::MapRequest<Router, fn(axum::extract::Request) -> axum::extract::Request> {
+    let collapse: fn(axum::extract::Request) -> axum::extract::Request = mw::collapse_slashes;
+    tower::ServiceExt::map_request(router(app, auth), collapse)
+}
+
 fn context_url(addr: SocketAddr, base: &str) -> String {
     let host = match addr.ip() {
         ip if ip.is_unspecified() && ip.is_ipv4() => "127.0.0.1".to_string(),
@@ -247,8 +257,9 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
         }
     }
 
-    let service =
-        router(app.clone(), Arc::new(auth)).into_make_service_with_connect_info::<SocketAddr>();
+    let service = axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
+        SocketAddr,
+    >(service(app.clone(), Arc::new(auth)));
     let mut rx = stop_rx.clone();
     tasks.push(tokio::spawn(async move {
         let res = axum::serve(listener, service)

@@ -322,3 +322,69 @@ async fn operators_first_day_sqlite() {
 async fn operators_first_day_postgres() {
     first_day(Backend::Postgres).await
 }
+
+const RAID: &str = include_str!("fixtures/fsl-raid.yaml");
+const LVM: &str = include_str!("fixtures/fsl-lvm-striped.yaml");
+
+/// Files as metal-stack's documentation writes them: the release notes' layouts verbatim
+/// (`level: 1` where the wire has a string), and a misplaced key warned about, not dropped
+/// silently.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_as_metal_stack_writes_them() {
+    let api = TestApi::start(Backend::Sqlite).await.unwrap();
+    let ctl = std::sync::Arc::new(Ctl::admin(&api));
+    let c = ctl.clone();
+    tokio::task::spawn_blocking(move || release_note_files(&c))
+        .await
+        .unwrap();
+    let c = api.admin();
+    let raid = c.get("v1/filesystemlayout/raid").await;
+    assert_eq!(raid.status, 200, "{:?}", raid.body);
+    assert_eq!(raid.body["raid"][0]["level"], "1");
+    assert_eq!(raid.body["raid"][0]["devices"][1], "/dev/sdb1");
+    assert_eq!(raid.body["disks"][0]["partitions"][0]["gpttype"], "8300");
+    let lvm = c.get("v1/filesystemlayout/lvm").await;
+    assert_eq!(lvm.status, 200, "{:?}", lvm.body);
+    assert_eq!(lvm.body["logicalvolumes"][0]["lvmtype"], "striped");
+    assert_eq!(lvm.body["logicalvolumes"][0]["volumegroup"], "vgroot");
+    assert_eq!(lvm.body["filesystems"][0]["device"], "/dev/vgroot/root");
+    api.stop().await;
+}
+
+fn release_note_files(ctl: &Ctl) {
+    let size = ctl.file(
+        "size.yaml",
+        "id: c1-xlarge-x86\nconstraints:\n- type: cores\n  min: 4\n  max: 4\n",
+    );
+    ctl.ok(&["size", "create", "-f", &size]);
+    let size = ctl.file(
+        "size.yaml",
+        "id: s3-large-x86\nconstraints:\n- type: cores\n  min: 8\n  max: 8\n",
+    );
+    ctl.ok(&["size", "create", "-f", &size]);
+
+    let raid = ctl.file("raid.yaml", RAID);
+    let out = ctl.run(&["fsl", "create", "-f", &raid], None);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("warning"), "{stderr}");
+    let out = ctl.run(&["filesystemlayout", "create", "-f", "-"], Some(LVM));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("warning"), "{stderr}");
+
+    // `images` at the top instead of under `constraints`: created, and said so
+    let sic = ctl.file(
+        "sic.yaml",
+        "id: c1-xlarge-x86\nimages:\n  debian: '>= 10'\n",
+    );
+    let out = ctl.run(&["size", "imageconstraint", "create", "-f", &sic], None);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "warning: {sic}: unknown key \"images\" is ignored, did you mean \"constraints.images\"?"
+        )),
+        "{stderr}"
+    );
+}

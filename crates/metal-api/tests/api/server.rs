@@ -173,3 +173,57 @@ async fn url_checks_when_enabled() {
     assert_eq!(c.put("v1/partition", p).await.status, 201);
     api.stop().await;
 }
+
+/// Sends `GET <target>` over a plain connection (no client library to tidy the path) and
+/// returns the status code.
+async fn raw_get(addr: std::net::SocketAddr, target: &str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET {target} HTTP/1.1\r\nHost: metal\r\nConnection: close\r\n\r\n");
+    conn.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer).await.unwrap();
+    let status = answer.split_whitespace().nth(1).unwrap_or_default();
+    status
+        .parse()
+        .unwrap_or_else(|_| panic!("{target}: {answer}"))
+}
+
+#[tokio::test]
+async fn repeated_slashes_route_like_single_ones() {
+    // a base URL with a trailing slash joined with `/v1/...`, as `metal-lab env` prints it
+    let api = TestApi::start(Backend::Sqlite).await.unwrap();
+    let addr = api.server.addr;
+    assert_eq!(raw_get(addr, "//v1/version").await, 200);
+    assert_eq!(raw_get(addr, "/v1//version?x=a//b").await, 200);
+    assert_eq!(raw_get(addr, "//v1/nonsense").await, 404);
+    for base in ["//", "///", "/"] {
+        let c = metal_testkit::TestClient::new(
+            format!("http://{addr}{base}"),
+            Caller::Admin,
+            api.keys.clone(),
+        );
+        let r = c.get("v1/image").await;
+        assert_eq!(r.status, 200, "{base}: {:?}", r.body);
+        let r = c.get("v1//health?service=database").await;
+        assert_eq!(r.status, 200, "{base}: {:?}", r.body);
+    }
+
+    // under a base path
+    let api = TestApi::start_with(Backend::Sqlite, |c| c.base_path = "/metal/".into())
+        .await
+        .unwrap();
+    let addr = api.server.addr;
+    assert_eq!(raw_get(addr, "/metal//v1/version").await, 200);
+    assert_eq!(raw_get(addr, "//metal/v1/version").await, 200);
+    assert_eq!(raw_get(addr, "//v1/version").await, 404);
+    for base in ["/metal//", "//metal///", "/metal/"] {
+        let c = metal_testkit::TestClient::new(
+            format!("http://{addr}{base}"),
+            Caller::Admin,
+            api.keys.clone(),
+        );
+        let r = c.get("v1/image").await;
+        assert_eq!(r.status, 200, "{base}: {:?}", r.body);
+    }
+}

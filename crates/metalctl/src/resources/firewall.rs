@@ -75,7 +75,8 @@ pub struct FirewallCreateArgs {
 /// Reads firewall rules from a file (`-` is stdin).
 pub fn read_rules(file: &str) -> AnyResult<FirewallRules> {
     let text = read_source(file)?;
-    serde_yaml::from_str(&text).with_context(|| format!("{file} holds no firewall rules"))
+    crate::input::parse_one(&text, crate::input::source_name(file))
+        .with_context(|| format!("{file} holds no firewall rules"))
 }
 
 pub async fn run(app: &mut App, cmd: FirewallCmd) -> AnyResult<()> {
