@@ -16,6 +16,7 @@ mod jobs;
 mod machine;
 mod metrics;
 mod network;
+mod nulls;
 mod openapi;
 mod project;
 mod reservation;
