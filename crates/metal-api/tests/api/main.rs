@@ -18,6 +18,7 @@ mod metrics;
 mod network;
 mod nulls;
 mod openapi;
+mod python_client;
 mod project;
 mod reservation;
 mod server;
