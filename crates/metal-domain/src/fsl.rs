@@ -48,8 +48,10 @@ pub struct DiskPartition {
     pub label: Option<String>,
     /// MiB; 0 = the rest of the disk (only the last partition).
     pub size: u64,
-    /// One of [`GptType`] (`ef00`, `8300`, `8e00`, `fd00`).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// One of [`GptType`] (`ef00`, `8300`, `8e00`, `fd00`); `""` when not given (the disk
+    /// tool's default), as the reference requires the field.
+    #[serde(with = "crate::wire::or_default")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, default = ""))]
     pub gpttype: Option<String>,
 }
 

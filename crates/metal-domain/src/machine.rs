@@ -260,9 +260,15 @@ pub struct MachineIpmi {
     pub fru: MachineFru,
     pub bmcversion: String,
     pub powerstate: String,
+    /// all zero when the BMC reported none (the reference requires the field)
+    #[serde(with = "crate::wire::or_default")]
+    #[cfg_attr(feature = "openapi", schema(value_type = PowerMetric, default = json!(PowerMetric::default())))]
     pub powermetric: Option<PowerMetric>,
     /// the power supplies as the BMC reports them (Redfish)
     pub powersupplies: Vec<PowerSupply>,
+    /// `0001-01-01T00:00:00Z` before the first BMC report (the reference requires the field)
+    #[serde(with = "crate::wire::zero_time")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime, default = "0001-01-01T00:00:00Z"))]
     pub last_updated: Option<DateTime<Utc>>,
 }
 
@@ -358,6 +364,8 @@ pub struct MachineNetwork {
 pub struct Allocation {
     pub allocationuuid: String,
     pub creator: String,
+    #[serde(with = "crate::wire::zero_time")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime, default = "0001-01-01T00:00:00Z"))]
     pub created: Option<DateTime<Utc>>,
     pub name: String,
     pub description: String,

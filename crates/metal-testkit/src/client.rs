@@ -1,6 +1,7 @@
 //! A raw v1 HTTP client for tests: it signs exactly as metal-stack's Go clients do (HMAC over
 //! X-Date, method and X-Data-Salt) or sends a bearer token, and returns status and JSON so tests
-//! can assert on both, errors included.
+//! can assert on both, errors included. Every answer is checked against the reference contract
+//! ([`crate::conformance`]); a violation fails the test that received it.
 
 use rand::distributions::Alphanumeric;
 use rand::Rng;
@@ -47,6 +48,7 @@ pub struct TestClient {
     caller: Caller,
     keys: Keys,
     http: reqwest::Client,
+    checked: bool,
 }
 
 fn salt() -> String {
@@ -65,7 +67,29 @@ impl TestClient {
             caller,
             keys,
             http: reqwest::Client::new(),
+            checked: true,
         }
+    }
+
+    /// The same client without the check of its answers against the reference contract (for a
+    /// test that provokes an answer the contract does not describe).
+    pub fn unchecked(mut self) -> Self {
+        self.checked = false;
+        self
+    }
+
+    /// Panics when an answer violates the reference contract.
+    fn conform(&self, method: &Method, path: &str, r: &TestResponse) {
+        if !self.checked {
+            return;
+        }
+        let errors = crate::conformance::check_response(method.as_str(), path, r.status, &r.body);
+        assert!(
+            errors.is_empty(),
+            "the answer violates the reference contract:\n  {}\nbody: {}",
+            errors.join("\n  "),
+            r.body
+        );
     }
 
     fn sign(&self, rb: reqwest::RequestBuilder, method: &Method) -> reqwest::RequestBuilder {
@@ -102,7 +126,9 @@ impl TestClient {
         let status = resp.status().as_u16();
         let text = resp.text().await.unwrap_or_default();
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        TestResponse { status, body }
+        let r = TestResponse { status, body };
+        self.conform(&method, path, &r);
+        r
     }
 
     /// The base URL.
@@ -119,7 +145,9 @@ impl TestClient {
         let status = resp.status().as_u16();
         let text = resp.text().await?;
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Ok(TestResponse { status, body })
+        let r = TestResponse { status, body };
+        self.conform(&Method::POST, path, &r);
+        Ok(r)
     }
 
     pub async fn get(&self, path: &str) -> TestResponse {

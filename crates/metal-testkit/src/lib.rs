@@ -1,7 +1,8 @@
 //! Test harness: a metal-api in-process on port 0 with a fresh database of either backend, an
 //! HTTP client that signs requests the way metal-stack's clients do, and a TCP proxy that
 //! breaks connections on demand ([`FaultProxy`]). Virtual hardware (VMs, the test OS image,
-//! BMCs, simulated machines) is in the `metal-sim` crate.
+//! BMCs, simulated machines) is in the `metal-sim` crate. Every answer the test client gets is
+//! checked against the reference contract ([`conformance`]).
 //!
 //! PostgreSQL tests create their own database (`metal_test_<uuid>`) on the server named by
 //! `METAL_TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`) and drop
@@ -9,6 +10,7 @@
 //! nothing is skipped silently.
 
 mod client;
+pub mod conformance;
 mod proxy;
 
 use std::path::PathBuf;

@@ -13,7 +13,7 @@ use crate::network::{setup, super_network};
 /// Partition `fra` with a private super network, the internet, an underlay; size
 /// n1-medium-x86 (4 cores); machine and firewall images; a layout for both; a tenant network of
 /// p1. Returns the tenant network id.
-async fn world(api: &TestApi, machines: usize) -> String {
+pub(crate) async fn world(api: &TestApi, machines: usize) -> String {
     let c = api.admin();
     setup(&c).await;
     assert_eq!(

@@ -20,6 +20,11 @@ use crate::size::Size;
 pub struct MachineAllocationResponse {
     pub allocationuuid: String,
     pub creator: String,
+    #[serde(default, with = "crate::wire::zero_time")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = String, format = DateTime, default = "0001-01-01T00:00:00Z")
+    )]
     pub created: Option<DateTime<Utc>>,
     pub name: String,
     pub description: String,

@@ -39,9 +39,13 @@ pub struct Registration {
     pub created: bool,
 }
 
+/// The switch operating systems of the contract (`v1.SwitchOS.vendor`).
+pub const OS_VENDORS: [&str; 2] = ["Cumulus", "SONiC"];
+
 impl SwitchRegisterRequest {
-    /// The rules of the request itself: id, partition, rack, and ports with a name and an
-    /// identifier (or mac) each, both unique.
+    /// The rules of the request itself: id, partition, rack, an os of a vendor the contract
+    /// names (its enum, which strict clients check in the answer), and ports with a name and
+    /// an identifier (or mac) each, both unique.
     pub fn validate(&self) -> DomainResult<()> {
         crate::misc::validate_id("switch", &self.id)?;
         if self.partition_id.trim().is_empty() {
@@ -49,6 +53,15 @@ impl SwitchRegisterRequest {
         }
         if self.rack_id.trim().is_empty() {
             return Err(DomainError::invalid("rack_id should not be empty"));
+        }
+        if let Some(os) = &self.os {
+            if !OS_VENDORS.contains(&os.vendor.as_str()) {
+                return Err(DomainError::invalid(format!(
+                    "os.vendor {:?} is not one of {}",
+                    os.vendor,
+                    OS_VENDORS.join(", ")
+                )));
+            }
         }
         let mut names = BTreeSet::new();
         let mut keys = BTreeSet::new();
@@ -369,6 +382,13 @@ mod tests {
             (
                 req("leaf01", vec![nic("swp1", "")]),
                 "nics[0] (swp1): identifier or mac should be given",
+            ),
+            (
+                SwitchRegisterRequest {
+                    os: Some(SwitchOs::default()),
+                    ..req("leaf01", vec![])
+                },
+                "os.vendor \"\" is not one of Cumulus, SONiC",
             ),
         ];
         for (r, msg) in cases {
