@@ -52,6 +52,10 @@ pub struct Config {
     /// (`~/.local/share/metal-api`).
     #[arg(long, env = "METAL_API_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Directory of the firmware files served by `/v1/firmware`. Default: `firmware` in the
+    /// data directory.
+    #[arg(long, env = "METAL_API_FIRMWARE_DIR")]
+    pub firmware_dir: Option<PathBuf>,
     /// Do not write a `local` context into `~/.metalctl/config.yaml` on start.
     #[arg(long, env = "METAL_API_NO_METALCTL_CONTEXT")]
     pub no_metalctl_context: bool,
@@ -184,6 +188,13 @@ impl Config {
                 .unwrap_or_else(|| PathBuf::from("."))
                 .join("metal-api")
         })
+    }
+
+    /// The firmware directory, defaulted.
+    pub fn firmware_dir(&self) -> PathBuf {
+        self.firmware_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir().join("firmware"))
     }
 
     /// The database URL, defaulted to a SQLite file in the data directory.

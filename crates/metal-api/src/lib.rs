@@ -10,6 +10,7 @@ pub mod app;
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod firmware_store;
 pub mod firstrun;
 pub mod fleetmetrics;
 pub mod grpc;

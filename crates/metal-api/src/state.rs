@@ -18,6 +18,7 @@ pub struct AppState {
     pub http: reqwest::Client,
     pub metrics: Metrics,
     pub version: VersionResponse,
+    pub firmware: crate::firmware_store::FirmwareStore,
     pub ip_batcher: crate::runtime::ipbatch::IpBatcher,
     pub net_batcher: crate::runtime::netbatch::GroupServer<
         metal_domain::network::PlannedAllocation,
@@ -34,12 +35,14 @@ impl AppState {
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(10))
             .build()?;
+        let firmware = crate::firmware_store::FirmwareStore::new(config.firmware_dir());
         Ok(Self {
             store,
             config,
             http,
             metrics: Metrics::new()?,
             version: version_info(),
+            firmware,
             ip_batcher: Default::default(),
             net_batcher: Default::default(),
             waiters: Default::default(),

@@ -12,6 +12,7 @@ pub mod allocation;
 pub mod audit;
 pub mod error;
 pub mod event;
+pub mod firmware;
 pub mod fsl;
 pub mod ids;
 pub mod image;

@@ -131,6 +131,44 @@ impl TestClient {
         r
     }
 
+    /// Sends a `multipart/form-data` body with one file field `field` holding `content` (what
+    /// `curl -F field=@file` sends).
+    pub async fn send_file(
+        &self,
+        method: Method,
+        path: &str,
+        field: &str,
+        content: &[u8],
+    ) -> TestResponse {
+        let url = format!("{}{}", self.base, path.trim_start_matches('/'));
+        let boundary = format!("metal-test-{}", salt());
+        let mut body = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"upload.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+        )
+        .into_bytes();
+        body.extend_from_slice(content);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let rb = self
+            .http
+            .request(method.clone(), &url)
+            .header(
+                "Content-Type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(body);
+        let resp = self
+            .sign(rb, &method)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        let r = TestResponse { status, body };
+        self.conform(&method, path, &r);
+        r
+    }
+
     /// The base URL.
     pub fn base(&self) -> &str {
         &self.base

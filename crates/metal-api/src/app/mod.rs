@@ -11,6 +11,7 @@ pub mod catalog;
 pub mod commands;
 pub mod console_password;
 pub mod events;
+pub mod firmware;
 pub mod fsl;
 pub mod image;
 pub mod integer_pool;

@@ -9,6 +9,7 @@ pub mod table;
 
 mod audit;
 mod firewall;
+mod firmware;
 mod fsl;
 mod image;
 mod ip;
@@ -55,5 +56,6 @@ pub fn routes() -> RouteTable {
     switch::routes(&mut t);
     audit::routes(&mut t);
     system::routes(&mut t);
+    firmware::routes(&mut t);
     t
 }

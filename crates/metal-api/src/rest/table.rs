@@ -33,6 +33,8 @@ pub struct Op {
     summary: &'static str,
     access: Access,
     body: Option<RefOr<Schema>>,
+    /// A `multipart/form-data` body with one file field: (name, description).
+    form_file: Option<(&'static str, &'static str)>,
     responses: Vec<(u16, &'static str, Option<RefOr<Schema>>)>,
     query: Vec<(&'static str, &'static str, &'static str)>,
     schemas: SchemaList,
@@ -59,6 +61,7 @@ impl Op {
             summary: "",
             access,
             body: None,
+            form_file: None,
             responses: Vec::new(),
             query: Vec::new(),
             schemas: Vec::new(),
@@ -83,6 +86,16 @@ impl Op {
     /// The JSON request body.
     pub fn body<T: ToSchema>(mut self) -> Self {
         self.body = Some(reference::<T>(&mut self.schemas));
+        self
+    }
+    /// A `multipart/form-data` request body with one file field.
+    pub fn form_file(mut self, name: &'static str, desc: &'static str) -> Self {
+        self.form_file = Some((name, desc));
+        self
+    }
+    /// A success answer without a body the client reads.
+    pub fn returns_nothing(mut self, status: u16) -> Self {
+        self.responses.push((status, status_text(status), None));
         self
     }
     /// A success answer with a body of `T`.
@@ -213,6 +226,25 @@ impl RouteTable {
                     .content(
                         "application/json",
                         ContentBuilder::new().schema(Some(body)).build(),
+                    )
+                    .build(),
+            ));
+        }
+        if let Some((name, desc)) = op.form_file {
+            use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+            let file = ObjectBuilder::new()
+                .schema_type(Type::String)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
+                .description(Some(desc));
+            let form = ObjectBuilder::new().property(name, file).required(name);
+            b = b.request_body(Some(
+                RequestBodyBuilder::new()
+                    .required(Some(Required::True))
+                    .content(
+                        "multipart/form-data",
+                        ContentBuilder::new()
+                            .schema(Some(Schema::Object(form.build())))
+                            .build(),
                     )
                     .build(),
             ));

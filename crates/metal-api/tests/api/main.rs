@@ -7,6 +7,7 @@ mod auth;
 mod bmc;
 mod catalog;
 mod concurrency;
+mod firmware;
 mod fsl;
 mod grpc;
 mod image;

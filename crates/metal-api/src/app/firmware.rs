@@ -1,0 +1,95 @@
+//! Firmware files (`/v1/firmware`, admin): listed per kind, vendor and board (for one machine:
+//! its board as its BMC reported it), uploaded and removed. The files live in the firmware
+//! store, not in the database.
+
+use metal_domain::firmware::{self, FirmwareFilter, FirmwareKey, FirmwaresResponse};
+use metal_domain::machine::Machine;
+
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// The query of `GET /v1/firmware`.
+#[derive(Debug, Clone, Default)]
+pub struct FirmwareQuery {
+    pub machine_id: Option<String>,
+    pub kind: Option<String>,
+    pub vendor: Option<String>,
+    pub board: Option<String>,
+}
+
+fn io_err(what: &str, e: std::io::Error) -> ApiError {
+    ApiError::Internal(anyhow::anyhow!("{what}: {e}"))
+}
+
+/// `GET /v1/firmware`: with `machine-id`, only the firmware for that machine's board (none
+/// when its BMC reported no board); a missing machine is a 404.
+pub async fn list(app: &AppState, q: &FirmwareQuery) -> ApiResult<FirmwaresResponse> {
+    let mut filter =
+        FirmwareFilter::new(q.kind.as_deref(), q.vendor.as_deref(), q.board.as_deref())?;
+    if let Some(id) = q.machine_id.as_deref().filter(|s| !s.is_empty()) {
+        let m = super::get::<Machine>(app, id).await?;
+        match filter.for_board(&m.ipmi.fru.board_mfg, &m.ipmi.fru.board_part_number) {
+            Some(f) => filter = f,
+            None => return Ok(FirmwaresResponse::default()),
+        }
+    }
+    let keys = app
+        .firmware
+        .list()
+        .await
+        .map_err(|e| io_err("listing the firmware files", e))?;
+    Ok(firmware::listing(&keys, &filter))
+}
+
+/// The checked key of a firmware path.
+pub fn key(kind: &str, vendor: &str, board: &str, revision: &str) -> ApiResult<FirmwareKey> {
+    Ok(FirmwareKey::new(kind, vendor, board, revision)?)
+}
+
+/// `DELETE /v1/firmware/{kind}/{vendor}/{board}/{revision}`: 404 when there is no such file.
+pub async fn remove(app: &AppState, key: &FirmwareKey) -> ApiResult<()> {
+    let removed = app
+        .firmware
+        .delete(key)
+        .await
+        .map_err(|e| io_err("removing the firmware file", e))?;
+    if !removed {
+        return Err(ApiError::not_found(format!(
+            "no firmware {} found",
+            key.path()
+        )));
+    }
+    tracing::info!(firmware = key.path(), "firmware removed");
+    Ok(())
+}
+
+/// `PUT /v1/firmware/{kind}/{vendor}/{board}/{revision}`: stores the uploaded file (replacing
+/// an earlier one of the same key). The file is streamed to disk, never held in memory; an
+/// upload that breaks off or is empty leaves nothing behind (400).
+pub async fn upload<S, B>(app: &AppState, key: &FirmwareKey, mut data: S) -> ApiResult<u64>
+where
+    S: futures::Stream<Item = Result<B, String>> + Unpin,
+    B: AsRef<[u8]>,
+{
+    use futures::StreamExt;
+    let mut file = app
+        .firmware
+        .upload(key)
+        .await
+        .map_err(|e| io_err("storing the firmware file", e))?;
+    while let Some(chunk) = data.next().await {
+        let chunk = chunk.map_err(|e| ApiError::bad_request(format!("file: {e}")))?;
+        file.write(chunk.as_ref())
+            .await
+            .map_err(|e| io_err("storing the firmware file", e))?;
+    }
+    let size = file.written();
+    if size == 0 {
+        return Err(ApiError::bad_request("file: the firmware file is empty"));
+    }
+    file.finish()
+        .await
+        .map_err(|e| io_err("storing the firmware file", e))?;
+    tracing::info!(firmware = key.path(), size, "firmware uploaded");
+    Ok(size)
+}
