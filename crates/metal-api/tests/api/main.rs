@@ -3,12 +3,14 @@
 //! it with requests signed as metal-stack's clients sign them.
 
 mod audit;
+mod auditforward;
 mod auth;
 mod bmc;
 mod catalog;
 mod concurrency;
 mod fsl;
 mod grpc;
+mod hec_double;
 mod image;
 mod ip;
 mod issues;
