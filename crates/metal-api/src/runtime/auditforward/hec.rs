@@ -14,7 +14,8 @@ pub const EVENT_PATH: &str = "/services/collector/event";
 /// The collector URL for `--auditing-splunk-endpoint`: the endpoint may name the server
 /// (`https://splunk:8088`, with or without a trailing `/` or a path prefix of a proxy in
 /// front of it), `.../services/collector` or the event endpoint itself; each ends up at
-/// `.../services/collector/event`. Query strings are kept (`?channel=...`).
+/// `.../services/collector/event`. Query strings are kept (`?channel=...`); credentials in the
+/// URL are refused (the URL is logged, the token is not).
 pub fn collector_url(endpoint: &str) -> Result<reqwest::Url, String> {
     let mut url = reqwest::Url::parse(endpoint.trim())
         .map_err(|e| format!("--auditing-splunk-endpoint {endpoint:?} is not a URL: {e}"))?;
@@ -22,6 +23,13 @@ pub fn collector_url(endpoint: &str) -> Result<reqwest::Url, String> {
         return Err(format!(
             "--auditing-splunk-endpoint {endpoint:?} must be an http:// or https:// URL with a host"
         ));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        // the URL is logged; the token has its own flag, kept out of logs
+        return Err(
+            "--auditing-splunk-endpoint must not hold credentials; give the token with --auditing-splunk-token"
+                .into(),
+        );
     }
     let path = url.path().trim_end_matches('/').to_string();
     let path = if path.ends_with(EVENT_PATH) {
@@ -185,7 +193,13 @@ mod tests {
                 "{endpoint}"
             );
         }
-        for bad in ["splunk:8088", "ftp://splunk/", "", "http://"] {
+        for bad in [
+            "splunk:8088",
+            "ftp://splunk/",
+            "",
+            "http://",
+            "https://admin:pw@splunk:8088",
+        ] {
             assert!(collector_url(bad).is_err(), "{bad:?}");
         }
     }
