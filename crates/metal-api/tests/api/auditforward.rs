@@ -358,3 +358,26 @@ async fn shutdown_gives_up_on_a_hanging_collector_at_the_deadline() {
     assert_eq!(dropped(m, "shutdown"), 5);
     assert_eq!(m.queued.get(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ca_file_must_hold_certificates() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    let start = |ca: std::path::PathBuf| {
+        TestApi::start_with(Backend::Sqlite, move |c| {
+            c.auditing_splunk_endpoint = Some("https://splunk.invalid:8088".into());
+            c.auditing_splunk_token = Some(TOKEN.parse().unwrap());
+            c.auditing_splunk_ca = Some(ca);
+        })
+    };
+    let err = format!("{:#}", start(ca.clone()).await.err().unwrap());
+    assert!(err.contains("--auditing-splunk-ca"), "{err}");
+    std::fs::write(&ca, "not a certificate").unwrap();
+    let err = format!("{:#}", start(ca.clone()).await.err().unwrap());
+    assert!(err.contains("no PEM certificate"), "{err}");
+    assert!(!err.contains(TOKEN), "{err}");
+    let cert = rcgen::generate_simple_self_signed(vec!["splunk.invalid".into()]).unwrap();
+    std::fs::write(&ca, cert.cert.pem()).unwrap();
+    let api = start(ca).await.unwrap();
+    api.stop().await;
+}

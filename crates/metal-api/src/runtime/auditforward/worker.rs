@@ -51,9 +51,15 @@ impl Worker {
         if let Some(path) = &settings.ca {
             let pem = std::fs::read(path)
                 .with_context(|| format!("reading --auditing-splunk-ca {}", path.display()))?;
-            for cert in reqwest::Certificate::from_pem_bundle(&pem)
-                .with_context(|| format!("parsing --auditing-splunk-ca {}", path.display()))?
-            {
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .with_context(|| format!("parsing --auditing-splunk-ca {}", path.display()))?;
+            if certs.is_empty() {
+                anyhow::bail!(
+                    "--auditing-splunk-ca {} holds no PEM certificate",
+                    path.display()
+                );
+            }
+            for cert in certs {
                 client = client.add_root_certificate(cert);
             }
         }
