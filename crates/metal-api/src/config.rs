@@ -160,7 +160,8 @@ pub struct Config {
         default_value = "_json"
     )]
     pub auditing_splunk_source_type: String,
-    /// CA certificates (PEM) trusted for an https endpoint, besides the system's.
+    /// CA certificates (PEM) trusted for an https endpoint, besides the public roots built in
+    /// (Mozilla's, as webpki-roots has them; the system's store is not read).
     #[arg(long, env = "METAL_API_AUDITING_SPLUNK_CA")]
     pub auditing_splunk_ca: Option<PathBuf>,
     /// Audit entries waiting for Splunk at most (also at most 64 MiB); when full, new entries

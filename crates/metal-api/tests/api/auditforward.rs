@@ -381,3 +381,49 @@ async fn a_ca_file_must_hold_certificates() {
     let api = start(ca).await.unwrap();
     api.stop().await;
 }
+
+/// An https collector whose certificate is signed by no public root: trusted with
+/// `--auditing-splunk-ca`, refused (retried, then given up) without.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_collector_trusted_through_the_ca_flag() {
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(cert.key_pair.serialize_der().into());
+    let hec = HecDouble::start_tls(cert.cert.der().clone(), key).await;
+    let endpoint = format!("https://localhost:{}", hec.addr.port());
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, cert.cert.pem()).unwrap();
+
+    for trusted in [false, true] {
+        let api = TestApi::start_with(Backend::Sqlite, |c| {
+            forward_to(&hec)(c);
+            c.auditing_splunk_endpoint = Some(endpoint.clone());
+            c.auditing_splunk_retries = 1;
+            c.auditing_splunk_ca = trusted.then(|| ca.clone());
+        })
+        .await
+        .unwrap();
+        let r = api.admin().put("v1/size", sized(1)).await;
+        assert_eq!(r.status, 201);
+        let m = metrics(&api);
+        if trusted {
+            until("the event sent over https", WAIT, async || {
+                m.sent.get() == 1
+            })
+            .await;
+            assert_eq!(hec.accepted().len(), 1);
+            assert_eq!(
+                hec.received()[0].auth.as_deref(),
+                Some(format!("Splunk {TOKEN}").as_str())
+            );
+        } else {
+            until("the batch given up", WAIT, async || {
+                m.failed_batches.get() == 1
+            })
+            .await;
+            assert_eq!(dropped(m, "retries_exhausted"), 1);
+            assert!(hec.received().is_empty(), "no request without trust");
+        }
+        api.stop().await;
+    }
+}

@@ -1,6 +1,7 @@
 //! A Splunk HTTP Event Collector double: an axum server on 127.0.0.1:0 that records every
 //! request (path, `Authorization` header, the events of the body) and answers as scripted
-//! (a queue of statuses, then 200 `{"text":"Success","code":0}`), or hangs until released.
+//! (a queue of statuses, then 200 `{"text":"Success","code":0}`), or hangs until released;
+//! over plain HTTP or HTTPS.
 //!
 //! A double and not Splunk: no Splunk (nor another HEC implementation) is installable in this
 //! environment; the double speaks the part of HEC's protocol the forwarder uses (POST
@@ -42,6 +43,34 @@ pub struct HecDouble {
 
 impl HecDouble {
     pub async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::serve(listener).await
+    }
+
+    /// A double speaking HTTPS with `cert` and `key` (DER).
+    pub async fn start_tls(
+        cert: rustls::pki_types::CertificateDer<'static>,
+        key: rustls::pki_types::PrivateKeyDer<'static>,
+    ) -> Self {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![cert], key)
+            .unwrap();
+        let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::serve(TlsListener {
+            tcp,
+            acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(config)),
+        })
+        .await
+    }
+
+    async fn serve<L>(listener: L) -> Self
+    where
+        L: axum::serve::Listener<Addr = SocketAddr>,
+    {
         let (hang, _) = watch::channel(false);
         let shared = Arc::new(Shared {
             received: Mutex::new(Vec::new()),
@@ -51,7 +80,6 @@ impl HecDouble {
         let app = axum::Router::new()
             .fallback(collect)
             .with_state(shared.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, mut stop_rx) = watch::channel(false);
         tokio::spawn(async move {
@@ -134,4 +162,31 @@ async fn collect(
         json!({"text": "Server is busy", "code": 9})
     };
     (status, axum::Json(body)).into_response()
+}
+
+/// TLS over TCP for [`HecDouble::start_tls`]; a failed handshake (a client that does not trust
+/// the certificate) is skipped.
+struct TlsListener {
+    tcp: tokio::net::TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            let Ok((tcp, addr)) = self.tcp.accept().await else {
+                continue;
+            };
+            if let Ok(tls) = self.acceptor.accept(tcp).await {
+                return (tls, addr);
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.tcp.local_addr()
+    }
 }
