@@ -3,6 +3,7 @@
 
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Parser;
 
@@ -129,6 +130,88 @@ pub struct Config {
     /// metal-metrics-exporter: capacity, machines, switches, networks...); 0 = not served.
     #[arg(long, env = "METAL_API_FLEET_METRICS_INTERVAL", default_value_t = 60)]
     pub fleet_metrics_interval: u64,
+    /// Splunk HTTP Event Collector to forward every audit entry to, beside the database
+    /// record: `https://splunk:8088` (the event endpoint `/services/collector/event` is
+    /// appended unless the URL ends with it or with `/services/collector`). Unset: no
+    /// forwarding.
+    #[arg(long, env = "METAL_API_AUDITING_SPLUNK_ENDPOINT")]
+    pub auditing_splunk_endpoint: Option<String>,
+    /// HEC token (sent as `Authorization: Splunk <token>`); required with the endpoint.
+    #[arg(
+        long,
+        env = "METAL_API_AUDITING_SPLUNK_TOKEN",
+        alias = "auditing-splunk-hec-token",
+        hide_env_values = true
+    )]
+    pub auditing_splunk_token: Option<Secret>,
+    /// Splunk index of the events. Unset: the token's default index.
+    #[arg(long, env = "METAL_API_AUDITING_SPLUNK_INDEX")]
+    pub auditing_splunk_index: Option<String>,
+    /// `host` of the events. Default: this machine's hostname.
+    #[arg(long, env = "METAL_API_AUDITING_SPLUNK_HOST")]
+    pub auditing_splunk_host: Option<String>,
+    /// `source` of the events.
+    #[arg(
+        long,
+        env = "METAL_API_AUDITING_SPLUNK_SOURCE",
+        default_value = "metal-api"
+    )]
+    pub auditing_splunk_source: String,
+    /// `sourcetype` of the events.
+    #[arg(
+        long,
+        env = "METAL_API_AUDITING_SPLUNK_SOURCE_TYPE",
+        default_value = "_json"
+    )]
+    pub auditing_splunk_source_type: String,
+    /// CA certificates (PEM) trusted for an https endpoint, besides the public roots built in
+    /// (Mozilla's, as webpki-roots has them; the system's store is not read).
+    #[arg(long, env = "METAL_API_AUDITING_SPLUNK_CA")]
+    pub auditing_splunk_ca: Option<PathBuf>,
+    /// Audit entries waiting for Splunk at most (also at most 64 MiB); when full, new entries
+    /// are dropped and counted (the database keeps them).
+    #[arg(
+        long,
+        env = "METAL_API_AUDITING_SPLUNK_QUEUE_SIZE",
+        default_value_t = 10_000
+    )]
+    pub auditing_splunk_queue_size: usize,
+    /// Entries per request to Splunk at most.
+    #[arg(
+        long,
+        env = "METAL_API_AUDITING_SPLUNK_BATCH_SIZE",
+        default_value_t = 100
+    )]
+    pub auditing_splunk_batch_size: usize,
+    /// A batch is sent at the latest this long after its first entry.
+    #[arg(
+        long,
+        env = "METAL_API_AUDITING_SPLUNK_FLUSH_INTERVAL",
+        default_value = "1s",
+        value_parser = metal_util::duration::parse_duration
+    )]
+    pub auditing_splunk_flush_interval: Duration,
+    /// Repeated attempts of a batch after a connection error, timeout, 429 or 5xx (other 4xx
+    /// are not retried); then the batch is dropped and counted.
+    #[arg(long, env = "METAL_API_AUDITING_SPLUNK_RETRIES", default_value_t = 4)]
+    pub auditing_splunk_retries: u32,
+    /// Wait before the first repeated attempt, doubled for each further one (up to 30 s), with
+    /// jitter.
+    #[arg(
+        long,
+        env = "METAL_API_AUDITING_SPLUNK_BACKOFF",
+        default_value = "500ms",
+        value_parser = metal_util::duration::parse_duration
+    )]
+    pub auditing_splunk_backoff: Duration,
+    /// Timeout of one request to Splunk.
+    #[arg(
+        long,
+        env = "METAL_API_AUDITING_SPLUNK_TIMEOUT",
+        default_value = "10s",
+        value_parser = metal_util::duration::parse_duration
+    )]
+    pub auditing_splunk_timeout: Duration,
     /// Log as JSON lines instead of human-readable text.
     #[arg(long, env = "METAL_API_LOG_JSON")]
     pub log_json: bool,
@@ -178,6 +261,24 @@ impl Config {
         if self.port != 0 && self.port == self.metrics_port {
             return Err("--metrics-port must differ from --port".into());
         }
+        match (&self.auditing_splunk_endpoint, &self.auditing_splunk_token) {
+            (Some(endpoint), Some(_)) => {
+                crate::runtime::auditforward::hec::collector_url(endpoint)?;
+            }
+            (Some(_), None) => {
+                return Err("--auditing-splunk-endpoint needs --auditing-splunk-token".into())
+            }
+            (None, Some(_)) => {
+                return Err("--auditing-splunk-token needs --auditing-splunk-endpoint".into())
+            }
+            (None, None) => {}
+        }
+        if self.auditing_splunk_queue_size == 0 || self.auditing_splunk_batch_size == 0 {
+            return Err(
+                "--auditing-splunk-queue-size and --auditing-splunk-batch-size must be at least 1"
+                    .into(),
+            );
+        }
         Ok(())
     }
 
@@ -205,5 +306,97 @@ impl Config {
                 self.data_dir().join("metal-api.db").display()
             )
         })
+    }
+}
+
+/// A flag value that must not be shown (a token): `Debug` prints `[redacted]`, so a dump of
+/// the configuration does not leak it; [`Secret::expose`] gives the value to who sends it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The value itself.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splunk_flags_and_env() {
+        let c = Config::parse_from([
+            "metal-api",
+            "--auditing-splunk-endpoint",
+            "https://splunk:8088",
+            "--auditing-splunk-hec-token",
+            "tok-3f9a",
+            "--auditing-splunk-index",
+            "metal",
+            "--auditing-splunk-flush-interval",
+            "250ms",
+        ]);
+        assert_eq!(
+            c.auditing_splunk_token.as_ref().unwrap().expose(),
+            "tok-3f9a"
+        );
+        assert_eq!(c.auditing_splunk_flush_interval, Duration::from_millis(250));
+        assert_eq!(c.auditing_splunk_queue_size, 10_000);
+        assert!(c.validate().is_ok());
+        let dump = format!("{c:?}");
+        assert!(!dump.contains("tok-3f9a"), "{dump}");
+        assert!(dump.contains("[redacted]"));
+
+        let mut c = Config::parse_from(["metal-api"]);
+        assert!(c.auditing_splunk_endpoint.is_none());
+        c.auditing_splunk_endpoint = Some("https://splunk:8088".into());
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .contains("--auditing-splunk-token"));
+        c.auditing_splunk_token = Some(Secret::new("t"));
+        c.auditing_splunk_endpoint = Some("splunk:8088".into());
+        assert!(c.validate().is_err());
+        c.auditing_splunk_endpoint = None;
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .contains("--auditing-splunk-endpoint"));
+    }
+
+    #[test]
+    fn every_flag_is_also_an_env_variable() {
+        use clap::CommandFactory;
+        for arg in Config::command().get_arguments() {
+            let Some(long) = arg.get_long() else { continue };
+            if matches!(long, "help" | "version") {
+                continue;
+            }
+            let want = format!("METAL_API_{}", long.to_uppercase().replace('-', "_"));
+            assert_eq!(
+                arg.get_env().and_then(|e| e.to_str()),
+                Some(want.as_str()),
+                "--{long}"
+            );
+        }
     }
 }

@@ -69,7 +69,8 @@ fn is_audited(method: &Method, path: &str) -> bool {
 
 /// Records each mutating request (searches excluded) with its caller, redacted body and
 /// status. The entry is written before the answer leaves, so a client that got its answer
-/// finds the entry.
+/// finds the entry; with `--auditing-splunk-endpoint` the same entry is queued for Splunk
+/// ([`crate::runtime::auditforward`]).
 pub async fn audit(State(app): State<App>, req: Request, next: Next) -> Response {
     let path = req.uri().path().to_string();
     if !is_audited(req.method(), &path) {
@@ -152,6 +153,10 @@ pub async fn audit(State(app): State<App>, req: Request, next: Next) -> Response
             rqid = entry.rqid,
             "writing audit entry failed"
         );
+    }
+    if let Some(forward) = &app.audit_forward {
+        // queued without waiting; a full queue drops the copy, never the request
+        forward.forward(&entry);
     }
     resp
 }

@@ -21,6 +21,7 @@ use crate::auth::{hmac::HmacAuth, Authenticator, GroupRoles, Role};
 use crate::config::Config;
 use crate::error::error_response;
 use crate::firstrun;
+use crate::runtime::auditforward::{AuditForwarder, Settings};
 use crate::state::{App, AppState};
 use crate::{middleware as mw, openapi, rest};
 
@@ -32,6 +33,9 @@ pub struct RunningServer {
     pub app: App,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+    /// The audit forwarder's stop signal and task: stopped after the REST server, so the
+    /// entries of the requests it finished are sent too.
+    audit_forward: Option<(watch::Sender<bool>, JoinHandle<()>)>,
 }
 
 impl RunningServer {
@@ -40,7 +44,8 @@ impl RunningServer {
         format!("http://{}{}", self.addr, self.app.config.base_path)
     }
 
-    /// Stops accepting, finishes requests in flight, closes the database.
+    /// Stops accepting, finishes requests in flight, sends the queued audit entries to Splunk
+    /// (for at most a few seconds), closes the database.
     pub async fn shutdown(self) {
         // open Wait streams would hold the gRPC server's graceful stop forever
         self.app.waiters.close_all();
@@ -48,6 +53,10 @@ impl RunningServer {
         let _ = self.shutdown.send(true);
         for t in self.tasks {
             let _ = t.await;
+        }
+        if let Some((stop, task)) = self.audit_forward {
+            let _ = stop.send(true);
+            let _ = task.await;
         }
         self.app.store.close().await;
     }
@@ -213,7 +222,19 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
     let mut tasks: Vec<JoinHandle<()>> = spawn_jwks_refresh(&auth, &config, stop_rx.clone())
         .into_iter()
         .collect();
-    let app: App = AppState::new(store, config.clone())?.into_shared();
+    let mut state = AppState::new(store, config.clone())?;
+    let audit_forward = match Settings::from_config(&config).map_err(anyhow::Error::msg)? {
+        Some(settings) => {
+            tracing::info!(url = %settings.url, index = ?settings.meta.index, "forwarding the audit trail to Splunk");
+            let (forwarder, worker) = AuditForwarder::new(settings, &state.metrics.registry)
+                .context("starting the audit forwarding to Splunk")?;
+            state.audit_forward = Some(forwarder);
+            let (stop, stop_rx) = watch::channel(false);
+            Some((stop, worker.spawn(stop_rx)))
+        }
+        None => None,
+    };
+    let app: App = state.into_shared();
 
     let listener = TcpListener::bind((config.bind_addr, config.port))
         .await
@@ -301,6 +322,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
         app,
         shutdown: stop_tx,
         tasks,
+        audit_forward,
     })
 }
 

@@ -1,5 +1,5 @@
 //! The state every handler shares: the store, the configuration, an HTTP client for URL checks
-//! and the [`crate::runtime`] machinery (batchers, stream wake-ups).
+//! and the [`crate::runtime`] machinery (batchers, stream wake-ups, the audit forwarder).
 
 use std::sync::Arc;
 
@@ -27,6 +27,8 @@ pub struct AppState {
     pub waiters: crate::runtime::wait::Waiters,
     /// Open BMC command streams by partition id (metal-bmc agents).
     pub command_streams: crate::runtime::wait::Waiters,
+    /// Forwards audit entries to Splunk (`--auditing-splunk-endpoint`); `None`: off.
+    pub audit_forward: Option<crate::runtime::auditforward::AuditForwarder>,
     me: std::sync::OnceLock<std::sync::Weak<AppState>>,
 }
 
@@ -47,6 +49,7 @@ impl AppState {
             net_batcher: Default::default(),
             waiters: Default::default(),
             command_streams: Default::default(),
+            audit_forward: None,
             me: std::sync::OnceLock::new(),
         })
     }

@@ -3,6 +3,7 @@
 //! it with requests signed as metal-stack's clients sign them.
 
 mod audit;
+mod auditforward;
 mod auth;
 mod bmc;
 mod catalog;
@@ -10,6 +11,7 @@ mod concurrency;
 mod firmware;
 mod fsl;
 mod grpc;
+mod hec_double;
 mod image;
 mod ip;
 mod issues;
