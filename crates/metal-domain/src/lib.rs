@@ -29,5 +29,6 @@ pub mod sic;
 pub mod size;
 pub mod switch;
 pub mod version;
+pub mod vpn;
 
 pub use error::{DomainError, DomainResult};

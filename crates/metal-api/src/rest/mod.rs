@@ -23,6 +23,7 @@ mod size;
 mod switch;
 mod system;
 mod tenant;
+mod vpn;
 
 use self::table::RouteTable;
 use crate::auth::{Access, Role};
@@ -55,5 +56,6 @@ pub fn routes() -> RouteTable {
     switch::routes(&mut t);
     audit::routes(&mut t);
     system::routes(&mut t);
+    vpn::routes(&mut t);
     t
 }

@@ -47,6 +47,7 @@ const RESOURCES: &[&str] = &[
     "/v1/user",
     "/v1/audit",
     "/v1/switch",
+    "/v1/vpn",
 ];
 /// Reference operations of those resources that belong to later work, with the reason.
 const LATER: &[(&str, &str)] = &[];
