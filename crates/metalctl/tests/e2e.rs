@@ -426,3 +426,27 @@ async fn switch_migrate() {
     .unwrap();
     api.stop().await;
 }
+
+/// `vpn key` against a metal-api without headscale: the server names the missing flags.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vpn_key_without_headscale() {
+    let api = TestApi::start(Backend::Sqlite).await.unwrap();
+    let ctl = Ctl::admin(&api);
+    let err = tokio::task::spawn_blocking(move || {
+        ctl.fails(&[
+            "vpn",
+            "key",
+            "--project",
+            "p1",
+            "--ephemeral",
+            "--expiration",
+            "2h",
+            "--reason",
+            "INC-42",
+        ])
+    })
+    .await
+    .unwrap();
+    assert!(err.contains("--headscale-addr"), "{err}");
+    api.stop().await;
+}
