@@ -213,6 +213,18 @@ pub struct Config {
     )]
     pub auditing_splunk_timeout: Duration,
     /// Log as JSON lines instead of human-readable text.
+    /// Base URL of headscale's REST API (`http://headscale:8080`), for the VPN of projects;
+    /// with `--headscale-api-key` it enables `POST /v1/vpn/authkey`.
+    #[arg(long, env = "METAL_API_HEADSCALE_ADDR")]
+    pub headscale_addr: Option<String>,
+    /// The address of headscale's control plane that nodes join, answered to VPN clients;
+    /// `--headscale-addr` when not given.
+    #[arg(long, env = "METAL_API_HEADSCALE_CP_ADDR")]
+    pub headscale_cp_addr: Option<String>,
+    /// API key for headscale (`headscale apikeys create`). A secret: never logged or printed.
+    #[arg(long, env = "METAL_API_HEADSCALE_API_KEY", hide_env_values = true)]
+    pub headscale_api_key: Option<Secret>,
+
     #[arg(long, env = "METAL_API_LOG_JSON")]
     pub log_json: bool,
     /// Log filter (tracing's EnvFilter syntax).
@@ -220,6 +232,35 @@ pub struct Config {
     pub log_level: String,
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// A secret flag value (an API key): shown as `[redacted]` by `Debug`, so that printing the
+/// configuration or an error never reveals it. [`Secret::expose`] gives the value to the one
+/// place that sends it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_string()))
+    }
 }
 
 #[derive(Debug, Clone, clap::Subcommand)]
@@ -279,6 +320,13 @@ impl Config {
                     .into(),
             );
         }
+        if let Some(a) = &self.headscale_addr {
+            if !(a.starts_with("http://") || a.starts_with("https://")) {
+                return Err(format!(
+                    "--headscale-addr must be the http:// or https:// URL of headscale's REST API, got {a:?}"
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -306,35 +354,6 @@ impl Config {
                 self.data_dir().join("metal-api.db").display()
             )
         })
-    }
-}
-
-/// A flag value that must not be shown (a token): `Debug` prints `[redacted]`, so a dump of
-/// the configuration does not leak it; [`Secret::expose`] gives the value to who sends it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The value itself.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
-
-impl std::str::FromStr for Secret {
-    type Err = std::convert::Infallible;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(Self(s.to_string()))
     }
 }
 
@@ -398,5 +417,26 @@ mod tests {
                 "--{long}"
             );
         }
+    }
+
+    #[test]
+    fn the_headscale_api_key_is_redacted() {
+        let c = Config::parse_from([
+            "metal-api",
+            "--headscale-addr",
+            "http://headscale:8080",
+            "--headscale-api-key",
+            "hskey-api-very-secret",
+        ]);
+        assert_eq!(
+            c.headscale_api_key.as_ref().map(Secret::expose),
+            Some("hskey-api-very-secret")
+        );
+        let printed = format!("{c:?}");
+        assert!(!printed.contains("very-secret"), "{printed}");
+        assert!(printed.contains("[redacted]"));
+        assert_eq!(c.validate(), Ok(()));
+        let bad = Config::parse_from(["metal-api", "--headscale-addr", "headscale:50443"]);
+        assert!(bad.validate().unwrap_err().contains("--headscale-addr"));
     }
 }

@@ -23,7 +23,8 @@ pub enum ApiError {
     Conflict(String),
     #[error("{0}")]
     Unprocessable(String),
-    #[error("{0}")]
+    /// Any other status, with its message.
+    #[error("{1}")]
     Status(StatusCode, String),
     #[error("internal error")]
     Internal(#[source] anyhow::Error),

@@ -157,7 +157,7 @@ mod tests {
         dropped.write(b"half").await.unwrap();
         drop(dropped);
         std::fs::write(dir.path().join("firmware/bios/stray"), b"x").unwrap();
-        assert_eq!(store.list().await.unwrap(), [k.clone()]);
+        assert_eq!(store.list().await.unwrap(), std::slice::from_ref(&k));
         let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("firmware/bmc/dell/R640"))
             .unwrap()
             .collect();

@@ -14,6 +14,7 @@ pub mod firmware_store;
 pub mod firstrun;
 pub mod fleetmetrics;
 pub mod grpc;
+pub mod headscale;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;
@@ -22,5 +23,5 @@ pub mod runtime;
 pub mod server;
 pub mod state;
 
-pub use config::Config;
+pub use config::{Config, Secret};
 pub use server::{run, start, RunningServer};

@@ -30,6 +30,7 @@ pub mod sic;
 pub mod size;
 pub mod switch;
 pub mod version;
+pub mod vpn;
 pub mod wire;
 
 pub use error::{DomainError, DomainResult};

@@ -12,15 +12,18 @@
 //! - [`register`]: register a new or known switch, and the replacement of a switch (RMA);
 //! - [`state`]: notify (sync status, port states), port toggle, update;
 //! - [`connect`]: which switch ports a machine is cabled to, and its rack;
+//! - [`migrate`]: moving the machine connections of a switch to the switch replacing it;
 //! - [`filter`]: the BGP filter of a port with an allocated machine;
 //! - [`ports`]: port name translation between Cumulus and SONiC.
 
 pub mod connect;
 pub mod filter;
+pub mod migrate;
 pub mod ports;
 pub mod register;
 pub mod state;
 
+pub use migrate::SwitchMigrateRequest;
 pub use register::SwitchRegisterRequest;
 pub use state::{
     SwitchNotifyRequest, SwitchNotifyResponse, SwitchPortToggleRequest, SwitchUpdateRequest,

@@ -105,6 +105,9 @@ pub enum Command {
     /// Search the audit trail.
     #[command(subcommand)]
     Audit(AuditCmd),
+    /// Auth keys for the VPN of a project.
+    #[command(subcommand)]
+    Vpn(crate::resources::vpn::VpnCmd),
     /// List contexts, or switch to another one.
     #[command(visible_alias = "ctx")]
     Context(ContextArgs),

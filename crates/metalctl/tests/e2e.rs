@@ -388,3 +388,65 @@ fn release_note_files(ctl: &Ctl) {
         "{stderr}"
     );
 }
+
+/// `switch migrate`: the new switch is answered; the server's refusals reach the operator with
+/// exit code 1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn switch_migrate() {
+    let api = TestApi::start(Backend::Sqlite).await.unwrap();
+    let c = api.admin();
+    let p = serde_json::json!({"id": "fra", "name": "fra", "bootconfig": {
+        "imageurl": "http://images.test/hammer.img", "kernelurl": "http://images.test/vmlinuz"}});
+    assert_eq!(c.put("v1/partition", p).await.status, 201);
+    for (id, rack, vendor, ports) in [
+        ("leaf01", "r1", "Cumulus", ["swp1", "swp2"]),
+        ("leaf03", "r1", "SONiC", ["Ethernet0", "Ethernet4"]),
+        ("leaf09", "r2", "SONiC", ["Ethernet0", "Ethernet4"]),
+    ] {
+        let nics: Vec<_> = ports
+            .iter()
+            .enumerate()
+            .map(|(i, n)| serde_json::json!({"name": n, "mac": format!("aa:00:00:00:{}:0{i}", &id[4..])}))
+            .collect();
+        let body = serde_json::json!({"id": id, "name": id, "partition_id": "fra",
+            "rack_id": rack, "nics": nics, "os": {"vendor": vendor}});
+        let r = c.post("v1/switch/register", body).await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+    }
+    let ctl = std::sync::Arc::new(Ctl::admin(&api));
+    tokio::task::spawn_blocking(move || {
+        let out = ctl.json(&["switch", "migrate", "leaf01", "leaf03"]);
+        assert_eq!(out["id"], "leaf03", "{out}");
+        let err = ctl.fails(&["switch", "migrate", "leaf01", "leaf09"]);
+        assert!(err.contains("same rack"), "{err}");
+        let err = ctl.fails(&["switch", "migrate", "leaf01", "leaf07"]);
+        assert!(err.contains("leaf07"), "{err}");
+    })
+    .await
+    .unwrap();
+    api.stop().await;
+}
+
+/// `vpn key` against a metal-api without headscale: the server names the missing flags.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vpn_key_without_headscale() {
+    let api = TestApi::start(Backend::Sqlite).await.unwrap();
+    let ctl = Ctl::admin(&api);
+    let err = tokio::task::spawn_blocking(move || {
+        ctl.fails(&[
+            "vpn",
+            "key",
+            "--project",
+            "p1",
+            "--ephemeral",
+            "--expiration",
+            "2h",
+            "--reason",
+            "INC-42",
+        ])
+    })
+    .await
+    .unwrap();
+    assert!(err.contains("--headscale-addr"), "{err}");
+    api.stop().await;
+}

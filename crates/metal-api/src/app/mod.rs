@@ -28,6 +28,7 @@ pub mod reservation;
 pub mod size;
 pub mod switch;
 pub mod system;
+pub mod vpn;
 
 use metal_domain::DomainResult;
 use metal_store::{docs, Document};

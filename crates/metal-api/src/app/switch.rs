@@ -9,11 +9,14 @@
 
 use std::collections::BTreeMap;
 
+use metal_domain::machine::Machine;
 use metal_domain::partition::Partition;
+use metal_domain::switch::migrate::{self, Migration};
 use metal_domain::switch::register::{self, Registration};
 use metal_domain::switch::{
-    Switch, SwitchFindRequest, SwitchMode, SwitchNotifyRequest, SwitchNotifyResponse,
-    SwitchPortToggleRequest, SwitchRegisterRequest, SwitchResponse, SwitchUpdateRequest,
+    Switch, SwitchFindRequest, SwitchMigrateRequest, SwitchMode, SwitchNotifyRequest,
+    SwitchNotifyResponse, SwitchPortToggleRequest, SwitchRegisterRequest, SwitchResponse,
+    SwitchUpdateRequest,
 };
 use metal_store::docs::SwitchFilter;
 use metal_store::Conn;
@@ -172,5 +175,57 @@ pub async fn toggle_port(
     }
     let resp = view(&mut tx, &s).await?;
     tx.commit().await.map_err(store_err)?;
+    Ok(resp)
+}
+
+/// Moves the machine connections of a switch, with its ports' VRFs and states, to the switch
+/// replacing it (`metal_domain::switch::migrate`), and rewrites the connected machines' LLDP
+/// neighbours to the new ports, in one transaction that writes both switches and the machines
+/// (each revision-checked) or nothing. Answers the new switch; the old one stays registered
+/// without connections. Either switch missing is 404 naming it.
+pub async fn migrate(app: &AppState, req: SwitchMigrateRequest) -> ApiResult<SwitchResponse> {
+    req.validate()?;
+    let mut tx = app.store.begin().await?;
+    // switch rows first, in id order, as every flow touching switches and machines does
+    let mut ids = [req.old_switch_id.as_str(), req.new_switch_id.as_str()];
+    ids.sort_unstable();
+    for id in ids {
+        docs::lock::<Switch>(&mut tx, id).await?;
+    }
+    let existing = |role: &str, id: &str, s: Option<docs::Stored<Switch>>| {
+        s.ok_or_else(|| ApiError::not_found(format!("{role} switch {id:?} does not exist")))
+    };
+    let old = docs::get::<Switch>(&mut tx, &req.old_switch_id).await?;
+    let old = existing("old", &req.old_switch_id, old)?;
+    let new = docs::get::<Switch>(&mut tx, &req.new_switch_id).await?;
+    let new = existing("new", &req.new_switch_id, new)?;
+    let migration = migrate::migrate(&old.value, &new.value)?;
+    let machines = migration.new.connected_machines();
+    for id in &machines {
+        // a connection of a machine that is gone moves as it is
+        let Some(stored) = docs::get::<Machine>(&mut tx, id).await? else {
+            continue;
+        };
+        let mut m = stored.value;
+        if migrate::rewire_neighbors(&mut m.hardware.nics, id, &old.value, &migration) {
+            docs::update(&mut tx, &mut m, stored.revision).await?;
+        }
+    }
+    let Migration {
+        old: mut o,
+        new: mut n,
+        moved,
+    } = migration;
+    docs::update(&mut tx, &mut o, old.revision).await?;
+    docs::update(&mut tx, &mut n, new.revision).await?;
+    let resp = view(&mut tx, &n).await?;
+    tx.commit().await.map_err(store_err)?;
+    tracing::info!(
+        old = %o.id,
+        new = %n.id,
+        ports = ?moved,
+        machines = ?machines,
+        "migrated the machine connections of a switch"
+    );
     Ok(resp)
 }

@@ -24,6 +24,7 @@ mod size;
 mod switch;
 mod system;
 mod tenant;
+mod vpn;
 
 use self::table::RouteTable;
 use crate::auth::{Access, Role};
@@ -57,5 +58,6 @@ pub fn routes() -> RouteTable {
     audit::routes(&mut t);
     system::routes(&mut t);
     firmware::routes(&mut t);
+    vpn::routes(&mut t);
     t
 }

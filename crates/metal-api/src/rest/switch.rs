@@ -6,8 +6,8 @@ use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use axum::Json;
 use metal_domain::switch::{
-    SwitchFindRequest, SwitchNotifyRequest, SwitchNotifyResponse, SwitchPortToggleRequest,
-    SwitchRegisterRequest, SwitchResponse, SwitchUpdateRequest,
+    SwitchFindRequest, SwitchMigrateRequest, SwitchNotifyRequest, SwitchNotifyResponse,
+    SwitchPortToggleRequest, SwitchRegisterRequest, SwitchResponse, SwitchUpdateRequest,
 };
 use serde::Deserialize;
 
@@ -81,6 +81,17 @@ pub(super) fn routes(t: &mut RouteTable) {
             .error(400)
             .error(409),
         post(switch_port),
+    );
+    t.add(
+        Op::post("/v1/switch/migrate", "migrateSwitch", EDIT)
+            .summary("migrates machine connections from one switch to another")
+            .body::<SwitchMigrateRequest>()
+            .returns::<SwitchResponse>(200)
+            .error(400)
+            .error(404)
+            .error(409)
+            .error(422),
+        post(switch_migrate),
     );
 }
 
@@ -162,6 +173,13 @@ pub async fn switch_port(
     JsonBody(req): JsonBody<SwitchPortToggleRequest>,
 ) -> ApiResult<Json<SwitchResponse>> {
     Ok(Json(app::switch::toggle_port(&a, &id, req).await?))
+}
+
+pub async fn switch_migrate(
+    State(a): State<App>,
+    JsonBody(req): JsonBody<SwitchMigrateRequest>,
+) -> ApiResult<Json<SwitchResponse>> {
+    Ok(Json(app::switch::migrate(&a, req).await?))
 }
 
 #[cfg(test)]

@@ -29,6 +29,7 @@ mod server;
 mod size;
 mod stress;
 mod switch;
+mod vpn;
 
 use serde_json::{json, Value};
 

@@ -283,18 +283,18 @@ mod tests {
     fn identifiers_and_mixed_operating_systems() {
         let mut cumulus = switch("leaf01", "r1", "Cumulus", &["swp1", "swp2"]);
         cumulus.nics[0].identifier = "port-1".into();
-        let sonic = switch("leaf02", "r1", "SONiC", &["Ethernet4", "Ethernet8"]);
+        let sonic = switch("leaf02", "r1", "SONiC", &["Ethernet0", "Ethernet4"]);
         let mut a = sees("eth0", "leaf01", "swp1");
         a.neighbors[0].identifier = "port-1".into();
         a.neighbors[0].mac = "something else".into();
-        let nics = [a, sees("eth1", "leaf02", "Ethernet4")];
+        let nics = [a, sees("eth1", "leaf02", "Ethernet0")];
         let p = connect_machine("m1", &nics, &[cumulus.clone(), sonic.clone()]).unwrap();
         assert_eq!(p.switches.len(), 2);
         assert_eq!(p.switches[0].connections[0].nic.identifier, "port-1");
-        // swp2 is Ethernet8, not Ethernet4
+        // swp2 is Ethernet4, not Ethernet0
         let nics = [
             sees("eth0", "leaf01", "swp2"),
-            sees("eth1", "leaf02", "Ethernet4"),
+            sees("eth1", "leaf02", "Ethernet0"),
         ];
         assert!(connect_machine("m1", &nics, &[cumulus, sonic]).is_err());
     }

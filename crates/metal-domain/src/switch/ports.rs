@@ -1,7 +1,9 @@
-//! Switch port names across operating systems. Cumulus names the front panel ports `swpN`, or
-//! `swpNsM` when a port is broken out into four lanes; SONiC names the lanes `EthernetL`. Both
-//! map to a lane number (`swpN` = lane 4N, `swpNsM` = lane 4N+M, `EthernetL` = lane L), which is
-//! how twins with different OSes (during a migration from Cumulus to SONiC) are compared.
+//! Switch port names across operating systems. Cumulus names the front panel ports `swpN`
+//! (from 1), or `swpNsM` when a port is broken out into four lanes; SONiC names the lanes
+//! `EthernetL` (from 0). Both map to a lane number (`swpN` = lane 4(N-1), `swpNsM` = lane
+//! 4(N-1)+M, `EthernetL` = lane L), as metal-stack maps them: `swp1` is `Ethernet0`, `swp2`
+//! is `Ethernet4`, `swp2s1` is `Ethernet5`. This is how twins with different OSes are compared
+//! and how a switch's connections migrate to a switch of another OS.
 
 use std::collections::BTreeMap;
 
@@ -52,7 +54,17 @@ fn lane(port: &str, from: Naming) -> DomainResult<u32> {
                 Some((f, s)) => (number(port, f)?, number(port, s)?),
                 None => (number(port, rest)?, 0),
             };
-            front
+            if front == 0 {
+                return Err(DomainError::unprocessable(format!(
+                    "invalid port name {port}: Cumulus numbers ports from swp1"
+                )));
+            }
+            if sub > 3 {
+                return Err(DomainError::unprocessable(format!(
+                    "invalid port name {port}: a port breaks out into the lanes s0 to s3"
+                )));
+            }
+            (front - 1)
                 .checked_mul(4)
                 .and_then(|l| l.checked_add(sub))
                 .ok_or_else(|| {
@@ -72,9 +84,9 @@ fn name(lane: u32, to: Naming, lanes: &[u32]) -> String {
             let broken_out =
                 !lane.is_multiple_of(4) || lanes.iter().any(|&l| l != lane && l / 4 == lane / 4);
             if broken_out {
-                format!("swp{}s{}", lane / 4, lane % 4)
+                format!("swp{}s{}", lane / 4 + 1, lane % 4)
             } else {
-                format!("swp{}", lane / 4)
+                format!("swp{}", lane / 4 + 1)
             }
         }
     }
@@ -124,13 +136,14 @@ mod tests {
 
     #[test]
     fn cumulus_to_sonic_and_back() {
-        let cumulus = ["swp1", "swp2s0", "swp2s1", "swp2s3"];
+        let cumulus = ["swp1", "swp2s0", "swp2s1", "swp2s3", "swp32"];
         let to_sonic = pairs(&cumulus, "Cumulus", "SONiC");
         let expect = [
-            ("swp1", "Ethernet4"),
-            ("swp2s0", "Ethernet8"),
-            ("swp2s1", "Ethernet9"),
-            ("swp2s3", "Ethernet11"),
+            ("swp1", "Ethernet0"),
+            ("swp2s0", "Ethernet4"),
+            ("swp2s1", "Ethernet5"),
+            ("swp2s3", "Ethernet7"),
+            ("swp32", "Ethernet124"),
         ];
         assert_eq!(
             to_sonic,
@@ -185,6 +198,18 @@ mod tests {
                 "Cumulus",
                 "SONiC",
                 "invalid port name swp99999999999: lane number too large",
+            ),
+            (
+                vec!["swp0"],
+                "Cumulus",
+                "SONiC",
+                "invalid port name swp0: Cumulus numbers ports from swp1",
+            ),
+            (
+                vec!["swp1s4"],
+                "Cumulus",
+                "SONiC",
+                "invalid port name swp1s4: a port breaks out into the lanes s0 to s3",
             ),
             (
                 vec!["swp1"],

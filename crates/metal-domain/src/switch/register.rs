@@ -531,8 +531,8 @@ mod tests {
 
     #[test]
     fn replace_adopts_vrfs_and_connections_from_the_twin() {
-        let (old, mut twin) = rack_with_twin("Cumulus", &["swp0", "swp1"]);
-        connect(&mut twin, "m1", "swp0");
+        let (old, mut twin) = rack_with_twin("Cumulus", &["swp1", "swp2"]);
+        connect(&mut twin, "m1", "swp1");
         let new = req(
             "leaf01",
             vec![nic("Ethernet0", "cc:00"), nic("Ethernet4", "cc:04")],
@@ -543,7 +543,7 @@ mod tests {
         assert_eq!(s.mode, SwitchMode::Operational);
         assert_eq!(s.console_command, "telnet cs 7001");
         assert_eq!(s.description, "broken");
-        assert_eq!(s.nics[0].vrf, "vrf7", "Ethernet0 is swp0 of the twin");
+        assert_eq!(s.nics[0].vrf, "vrf7", "Ethernet0 is swp1 of the twin");
         assert_eq!(s.nics[0].mac, "cc:00");
         assert_eq!(s.connections.len(), 1);
         assert_eq!(s.connections[0].machine_id, "m1");

@@ -14,6 +14,7 @@ pub mod sic;
 pub mod size;
 pub mod switch;
 pub mod tenant;
+pub mod vpn;
 
 use std::collections::BTreeMap;
 

@@ -16,8 +16,8 @@ use clap::{Args, Subcommand};
 use metal_client::client::encode_path_segment;
 use metal_client::{Client, Method, Result};
 use metal_domain::switch::{
-    SwitchFindRequest, SwitchMode, SwitchNic, SwitchPortToggleRequest, SwitchRegisterRequest,
-    SwitchResponse, SwitchUpdateRequest,
+    SwitchFindRequest, SwitchMigrateRequest, SwitchMode, SwitchNic, SwitchPortToggleRequest,
+    SwitchRegisterRequest, SwitchResponse, SwitchUpdateRequest,
 };
 use serde::Serialize;
 
@@ -54,6 +54,15 @@ pub enum SwitchCmd {
     /// Put a switch into replace mode before its hardware is swapped: the replacement then
     /// registers under the same id and adopts port VRFs and machine connections from its twin.
     Replace { id: String },
+    /// Move the machine connections of a switch (with its ports' VRFs and states) to the switch
+    /// that replaces it in the same rack, also from Cumulus to SONiC and back (swp1 is
+    /// Ethernet0).
+    Migrate {
+        /// the switch the machines are cabled to now
+        old: String,
+        /// the switch that takes them over; it must not have machine connections yet
+        new: String,
+    },
 }
 
 #[derive(Subcommand, Debug, Clone)]
@@ -147,6 +156,17 @@ pub async fn run(app: &mut App, cmd: SwitchCmd) -> AnyResult<()> {
                 ..Default::default()
             };
             let s = SwitchResource::update(&app.client()?, req).await?;
+            crud::describe_one::<SwitchResource>(app, &s)
+        }
+        SwitchCmd::Migrate { old, new } => {
+            let req = SwitchMigrateRequest {
+                old_switch_id: old,
+                new_switch_id: new,
+            };
+            let s: SwitchResponse = app
+                .client()?
+                .request(Method::POST, "v1/switch/migrate", Some(&req))
+                .await?;
             crud::describe_one::<SwitchResource>(app, &s)
         }
     }
