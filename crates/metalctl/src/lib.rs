@@ -17,7 +17,7 @@ mod config;
 mod context;
 mod crud;
 mod editor;
-mod input;
+pub mod input;
 mod misc;
 mod output;
 mod resources;
