@@ -31,13 +31,13 @@ pub struct Config {
     pub base_path: String,
     /// HMAC key of the Metal-View user. Unset: generated on first start (see --data-dir).
     #[arg(long, env = "METAL_API_HMAC_VIEW_KEY", hide_env_values = true)]
-    pub hmac_view_key: Option<String>,
+    pub hmac_view_key: Option<Secret>,
     /// HMAC key of the Metal-Edit user.
     #[arg(long, env = "METAL_API_HMAC_EDIT_KEY", hide_env_values = true)]
-    pub hmac_edit_key: Option<String>,
+    pub hmac_edit_key: Option<Secret>,
     /// HMAC key of the Metal-Admin user.
     #[arg(long, env = "METAL_API_HMAC_ADMIN_KEY", hide_env_values = true)]
-    pub hmac_admin_key: Option<String>,
+    pub hmac_admin_key: Option<Secret>,
     /// How old an HMAC request date may be, in seconds (0 = no limit). metal-stack allows
     /// 30 s for view and edit and 90 s for admin; one window serves all three here.
     #[arg(long, env = "METAL_API_HMAC_LIFETIME", default_value_t = 90)]
@@ -417,6 +417,23 @@ mod tests {
                 "--{long}"
             );
         }
+    }
+
+    #[test]
+    fn hmac_keys_are_redacted() {
+        let c = Config::parse_from([
+            "metal-api",
+            "--hmac-view-key",
+            "view-very-secret",
+            "--hmac-admin-key",
+            "admin-very-secret",
+        ]);
+        assert_eq!(
+            c.hmac_admin_key.as_ref().map(Secret::expose),
+            Some("admin-very-secret")
+        );
+        let printed = format!("{c:?}");
+        assert!(!printed.contains("very-secret"), "{printed}");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use rand::distributions::Alphanumeric;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::config::Config;
+use crate::config::{Config, Secret};
 
 /// The three HMAC keys; `None` disables that user.
 #[derive(Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -47,13 +47,20 @@ fn save_private(path: &Path, content: &str) -> anyhow::Result<()> {
     write_private(path, content.as_bytes()).with_context(|| format!("writing {}", path.display()))
 }
 
+/// A key flag's value, when given and not empty.
+fn given(flag: &Option<Secret>) -> Option<String> {
+    flag.as_ref()
+        .map(|k| k.expose().to_string())
+        .filter(|k| !k.is_empty())
+}
+
 /// The keys to use: the flags when any is given; otherwise the keys kept in the data
 /// directory, generated on the first start. Returns whether they came from the data directory.
 pub fn resolve_keys(config: &Config) -> anyhow::Result<(HmacKeys, bool)> {
     let flags = HmacKeys {
-        view: config.hmac_view_key.clone().filter(|k| !k.is_empty()),
-        edit: config.hmac_edit_key.clone().filter(|k| !k.is_empty()),
-        admin: config.hmac_admin_key.clone().filter(|k| !k.is_empty()),
+        view: given(&config.hmac_view_key),
+        edit: given(&config.hmac_edit_key),
+        admin: given(&config.hmac_admin_key),
     };
     if flags != HmacKeys::default() {
         return Ok((flags, false));

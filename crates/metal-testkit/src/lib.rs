@@ -15,6 +15,7 @@ mod proxy;
 
 use std::path::PathBuf;
 
+use metal_api::config::Secret;
 use metal_api::{Config, RunningServer};
 
 pub use client::{Caller, TestClient, TestResponse};
@@ -115,9 +116,9 @@ impl TestApi {
             admin: "admin-key-for-tests".into(),
         };
         let mut config = Config::for_tests(db.url.clone(), PathBuf::from(data_dir.path()));
-        config.hmac_view_key = Some(keys.view.clone());
-        config.hmac_edit_key = Some(keys.edit.clone());
-        config.hmac_admin_key = Some(keys.admin.clone());
+        config.hmac_view_key = Some(Secret::new(keys.view.clone()));
+        config.hmac_edit_key = Some(Secret::new(keys.edit.clone()));
+        config.hmac_admin_key = Some(Secret::new(keys.admin.clone()));
         tweak(&mut config);
         let server = metal_api::start(config).await?;
         Ok(Self {
@@ -133,9 +134,9 @@ impl TestApi {
     pub async fn start_replica(&self) -> anyhow::Result<RunningServer> {
         let mut config =
             Config::for_tests(self.db.url.clone(), PathBuf::from(self.data_dir.path()));
-        config.hmac_view_key = Some(self.keys.view.clone());
-        config.hmac_edit_key = Some(self.keys.edit.clone());
-        config.hmac_admin_key = Some(self.keys.admin.clone());
+        config.hmac_view_key = Some(Secret::new(self.keys.view.clone()));
+        config.hmac_edit_key = Some(Secret::new(self.keys.edit.clone()));
+        config.hmac_admin_key = Some(Secret::new(self.keys.admin.clone()));
         metal_api::start(config).await
     }
 
