@@ -29,6 +29,7 @@ mod server;
 mod size;
 mod stress;
 mod switch;
+mod switch_migrate;
 mod vpn;
 
 use serde_json::{json, Value};
