@@ -111,13 +111,14 @@ impl TestClient {
             .header("X-Data-Salt", salt)
     }
 
-    /// Sends a request; `path` is relative to the base URL (`v1/image`).
-    pub async fn send(&self, method: Method, path: &str, body: Option<&Value>) -> TestResponse {
-        let url = format!("{}{}", self.base, path.trim_start_matches('/'));
-        let mut rb = self.http.request(method.clone(), &url);
-        if let Some(b) = body {
-            rb = rb.json(b);
-        }
+    /// Signs and sends a built request and reads its answer, checked against the contract.
+    async fn exchange(
+        &self,
+        rb: reqwest::RequestBuilder,
+        method: Method,
+        path: &str,
+        url: &str,
+    ) -> TestResponse {
         let resp = self
             .sign(rb, &method)
             .send()
@@ -129,6 +130,16 @@ impl TestClient {
         let r = TestResponse { status, body };
         self.conform(&method, path, &r);
         r
+    }
+
+    /// Sends a request; `path` is relative to the base URL (`v1/image`).
+    pub async fn send(&self, method: Method, path: &str, body: Option<&Value>) -> TestResponse {
+        let url = format!("{}{}", self.base, path.trim_start_matches('/'));
+        let mut rb = self.http.request(method.clone(), &url);
+        if let Some(b) = body {
+            rb = rb.json(b);
+        }
+        self.exchange(rb, method, path, &url).await
     }
 
     /// Sends a `multipart/form-data` body with one file field `field` holding `content` (what
@@ -156,17 +167,7 @@ impl TestClient {
                 format!("multipart/form-data; boundary={boundary}"),
             )
             .body(body);
-        let resp = self
-            .sign(rb, &method)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
-        let status = resp.status().as_u16();
-        let text = resp.text().await.unwrap_or_default();
-        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        let r = TestResponse { status, body };
-        self.conform(&method, path, &r);
-        r
+        self.exchange(rb, method, path, &url).await
     }
 
     /// The base URL.
