@@ -24,8 +24,10 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
 /// The usage counters of stored prefixes.
-fn counters<'a>(prefixes: impl IntoIterator<Item = &'a PrefixState>) -> Vec<PrefixCounters> {
-    prefixes.into_iter().map(PrefixState::counters).collect()
+fn counters<'a>(
+    prefixes: impl IntoIterator<Item = &'a PrefixState> + 'a,
+) -> impl Iterator<Item = PrefixCounters> + 'a {
+    prefixes.into_iter().map(PrefixState::counters)
 }
 
 async fn view(conn: &mut Conn, n: Network) -> ApiResult<Network> {
