@@ -10,12 +10,15 @@ use anyhow::Context;
 use futures::StreamExt;
 use ipnet::IpNet;
 use metal_client::{Client, Method};
-use metal_domain::machine::{MachineIpmiReport, MachineIpmiReportResponse, MachineIpmiReports};
+use metal_domain::firmware::FirmwareKind;
+use metal_domain::machine::{
+    BmcCommand, MachineIpmiReport, MachineIpmiReportResponse, MachineIpmiReports,
+};
 use metal_proto::api::v1 as pb;
 use metal_proto::api::v1::bmc_service_client::BmcServiceClient;
 use tonic::transport::{Channel, Endpoint};
 
-use crate::bmc::{split_host_port, Access, Action, Bmc, Credentials, Reading};
+use crate::bmc::{split_host_port, Access, Action, Bmc, Credentials, FirmwareUpdate, Reading};
 use crate::leases;
 
 /// What the agent needs to run.
@@ -265,8 +268,14 @@ impl Agent {
     }
 
     async fn run_command(&self, c: &pb::BmcCommand) -> anyhow::Result<()> {
-        let actions = Action::plan(&c.command)
-            .ok_or_else(|| anyhow::anyhow!("unknown command {:?}", c.command))?;
+        let command: BmcCommand = c
+            .command
+            .parse()
+            .map_err(|_| anyhow::anyhow!("unknown command {:?}", c.command))?;
+        let firmware = match command {
+            BmcCommand::UpdateFirmware => Some(firmware_update(c)?),
+            _ => None,
+        };
         let conn = c.bmc.clone().unwrap_or_default();
         if conn.address.is_empty() {
             anyhow::bail!("machine {} has no BMC address yet", c.machine_id);
@@ -282,6 +291,12 @@ impl Agent {
             }
         };
         let bmc = Bmc::connect(host, &creds, &self.settings.access).await?;
+        if let Some(update) = &firmware {
+            // the BMC flashes on its own after accepting the file; its next reading reports
+            // the new version
+            return bmc.update_firmware(update).await;
+        }
+        let actions = Action::of(command).unwrap_or_default();
         for a in &actions {
             bmc.run(*a).await?;
         }
@@ -323,6 +338,19 @@ impl Agent {
     }
 }
 
+/// The firmware file of an `UPDATE-FIRMWARE` command.
+fn firmware_update(c: &pb::BmcCommand) -> anyhow::Result<FirmwareUpdate> {
+    let f = c
+        .firmware_update
+        .as_ref()
+        .filter(|f| !f.url.is_empty())
+        .ok_or_else(|| anyhow::anyhow!("UPDATE-FIRMWARE without a firmware download URL"))?;
+    Ok(FirmwareUpdate {
+        kind: FirmwareKind::parse(&f.kind)?,
+        url: f.url.clone(),
+    })
+}
+
 /// A reading as metal-api's report item.
 pub fn to_report(ip: &str, r: Reading) -> MachineIpmiReport {
     MachineIpmiReport {
@@ -355,4 +383,40 @@ pub fn grpc_channel(
         e = e.tls_config(tls)?;
     }
     Ok(e.connect_lazy())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_firmware_update_needs_a_url_and_a_known_kind() {
+        let command = |kind: &str, url: &str| pb::BmcCommand {
+            seq: 1,
+            command: "UPDATE-FIRMWARE".into(),
+            firmware_update: Some(pb::FirmwareUpdate {
+                kind: kind.into(),
+                url: url.into(),
+                revision: "2.0".into(),
+            }),
+            ..Default::default()
+        };
+        let f = firmware_update(&command("bmc", "http://10.0.0.1/f")).unwrap();
+        assert_eq!(
+            (f.kind, f.url.as_str()),
+            (FirmwareKind::Bmc, "http://10.0.0.1/f")
+        );
+        let missing = pb::BmcCommand {
+            firmware_update: None,
+            ..command("bios", "x")
+        };
+        for (c, want) in [
+            (missing, "without a firmware download URL"),
+            (command("bios", ""), "without a firmware download URL"),
+            (command("uefi", "http://x"), "kind must be bios or bmc"),
+        ] {
+            let e = firmware_update(&c).unwrap_err().to_string();
+            assert!(e.contains(want), "{e}");
+        }
+    }
 }

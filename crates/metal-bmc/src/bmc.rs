@@ -7,6 +7,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use metal_domain::firmware::FirmwareKind;
 use metal_domain::machine::{BmcCommand, MachineFru, PowerMetric, PowerSupply};
 
 /// User and password of a BMC account. `Debug` never shows the password.
@@ -92,16 +93,18 @@ pub enum Action {
 
 impl Action {
     /// The actions of a metal-api command as it arrives on the command stream (§5.2 of the
-    /// agents spec); `None` for a command this agent does not know.
+    /// agents spec); `None` for a command this agent does not know or that is no list of
+    /// actions.
     pub fn plan(command: &str) -> Option<Vec<Action>> {
-        command.parse::<BmcCommand>().ok().map(Self::of)
+        command.parse::<BmcCommand>().ok().and_then(Self::of)
     }
 
     /// The actions of a command, in order: power `ON|OFF|RESET|CYCLE`, boot device
-    /// `PXE|DISK|BIOS` (no reboot), `LED-ON|LED-OFF`, `REINSTALL` (PXE, then cycle).
-    pub fn of(command: BmcCommand) -> Vec<Action> {
+    /// `PXE|DISK|BIOS` (no reboot), `LED-ON|LED-OFF`, `REINSTALL` (PXE, then cycle). `None` for
+    /// `UPDATE-FIRMWARE`: it carries a file, see [`Bmc::update_firmware`].
+    pub fn of(command: BmcCommand) -> Option<Vec<Action>> {
         use Action::*;
-        match command {
+        Some(match command {
             BmcCommand::PowerOn => vec![PowerOn],
             BmcCommand::PowerOff => vec![PowerOff],
             BmcCommand::PowerReset => vec![PowerReset],
@@ -112,7 +115,25 @@ impl Action {
             BmcCommand::LedOn => vec![LedOn],
             BmcCommand::LedOff => vec![LedOff],
             BmcCommand::Reinstall => vec![BootPxe, PowerCycle],
-        }
+            BmcCommand::UpdateFirmware => return None,
+        })
+    }
+}
+
+/// A firmware file for the BMC to flash: the BIOS of the machine or the BMC's own.
+#[derive(Clone, PartialEq, Eq)]
+pub struct FirmwareUpdate {
+    pub kind: FirmwareKind,
+    /// where the BMC downloads the file; signed and expiring, so `Debug` never shows it
+    pub url: String,
+}
+
+impl fmt::Debug for FirmwareUpdate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FirmwareUpdate")
+            .field("kind", &self.kind)
+            .field("url", &"<redacted>")
+            .finish()
     }
 }
 
@@ -195,6 +216,21 @@ impl Bmc {
         }
     }
 
+    /// Asks the BMC to flash a firmware file it downloads from the update's URL. Only Redfish
+    /// has a standard way (`UpdateService.SimpleUpdate`); over IPMI it is an error saying so.
+    pub async fn update_firmware(&self, update: &FirmwareUpdate) -> anyhow::Result<()> {
+        match self {
+            Bmc::Ipmi(b) => anyhow::bail!(
+                "the BMC at {} is driven over IPMI, which has no standard firmware update: \
+                 flash the {} firmware with the vendor's tool, or let metal-bmc use the BMC's \
+                 Redfish service (--protocol redfish or auto)",
+                b.host(),
+                update.kind.as_str()
+            ),
+            Bmc::Redfish(b) => b.update_firmware(update).await,
+        }
+    }
+
     pub fn protocol(&self) -> &'static str {
         match self {
             Bmc::Ipmi(_) => "ipmi",
@@ -230,6 +266,7 @@ mod tests {
         );
         assert_eq!(Action::plan("LED-ON"), Some(vec![Action::LedOn]));
         assert_eq!(Action::plan("UPDATE-FIRMWARE"), None);
+        assert_eq!(Action::plan("UPDATE"), None);
     }
 
     #[test]

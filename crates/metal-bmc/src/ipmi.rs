@@ -43,6 +43,11 @@ impl IpmiTool {
         }
     }
 
+    /// The BMC's address, as given.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
     /// Runs one ipmitool command and returns its standard output.
     async fn run_tool(&self, args: &[&str]) -> anyhow::Result<String> {
         let mut cmd = Command::new(ipmitool());

@@ -17,7 +17,8 @@ use metal_domain::machine::{MachineFru, PowerMetric, PowerSupply, PowerSupplySta
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::bmc::{Action, Credentials, Led, PowerState, Reading};
+use crate::bmc::{Action, Credentials, FirmwareUpdate, Led, PowerState, Reading};
+use metal_domain::firmware::FirmwareKind;
 
 /// Chassis types of the chassis that holds the machine itself (not a rack, not an enclosure).
 const MACHINE_CHASSIS_TYPES: [&str; 3] = ["RackMount", "Sled", "Blade"];
@@ -112,6 +113,46 @@ impl Redfish {
             Action::LedOn => self.set_led(true).await,
             Action::LedOff => self.set_led(false).await,
         }
+    }
+
+    /// Flashes a firmware file with `UpdateService.SimpleUpdate`: the BMC downloads it from
+    /// the update's URL (`ImageURI`) and applies it to the target, the system for a BIOS, the
+    /// first manager for the BMC. The service answers at once (the flashing runs on in the BMC);
+    /// a refusal is an error with the service's message. The URL is never part of a message.
+    pub async fn update_firmware(&self, update: &FirmwareUpdate) -> anyhow::Result<()> {
+        let root = self.get("/redfish/v1/").await?;
+        let service = link(&root, "UpdateService").with_context(|| {
+            format!(
+                "{}/redfish/v1/ names no UpdateService: this BMC cannot flash firmware over Redfish",
+                self.base
+            )
+        })?;
+        let action = self.get(&service).await?["Actions"]["#UpdateService.SimpleUpdate"]["target"]
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("{service}/Actions/UpdateService.SimpleUpdate"));
+        let target = match update.kind {
+            FirmwareKind::Bios => self.system.clone(),
+            FirmwareKind::Bmc => {
+                let managers = self.managers.as_deref().with_context(|| {
+                    format!("{}: no Managers collection, so no BMC to flash", self.base)
+                })?;
+                self.first_member(managers).await?.with_context(|| {
+                    format!("{}{managers}: the Managers collection is empty", self.base)
+                })?
+            }
+        };
+        let protocol = if update.url.starts_with("https://") {
+            "HTTPS"
+        } else {
+            "HTTP"
+        };
+        let body = json!({
+            "ImageURI": update.url,
+            "TransferProtocol": protocol,
+            "Targets": [target],
+        });
+        self.send(Method::POST, &action, body).await
     }
 
     async fn reset(&self, action: Action) -> anyhow::Result<()> {

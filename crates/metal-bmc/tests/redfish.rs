@@ -15,8 +15,9 @@ use std::process::Stdio;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use metal_bmc::bmc::{Action, Credentials, Led, PowerState, Reading};
+use metal_bmc::bmc::{Action, Credentials, FirmwareUpdate, Led, PowerState, Reading};
 use metal_bmc::redfish::Redfish;
+use metal_domain::firmware::FirmwareKind;
 use metal_testkit::{try_until, until_every};
 use serde_json::Value;
 
@@ -225,6 +226,15 @@ macro_rules! emulator {
     };
 }
 
+/// The emulator with firmware versions on its fake systems (`sushy_firmware.py` beside this
+/// file), so that its `UpdateService.SimpleUpdate` works as with libvirt.
+async fn emulator_with_firmware(test: &str) -> Option<Emulator> {
+    emulator_or_skip(test)?;
+    let shim = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sushy_firmware.py");
+    let cmd = ["python3".to_string(), shim.display().to_string()];
+    Some(Emulator::start(&cmd).await)
+}
+
 #[tokio::test]
 async fn connect_and_read_what_the_emulator_has() {
     let emulator = emulator!("connect_and_read_what_the_emulator_has");
@@ -350,4 +360,51 @@ async fn a_peer_that_does_not_answer_fails_within_the_timeout() {
     assert!(error.contains(&format!("{base}/redfish/v1/")), "{error}");
     assert!(!error.contains(PASSWORD), "{error}");
     drop(listener);
+}
+
+#[tokio::test]
+async fn a_bios_update_is_flashed_by_simple_update() {
+    let Some(emulator) = emulator_with_firmware("a_bios_update_is_flashed_by_simple_update").await
+    else {
+        return;
+    };
+    let bmc = emulator.connect().await;
+    assert_eq!(bmc.read().await.unwrap().bios_version, "1.0.0");
+    let update = FirmwareUpdate {
+        kind: FirmwareKind::Bios,
+        url: "http://127.0.0.1:9/firmware-download/bios/sushy/X1/1.1.0?signature=s3cr3t".into(),
+    };
+    bmc.update_firmware(&update)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}\n{}", emulator.log()));
+    // the emulator raises the minor version of the system it was given as the target
+    read_until(&bmc, "the new BIOS version", |r| r.bios_version == "1.1.0").await;
+    assert!(!format!("{update:?}").contains("s3cr3t"), "{update:?}");
+}
+
+#[tokio::test]
+async fn a_refused_update_fails_with_the_services_message() {
+    let Some(emulator) =
+        emulator_with_firmware("a_refused_update_fails_with_the_services_message").await
+    else {
+        return;
+    };
+    let bmc = emulator.connect().await;
+    let update = FirmwareUpdate {
+        kind: FirmwareKind::Bmc,
+        url: "https://127.0.0.1:9/firmware/bmc.bin?token=s3cr3t".into(),
+    };
+    let e = format!("{:#}", bmc.update_firmware(&update).await.unwrap_err());
+    // sushy-tools flashes BIOSes only; a manager target is refused with a Redfish error
+    assert!(e.contains("UpdateService.SimpleUpdate"), "{e}");
+    assert!(e.contains("400"), "{e}");
+    assert!(
+        e.contains("Manager is not currently a supported Target"),
+        "{e}"
+    );
+    assert!(
+        !e.contains("s3cr3t"),
+        "the download URL is not part of the error: {e}"
+    );
+    assert_eq!(bmc.read().await.unwrap().bios_version, "1.0.0");
 }

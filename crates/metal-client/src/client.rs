@@ -237,18 +237,53 @@ impl Client {
         self.request(Method::POST, path, Some(body)).await
     }
 
+    /// Sends `content` as the file field `field` of a `multipart/form-data` body (what
+    /// `curl -F field=@file` sends) and decodes a success answer as `R`.
+    pub(crate) async fn send_form<R: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        field: &str,
+        filename: &str,
+        content: &[u8],
+    ) -> Result<R> {
+        let url = self.url(path);
+        let form = metal_util::multipart::file_form(field, filename, content);
+        let (status, bytes) = self.send_body(method.clone(), &url, Some(form)).await?;
+        if !(200..300).contains(&status) {
+            return Err(Error::from_response(status, &bytes));
+        }
+        decode(&method, &url, &bytes)
+    }
+
     async fn send<B>(&self, method: Method, url: &str, body: Option<&B>) -> Result<(u16, Vec<u8>)>
     where
         B: Serialize + ?Sized,
     {
+        let body = match body {
+            Some(body) => {
+                let json = serde_json::to_vec(body).map_err(|source| Error::Encode {
+                    method: method.to_string(),
+                    url: url.to_string(),
+                    source,
+                })?;
+                Some(("application/json".to_string(), json))
+            }
+            None => None,
+        };
+        self.send_body(method, url, body).await
+    }
+
+    /// Signs and sends a request with an optional body of the given content type.
+    async fn send_body(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<(String, Vec<u8>)>,
+    ) -> Result<(u16, Vec<u8>)> {
         let mut req = self.http.request(method.clone(), url);
-        if let Some(body) = body {
-            let json = serde_json::to_vec(body).map_err(|source| Error::Encode {
-                method: method.to_string(),
-                url: url.to_string(),
-                source,
-            })?;
-            req = req.header(CONTENT_TYPE, "application/json").body(json);
+        if let Some((content_type, body)) = body {
+            req = req.header(CONTENT_TYPE, content_type).body(body);
         }
         match &self.auth {
             Auth::None => {}

@@ -14,7 +14,7 @@
 //! - [`client`]: base URL handling and the generic [`Client::request`];
 //! - `endpoints`: one typed method per REST endpoint (images, sizes, size-image constraints,
 //!   partitions, filesystem layouts, projects, tenants, networks, IPs, machines, firewalls,
-//!   health, version, user, audit);
+//!   health, version, user, audit, firmware);
 //! - [`error`]: the error enum carrying the server's status and message.
 //!
 //! Wire types are those of `metal-domain`.
@@ -26,4 +26,5 @@ pub mod error;
 
 pub use auth::{hmac_headers, hmac_signature, Auth, HmacAuthType, HmacHeaders};
 pub use client::{join_url, Client, ClientBuilder, Method};
+pub use endpoints::firmware::FirmwareQuery;
 pub use error::{Error, Result};

@@ -196,6 +196,67 @@ pub fn listing<'a>(
     out
 }
 
+/// Body of `POST /v1/machine/update-firmware/{id}` (`v1.MachineUpdateFirmwareRequest`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(default)]
+pub struct MachineUpdateFirmwareRequest {
+    /// the firmware kind, i.e. [bios|bmc]
+    #[cfg_attr(feature = "openapi", schema(pattern = "^(bios|bmc)$"))]
+    pub kind: String,
+    /// the update revision
+    pub revision: String,
+    /// a description why the machine has been updated
+    pub description: String,
+}
+
+/// What a machine's BMC reported about its board and the firmware it runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InstalledFirmware<'a> {
+    pub board_mfg: &'a str,
+    pub board_part_number: &'a str,
+    pub bios_version: &'a str,
+    pub bmc_version: &'a str,
+}
+
+/// The file a firmware update of a machine flashes (§4.15): `kind/lower(board
+/// manufacturer)/UPPER(board part number)/revision`. A malformed kind or revision is a 400; a
+/// machine whose BMC reported no board, or that already runs the revision, a 422. Whether the
+/// file exists is the caller's check (the store is not the domain's).
+pub fn update_key(
+    machine_id: &str,
+    r: &MachineUpdateFirmwareRequest,
+    installed: InstalledFirmware<'_>,
+) -> DomainResult<FirmwareKey> {
+    let kind = FirmwareKind::parse(&r.kind)?;
+    if r.revision.is_empty() {
+        return Err(DomainError::invalid("revision is required"));
+    }
+    segment("revision", &r.revision)?;
+    if installed.board_mfg.is_empty() || installed.board_part_number.is_empty() {
+        return Err(DomainError::unprocessable(format!(
+            "machine {machine_id} has no board information (FRU board manufacturer and part \
+             number) from its BMC yet, so no firmware can be chosen for it"
+        )));
+    }
+    let current = match kind {
+        FirmwareKind::Bios => installed.bios_version,
+        FirmwareKind::Bmc => installed.bmc_version,
+    };
+    if current == r.revision {
+        return Err(DomainError::unprocessable(format!(
+            "machine {machine_id} already has {} revision {current}",
+            kind.as_str()
+        )));
+    }
+    FirmwareKey::new(
+        kind.as_str(),
+        installed.board_mfg,
+        installed.board_part_number,
+        &r.revision,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -281,5 +342,61 @@ mod tests {
         assert!(f.matches(&key("bios", "supermicro", "X11DPT-B", "1")));
         assert!(!f.matches(&key("bios", "supermicro", "X12", "1")));
         assert_eq!(FirmwareFilter::default().for_board("", "x"), None);
+    }
+
+    #[test]
+    fn update_keys_follow_the_board_and_skip_the_installed_revision() {
+        let installed = InstalledFirmware {
+            board_mfg: "Supermicro",
+            board_part_number: "x11dpt-b",
+            bios_version: "3.3",
+            bmc_version: "1.70",
+        };
+        let req = |kind: &str, revision: &str| MachineUpdateFirmwareRequest {
+            kind: kind.into(),
+            revision: revision.into(),
+            description: "update".into(),
+        };
+        let k = update_key("m1", &req("bios", "3.4"), installed).unwrap();
+        assert_eq!(k.path(), "bios/supermicro/X11DPT-B/3.4");
+        let k = update_key("m1", &req("bmc", "3.3"), installed).unwrap();
+        assert_eq!(k.path(), "bmc/supermicro/X11DPT-B/3.3");
+        let no_board = InstalledFirmware {
+            board_part_number: "",
+            ..installed
+        };
+        // (request, installed, 400?, message part)
+        let bad = [
+            (
+                req("uefi", "1"),
+                installed,
+                true,
+                "kind must be bios or bmc",
+            ),
+            (req("bios", ""), installed, true, "revision is required"),
+            (req("bios", "../1"), installed, true, "revision"),
+            (
+                req("bios", "3.3"),
+                installed,
+                false,
+                "already has bios revision 3.3",
+            ),
+            (
+                req("bmc", "1.70"),
+                installed,
+                false,
+                "already has bmc revision 1.70",
+            ),
+            (req("bios", "3.4"), no_board, false, "no board information"),
+        ];
+        for (r, inst, invalid, want) in bad {
+            let e = update_key("m1", &r, inst).unwrap_err();
+            assert_eq!(
+                matches!(e, DomainError::InvalidArgument(_)),
+                invalid,
+                "{e:?}"
+            );
+            assert!(e.to_string().contains(want), "{e}");
+        }
     }
 }

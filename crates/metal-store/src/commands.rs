@@ -14,6 +14,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::{AnyConnection, Row};
 
+use metal_domain::firmware::FirmwareKey;
 use metal_domain::ids::{MachineId, PartitionId};
 use metal_domain::machine::BmcCommand;
 
@@ -27,6 +28,8 @@ pub struct QueuedCommand {
     pub machine_id: String,
     pub partition_id: String,
     pub command: BmcCommand,
+    /// the file an `UPDATE-FIRMWARE` flashes; `None` for every other command
+    pub firmware: Option<FirmwareKey>,
     pub reason: String,
     pub created_at: String,
     pub delivered_at: Option<String>,
@@ -37,8 +40,8 @@ pub struct QueuedCommand {
     pub delivered: bool,
 }
 
-const COLUMNS: &str = "seq, machine_id, partition_id, command, reason, created_at, delivered_at, \
-                       acked_at, attempts, delivered_to, error";
+const COLUMNS: &str = "seq, machine_id, partition_id, command, firmware, reason, created_at, \
+                       delivered_at, acked_at, attempts, delivered_to, error";
 
 fn from_row(r: &sqlx::any::AnyRow) -> StoreResult<QueuedCommand> {
     let delivered_at: Option<String> = r.try_get("delivered_at")?;
@@ -51,6 +54,15 @@ fn from_row(r: &sqlx::any::AnyRow) -> StoreResult<QueuedCommand> {
             c.parse().map_err(|_| {
                 StoreError::Config(format!("stored BMC command {c:?} is not readable"))
             })?
+        },
+        firmware: {
+            let f: String = r.try_get("firmware")?;
+            match f.as_str() {
+                "" => None,
+                path => Some(FirmwareKey::from_path(path).ok_or_else(|| {
+                    StoreError::Config(format!("stored firmware key {path:?} is not readable"))
+                })?),
+            }
         },
         reason: r.try_get("reason")?,
         created_at: r.try_get("created_at")?,
@@ -86,12 +98,38 @@ pub async fn enqueue(
     command: BmcCommand,
     reason: &str,
 ) -> StoreResult<()> {
+    insert(conn, machine_id, partition_id, command, "", reason).await
+}
+
+/// Appends an `UPDATE-FIRMWARE` of the file `firmware` for the machine's BMC.
+pub async fn enqueue_firmware(
+    conn: &mut AnyConnection,
+    machine_id: &MachineId,
+    partition_id: &PartitionId,
+    firmware: &FirmwareKey,
+    reason: &str,
+) -> StoreResult<()> {
+    let path = firmware.path();
+    let command = BmcCommand::UpdateFirmware;
+    insert(conn, machine_id, partition_id, command, &path, reason).await
+}
+
+async fn insert(
+    conn: &mut AnyConnection,
+    machine_id: &MachineId,
+    partition_id: &PartitionId,
+    command: BmcCommand,
+    firmware: &str,
+    reason: &str,
+) -> StoreResult<()> {
     sqlx::query(
-        "INSERT INTO machine_commands (machine_id, partition_id, command, reason, created_at) VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO machine_commands (machine_id, partition_id, command, firmware, reason, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(machine_id.as_str())
     .bind(partition_id.as_str())
     .bind(command.as_str())
+    .bind(firmware)
     .bind(reason)
     .bind(time::to_db(time::now()))
     .execute(conn)

@@ -152,20 +152,11 @@ impl TestClient {
         content: &[u8],
     ) -> TestResponse {
         let url = format!("{}{}", self.base, path.trim_start_matches('/'));
-        let boundary = format!("metal-test-{}", salt());
-        let mut body = format!(
-            "--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"upload.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n"
-        )
-        .into_bytes();
-        body.extend_from_slice(content);
-        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let (content_type, body) = metal_util::multipart::file_form(field, "upload.bin", content);
         let rb = self
             .http
             .request(method.clone(), &url)
-            .header(
-                "Content-Type",
-                format!("multipart/form-data; boundary={boundary}"),
-            )
+            .header("Content-Type", content_type)
             .body(body);
         self.exchange(rb, method, path, &url).await
     }

@@ -18,3 +18,4 @@
 pub mod duration;
 pub mod fs;
 pub mod hmac;
+pub mod multipart;

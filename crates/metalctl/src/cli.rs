@@ -105,6 +105,9 @@ pub enum Command {
     /// Search the audit trail.
     #[command(subcommand)]
     Audit(AuditCmd),
+    /// BIOS and BMC firmware files (admin).
+    #[command(subcommand)]
+    Firmware(crate::resources::firmware::FirmwareCmd),
     /// Auth keys for the VPN of a project.
     #[command(subcommand)]
     Vpn(crate::resources::vpn::VpnCmd),

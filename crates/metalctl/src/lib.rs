@@ -65,6 +65,7 @@ async fn run_with(cli: Cli, out: Box<dyn std::io::Write + Send>, color: bool) ->
         Command::Firewall(c) => resources::firewall::run(&mut app, c).await,
         Command::Audit(c) => audit::run(&mut app, c).await,
         Command::Vpn(c) => resources::vpn::run(&mut app, c).await,
+        Command::Firmware(c) => resources::firmware::run(&mut app, c).await,
         Command::Context(c) => context::run(&mut app, c),
         Command::Health => misc::health(&mut app).await,
         Command::Version => misc::version(&mut app).await,

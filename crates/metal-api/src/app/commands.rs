@@ -9,6 +9,7 @@
 
 use chrono::{DateTime, Utc};
 use metal_domain::event::EventType;
+use metal_domain::firmware::{self, InstalledFirmware, MachineUpdateFirmwareRequest};
 use metal_domain::ids::{MachineId, PartitionId};
 use metal_domain::machine::{BmcCommand, Machine, MachineBmcCommand, MachineResponse};
 use metal_store::commands::QueuedCommand;
@@ -99,6 +100,63 @@ pub async fn power(
     tracing::info!(machine = id, %command, user = caller, "BMC command queued");
     super::machine_view::view(app, m).await
 }
+
+/// `POST /v1/machine/update-firmware/{id}` (§4.15): queues an `UPDATE-FIRMWARE` of the
+/// uploaded file for the machine's board (`kind/lower(board manufacturer)/UPPER(board part
+/// number)/revision`). 422 when the machine already runs the revision, when its BMC reported
+/// no board, or when no such file was uploaded. The download URL is made when the command is
+/// delivered to metal-bmc, valid for [`FIRMWARE_URL_TTL`].
+pub async fn update_firmware(
+    app: &AppState,
+    id: &str,
+    r: &MachineUpdateFirmwareRequest,
+    caller: &str,
+) -> ApiResult<MachineResponse> {
+    let m = super::get::<Machine>(app, id).await?;
+    if m.partitionid.is_empty() {
+        return Err(ApiError::unprocessable(format!(
+            "machine {id} has no partition: no metal-bmc can reach its BMC"
+        )));
+    }
+    let installed = InstalledFirmware {
+        board_mfg: &m.ipmi.fru.board_mfg,
+        board_part_number: &m.ipmi.fru.board_part_number,
+        bios_version: &m.bios.version,
+        bmc_version: &m.ipmi.bmcversion,
+    };
+    let key = firmware::update_key(id, r, installed)?;
+    if !app.firmware.exists(&key).await {
+        return Err(ApiError::unprocessable(format!(
+            "no {} firmware revision {} for board {} of vendor {} was uploaded (GET /v1/firmware?machine-id={id} lists the ones there are)",
+            key.kind.as_str(),
+            key.revision,
+            key.board,
+            key.vendor
+        )));
+    }
+    let reason = match r.description.as_str() {
+        "" => caller.to_string(),
+        d => format!("{caller}: {d}"),
+    };
+    let mut tx = app.store.begin().await?;
+    let m = docs::must_get::<Machine>(&mut tx, id).await?.value;
+    let (machine, partition) = (MachineId::new(&m.id), PartitionId::new(&m.partitionid));
+    metal_store::commands::enqueue_firmware(&mut tx, &machine, &partition, &key, &reason).await?;
+    metal_store::commands::notify(&mut tx, app.store.backend(), &m.partitionid).await?;
+    tx.commit().await.map_err(store_err)?;
+    wake(app, &m.partitionid);
+    tracing::info!(
+        machine = id,
+        firmware = key.path(),
+        user = caller,
+        "firmware update queued"
+    );
+    super::machine_view::view(app, m).await
+}
+
+/// How long the download URL of a firmware file is valid from its delivery to metal-bmc (as
+/// metal-stack's presigned URLs).
+pub const FIRMWARE_URL_TTL: std::time::Duration = std::time::Duration::from_secs(2 * 3600);
 
 /// Claims the partition's deliverable commands for the stream `holder`, up to its free window.
 pub async fn claim(

@@ -45,6 +45,7 @@ fn message(app: &AppState, c: &QueuedCommand, m: &Machine) -> pb::BmcCommand {
             interface: m.ipmi.interface.clone(),
         }),
         attempt: c.attempts as i32,
+        firmware_update: None,
     }
 }
 

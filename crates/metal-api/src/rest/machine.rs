@@ -5,6 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::Extensions;
 use axum::routing::{delete, get, post};
 use axum::Json;
+use metal_domain::firmware::MachineUpdateFirmwareRequest;
 use metal_domain::machine::*;
 
 use super::extract::{caller, JsonBody};
@@ -177,6 +178,15 @@ pub(super) fn action_routes(t: &mut RouteTable) {
         post(machine_reinstall),
     );
     t.add(
+        Op::post("/v1/machine/update-firmware/{id}", "updateFirmware", ADMIN)
+            .summary("sends a firmware command to the machine")
+            .body::<MachineUpdateFirmwareRequest>()
+            .returns::<MachineResponse>(200)
+            .error(400)
+            .error(422),
+        post(machine_update_firmware),
+    );
+    t.add(
         Op::get("/v1/machine/consolepassword", "getMachineConsolePassword", EDIT)
             .summary("the console password of an allocated machine (a GET with a JSON body, as in the reference)")
             .body::<MachineConsolePasswordRequest>()
@@ -285,6 +295,16 @@ pub async fn machine_reinstall(
 ) -> ApiResult<Json<MachineResponse>> {
     let m = app::reinstall::reinstall(&a, &id, &r).await?;
     Ok(Json(app::machine_view::view(&a, m).await?))
+}
+pub async fn machine_update_firmware(
+    State(a): State<App>,
+    Path(id): Path<String>,
+    ext: Extensions,
+    JsonBody(r): JsonBody<MachineUpdateFirmwareRequest>,
+) -> ApiResult<Json<MachineResponse>> {
+    Ok(Json(
+        app::commands::update_firmware(&a, &id, &r, &caller(&ext)).await?,
+    ))
 }
 pub async fn console_password(
     State(a): State<App>,

@@ -30,6 +30,7 @@ mod size;
 mod stress;
 mod switch;
 mod switch_migrate;
+mod update_firmware;
 mod vpn;
 
 use serde_json::{json, Value};

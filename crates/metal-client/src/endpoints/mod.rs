@@ -3,6 +3,7 @@
 //! updates or acts, `/find` takes a search body.
 
 mod audit;
+pub mod firmware;
 mod fsl;
 mod image;
 mod ip;

@@ -24,11 +24,14 @@ pub enum BmcCommand {
     /// metal-stack's reinstall command: PXE boot, then power cycle. metal-api queues the two
     /// steps itself; metal-bmc still understands it.
     Reinstall,
+    /// Flash a BIOS or BMC firmware file; the queue row names the file, the delivery carries a
+    /// download URL for it.
+    UpdateFirmware,
 }
 
 impl BmcCommand {
     /// Every command.
-    pub const ALL: [BmcCommand; 10] = [
+    pub const ALL: [BmcCommand; 11] = [
         Self::PowerOn,
         Self::PowerOff,
         Self::PowerReset,
@@ -39,6 +42,7 @@ impl BmcCommand {
         Self::LedOn,
         Self::LedOff,
         Self::Reinstall,
+        Self::UpdateFirmware,
     ];
 
     /// The wire and queue string.
@@ -54,6 +58,7 @@ impl BmcCommand {
             Self::LedOn => "LED-ON",
             Self::LedOff => "LED-OFF",
             Self::Reinstall => "REINSTALL",
+            Self::UpdateFirmware => "UPDATE-FIRMWARE",
         }
     }
 
@@ -121,6 +126,7 @@ mod tests {
             (BmcCommand::LedOn, false, Some("LED-ON")),
             (BmcCommand::LedOff, false, Some("LED-OFF")),
             (BmcCommand::Reinstall, false, None),
+            (BmcCommand::UpdateFirmware, false, None),
         ];
         for (c, reboot, led) in table {
             assert_eq!(c.is_planned_reboot(), reboot, "{c}");

@@ -65,7 +65,7 @@ pub struct MachineIpmiReportResponse {
 pub struct MachineBmcCommand {
     /// queue sequence number
     pub seq: i64,
-    /// ON, OFF, RESET, CYCLE, PXE, DISK, BIOS, LED-ON, LED-OFF
+    /// ON, OFF, RESET, CYCLE, PXE, DISK, BIOS, LED-ON, LED-OFF, REINSTALL, UPDATE-FIRMWARE
     pub command: String,
     /// why it was queued
     pub reason: String,

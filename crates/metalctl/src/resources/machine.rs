@@ -10,13 +10,15 @@
 //! - `logs <id>` prints the provisioning events, oldest first, and a recent last error;
 //! - `consolepassword <id> --reason` prints the console password only;
 //! - `ipmi [id]` prints the machines with their BMC data (see `ipmi`);
-//! - `issues` prints the machines with issues, `issues list` the issue types (see `issues`).
+//! - `issues` prints the machines with issues, `issues list` the issue types (see `issues`);
+//! - `update-firmware bios|bmc <id>` lists or flashes firmware (see `firmware`).
 //!
 //! `describe`, `create`, `update` and `delete` print with the describe printer (YAML), the
 //! machine actions `reserve`, `lock` and `reinstall` with the list printer (one table row).
 //! Tables and status symbols are in `table`.
 
 pub mod allocate;
+pub mod firmware;
 pub mod ipmi;
 pub mod issues;
 pub mod power;
@@ -83,6 +85,9 @@ pub enum MachineCmd {
     Identify(power::IdentifyCmd),
     /// Connect to the serial console of the machine.
     Console(power::ConsoleArgs),
+    /// Flash an uploaded BIOS or BMC firmware file, or list the revisions for the machine.
+    #[command(visible_alias = "firmware-update")]
+    UpdateFirmware(firmware::UpdateFirmwareArgs),
 }
 
 /// `--state`: `RESERVED`, `LOCKED` (any case), or `""` for available machines.
@@ -413,6 +418,7 @@ pub async fn run(app: &mut App, cmd: MachineCmd) -> AnyResult<()> {
             print_row(app, &m)
         }
         MachineCmd::Console(c) => power::console(app, c).await,
+        MachineCmd::UpdateFirmware(u) => firmware::run(app, u).await,
         MachineCmd::Consolepassword(c) => {
             let req = MachineConsolePasswordRequest {
                 id: c.id,
@@ -425,7 +431,7 @@ pub async fn run(app: &mut App, cmd: MachineCmd) -> AnyResult<()> {
 }
 
 /// A machine action's result: the machine with the list printer, as one table row.
-fn print_row(app: &mut App, m: &MachineResponse) -> AnyResult<()> {
+pub(crate) fn print_row(app: &mut App, m: &MachineResponse) -> AnyResult<()> {
     let items = std::slice::from_ref(m);
     let args = MachineList::default();
     app.printer

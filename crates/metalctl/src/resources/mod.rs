@@ -2,6 +2,7 @@
 //! columns (metalctl §1.7) and sort keys, and its resource-specific commands.
 
 pub mod firewall;
+pub mod firmware;
 pub mod fsl;
 pub mod image;
 pub mod ip;
