@@ -2,10 +2,12 @@
 //! its board as its BMC reported it), uploaded and removed. The files live in the firmware
 //! store, not in the database.
 
+use axum::http::StatusCode;
 use metal_domain::firmware::{self, FirmwareFilter, FirmwareKey, FirmwaresResponse};
 use metal_domain::machine::Machine;
 
 use crate::error::{ApiError, ApiResult};
+use crate::firmware_store::s3::S3Error;
 use crate::state::AppState;
 
 /// The query of `GET /v1/firmware`.
@@ -17,7 +19,13 @@ pub struct FirmwareQuery {
     pub board: Option<String>,
 }
 
+/// A failure of the store: 502 with its message when the S3 store failed (the operation,
+/// bucket, key and S3's code tell the operator what to fix; never the secret), else 500.
 fn io_err(what: &str, e: std::io::Error) -> ApiError {
+    if e.get_ref().is_some_and(|inner| inner.is::<S3Error>()) {
+        tracing::warn!(error = %e, "{what}");
+        return ApiError::Status(StatusCode::BAD_GATEWAY, format!("{what}: {e}"));
+    }
     ApiError::Internal(anyhow::anyhow!("{what}: {e}"))
 }
 
