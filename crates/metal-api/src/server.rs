@@ -139,7 +139,7 @@ fn spawn_jwks_refresh(
 pub fn router(app: App, auth: Arc<Authenticator>) -> Router {
     let (routes, paths, schemas) = rest::routes().finish();
     let doc = openapi::render(&openapi::document(paths, schemas, &app.config.base_path));
-    let api = routes.route(
+    let api = routes.merge(rest::firmware::download_routes()).route(
         "/apidocs.json",
         get(move || {
             let doc = doc.clone();
