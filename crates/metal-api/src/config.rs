@@ -57,6 +57,32 @@ pub struct Config {
     /// data directory.
     #[arg(long, env = "METAL_API_FIRMWARE_DIR")]
     pub firmware_dir: Option<PathBuf>,
+    /// The URL under which the BMCs reach this metal-api, for the download URLs of firmware
+    /// files in --firmware-dir (`http://10.1.0.1:8080/metal/`). Default: the REST listener's
+    /// address and port with the base path; with --bind-addr 0.0.0.0 this machine's hostname.
+    #[arg(long, env = "METAL_API_FIRMWARE_DOWNLOAD_URL")]
+    pub firmware_download_url: Option<String>,
+    /// Key of the HMAC that signs those download URLs. Default: a random key on each start, so
+    /// a URL is valid only at the replica that made it: give several replicas the same key.
+    #[arg(long, env = "METAL_API_FIRMWARE_URL_KEY", hide_env_values = true)]
+    pub firmware_url_key: Option<Secret>,
+    /// Endpoint of an S3-compatible store (`http://127.0.0.1:9000`) for the firmware files,
+    /// addressed path-style; given, the files live in --s3-firmware-bucket instead of
+    /// --firmware-dir.
+    #[arg(long, env = "METAL_API_S3_ADDRESS")]
+    pub s3_address: Option<String>,
+    /// Access key id for the S3 store.
+    #[arg(long, env = "METAL_API_S3_KEY")]
+    pub s3_key: Option<String>,
+    /// Secret access key for the S3 store.
+    #[arg(long, env = "METAL_API_S3_SECRET", hide_env_values = true)]
+    pub s3_secret: Option<Secret>,
+    /// Bucket of the firmware files, created at start unless it exists.
+    #[arg(long, env = "METAL_API_S3_FIRMWARE_BUCKET", default_value = "firmware")]
+    pub s3_firmware_bucket: String,
+    /// Region the S3 requests are signed for.
+    #[arg(long, env = "METAL_API_S3_REGION", default_value = "us-east-1")]
+    pub s3_region: String,
     /// Do not write a `local` context into `~/.metalctl/config.yaml` on start.
     #[arg(long, env = "METAL_API_NO_METALCTL_CONTEXT")]
     pub no_metalctl_context: bool,
@@ -320,10 +346,38 @@ impl Config {
                     .into(),
             );
         }
+        self.validate_firmware()?;
         if let Some(a) = &self.headscale_addr {
             if !(a.starts_with("http://") || a.starts_with("https://")) {
                 return Err(format!(
                     "--headscale-addr must be the http:// or https:// URL of headscale's REST API, got {a:?}"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_firmware(&self) -> Result<(), String> {
+        use crate::firmware_store::s3;
+        match (&self.s3_address, &self.s3_key, &self.s3_secret) {
+            (Some(a), Some(_), Some(_)) => {
+                s3::parse_endpoint(a).map_err(|e| format!("--s3-address: {e}"))?;
+                s3::check_bucket(&self.s3_firmware_bucket)
+                    .map_err(|e| format!("--s3-firmware-bucket: {e}"))?;
+                if self.firmware_dir.is_some() {
+                    return Err("--firmware-dir and --s3-address exclude each other".into());
+                }
+            }
+            (Some(_), _, _) => return Err("--s3-address needs --s3-key and --s3-secret".into()),
+            (None, None, None) => {}
+            (None, _, _) => return Err("--s3-key and --s3-secret need --s3-address".into()),
+        }
+        if let Some(u) = &self.firmware_download_url {
+            let ok = reqwest::Url::parse(u)
+                .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+            if !ok {
+                return Err(format!(
+                    "--firmware-download-url must be an http:// or https:// URL, got {u:?}"
                 ));
             }
         }
@@ -455,5 +509,65 @@ mod tests {
         assert_eq!(c.validate(), Ok(()));
         let bad = Config::parse_from(["metal-api", "--headscale-addr", "headscale:50443"]);
         assert!(bad.validate().unwrap_err().contains("--headscale-addr"));
+    }
+
+    #[test]
+    fn s3_and_firmware_url_flags() {
+        let c = Config::parse_from([
+            "metal-api",
+            "--s3-address",
+            "http://127.0.0.1:9000",
+            "--s3-key",
+            "AKIA-minio",
+            "--s3-secret",
+            "s3-very-secret",
+            "--firmware-url-key",
+            "url-very-secret",
+        ]);
+        assert_eq!(c.s3_firmware_bucket, "firmware");
+        assert_eq!(c.s3_region, "us-east-1");
+        assert_eq!(
+            c.s3_secret.as_ref().map(Secret::expose),
+            Some("s3-very-secret")
+        );
+        assert_eq!(c.validate(), Ok(()));
+        let printed = format!("{c:?}");
+        assert!(!printed.contains("very-secret"), "{printed}");
+        assert!(printed.contains("AKIA-minio"));
+
+        let base = ["metal-api", "--s3-address", "http://127.0.0.1:9000"];
+        let err = |extra: &[&str]| {
+            let args: Vec<&str> = base.iter().chain(extra).copied().collect();
+            Config::parse_from(args).validate().unwrap_err()
+        };
+        assert!(err(&[]).contains("--s3-key and --s3-secret"));
+        let creds = ["--s3-key", "k", "--s3-secret", "s"];
+        let with = |extra: &[&str]| {
+            let mut v: Vec<&str> = creds.to_vec();
+            v.extend_from_slice(extra);
+            err(&v)
+        };
+        assert!(with(&["--s3-firmware-bucket", "Firmware"]).contains("--s3-firmware-bucket"));
+        assert!(with(&["--firmware-dir", "/srv/fw"]).contains("exclude each other"));
+        let bad_address = Config::parse_from([
+            "metal-api",
+            "--s3-address",
+            "minio:9000",
+            "--s3-key",
+            "k",
+            "--s3-secret",
+            "s",
+        ]);
+        assert!(bad_address.validate().unwrap_err().contains("--s3-address"));
+        let no_address = Config::parse_from(["metal-api", "--s3-secret", "s"]);
+        assert!(no_address
+            .validate()
+            .unwrap_err()
+            .contains("need --s3-address"));
+        let bad_url = Config::parse_from(["metal-api", "--firmware-download-url", "10.0.0.1:8080"]);
+        assert!(bad_url
+            .validate()
+            .unwrap_err()
+            .contains("--firmware-download-url"));
     }
 }

@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
@@ -77,13 +77,31 @@ pub async fn audit(State(app): State<App>, req: Request, next: Next) -> Response
         return next.run(req).await;
     }
     let (parts, body) = req.into_parts();
-    let bytes: Bytes = match axum::body::to_bytes(body, MAX_BODY).await {
-        Ok(b) => b,
-        Err(_) => {
-            return error_response(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("request body is larger than {MAX_BODY} bytes"),
-            )
+    // a file upload (firmware, up to 1 GiB) is streamed to its handler, not held here: the
+    // entry notes its size instead of its body
+    let multipart = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"multipart/"));
+    let (body, recorded) = if multipart {
+        let size = parts
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .map_or_else(|| "streamed".to_string(), |n| format!("{n} bytes"));
+        (body, format!("[{size}, multipart form]"))
+    } else {
+        match axum::body::to_bytes(body, MAX_BODY).await {
+            Ok(b) => {
+                let recorded = redact_body(&b);
+                (Body::from(b), recorded)
+            }
+            Err(_) => {
+                return error_response(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("request body is larger than {MAX_BODY} bytes"),
+                )
+            }
         }
     };
     let principal = principal_of(&parts.extensions);
@@ -123,13 +141,11 @@ pub async fn audit(State(app): State<App>, req: Request, next: Next) -> Response
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
             .map(|c| c.0.to_string())
             .unwrap_or_default(),
-        body: redact_body(&bytes),
+        body: recorded,
         status_code: 0,
         error: String::new(),
     };
-    let resp = next
-        .run(Request::from_parts(parts, Body::from(bytes)))
-        .await;
+    let resp = next.run(Request::from_parts(parts, body)).await;
     entry.status_code = i32::from(resp.status().as_u16());
     let (resp, error) = if resp.status().is_client_error() || resp.status().is_server_error() {
         let (p, b) = resp.into_parts();

@@ -20,6 +20,7 @@ use crate::auth::oidc::{load_jwks, OidcAuth, OidcSettings};
 use crate::auth::{hmac::HmacAuth, Authenticator, GroupRoles, Role};
 use crate::config::Config;
 use crate::error::error_response;
+use crate::firmware_store::FirmwareStore;
 use crate::firstrun;
 use crate::runtime::auditforward::{AuditForwarder, Settings};
 use crate::state::{App, AppState};
@@ -138,7 +139,7 @@ fn spawn_jwks_refresh(
 pub fn router(app: App, auth: Arc<Authenticator>) -> Router {
     let (routes, paths, schemas) = rest::routes().finish();
     let doc = openapi::render(&openapi::document(paths, schemas, &app.config.base_path));
-    let api = routes.route(
+    let api = routes.merge(rest::firmware::download_routes()).route(
         "/apidocs.json",
         get(move || {
             let doc = doc.clone();
@@ -203,6 +204,19 @@ fn context_url(addr: SocketAddr, base: &str) -> String {
     format!("http://{host}:{}{base}", addr.port())
 }
 
+/// Where BMCs reach this server when `--firmware-download-url` is not given: the REST
+/// listener's address with the base path; an unspecified bind address (`0.0.0.0`) is no
+/// address a BMC can use, so this machine's hostname stands in for it.
+fn download_base(addr: SocketAddr, base: &str) -> String {
+    if addr.ip().is_unspecified() {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+        if !host.trim().is_empty() {
+            return format!("http://{}:{}{base}", host.trim(), addr.port());
+        }
+    }
+    context_url(addr, base)
+}
+
 /// Opens the store, binds the listeners and serves in the background.
 pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
     config.validate().map_err(anyhow::Error::msg)?;
@@ -222,20 +236,6 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
     let mut tasks: Vec<JoinHandle<()>> = spawn_jwks_refresh(&auth, &config, stop_rx.clone())
         .into_iter()
         .collect();
-    let mut state = AppState::new(store, config.clone())?;
-    let audit_forward = match Settings::from_config(&config).map_err(anyhow::Error::msg)? {
-        Some(settings) => {
-            tracing::info!(url = %settings.url, index = ?settings.meta.index, "forwarding the audit trail to Splunk");
-            let (forwarder, worker) = AuditForwarder::new(settings, &state.metrics.registry)
-                .context("starting the audit forwarding to Splunk")?;
-            state.audit_forward = Some(forwarder);
-            let (stop, stop_rx) = watch::channel(false);
-            Some((stop, worker.spawn(stop_rx)))
-        }
-        None => None,
-    };
-    let app: App = state.into_shared();
-
     let listener = TcpListener::bind((config.bind_addr, config.port))
         .await
         .with_context(|| format!("binding REST port {}:{}", config.bind_addr, config.port))?;
@@ -258,6 +258,30 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
     let addr = listener.local_addr()?;
     let metrics_addr = metrics_listener.local_addr()?;
     let grpc_addr = grpc_listener.local_addr()?;
+
+    let firmware = FirmwareStore::from_config(&config, &download_base(addr, &config.base_path))
+        .context("configuring the firmware store")?;
+    tracing::info!(store = %firmware.describe(), "firmware files");
+    // not fatal, and not waited for long: the rest of the API works without it, and each
+    // firmware request tries again
+    match tokio::time::timeout(std::time::Duration::from_secs(15), firmware.prepare()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::error!(error = %e, "the firmware store is not ready"),
+        Err(_) => tracing::error!("the firmware store did not answer within 15 s"),
+    }
+    let mut state = AppState::new(store, config.clone(), firmware)?;
+    let audit_forward = match Settings::from_config(&config).map_err(anyhow::Error::msg)? {
+        Some(settings) => {
+            tracing::info!(url = %settings.url, index = ?settings.meta.index, "forwarding the audit trail to Splunk");
+            let (forwarder, worker) = AuditForwarder::new(settings, &state.metrics.registry)
+                .context("starting the audit forwarding to Splunk")?;
+            state.audit_forward = Some(forwarder);
+            let (stop, stop_rx) = watch::channel(false);
+            Some((stop, worker.spawn(stop_rx)))
+        }
+        None => None,
+    };
+    let app: App = state.into_shared();
 
     if from_data_dir && !config.no_metalctl_context {
         if let (Some(path), Some(admin)) = (firstrun::metalctl_config_path(), &keys.admin) {

@@ -33,11 +33,14 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(store: Store, config: Config) -> anyhow::Result<Self> {
+    pub fn new(
+        store: Store,
+        config: Config,
+        firmware: crate::firmware_store::FirmwareStore,
+    ) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(10))
             .build()?;
-        let firmware = crate::firmware_store::FirmwareStore::new(config.firmware_dir());
         Ok(Self {
             store,
             config,

@@ -1,11 +1,14 @@
 //! Firmware files (`/v1/firmware`, admin): listed per kind, vendor and board (for one machine:
-//! its board as its BMC reported it), uploaded and removed. The files live in the firmware
-//! store, not in the database.
+//! its board as its BMC reported it), uploaded and removed; and downloaded by metal-bmc through
+//! the signed URLs of a directory store. The files live in the firmware store, not in the
+//! database.
 
+use axum::http::StatusCode;
 use metal_domain::firmware::{self, FirmwareFilter, FirmwareKey, FirmwaresResponse};
 use metal_domain::machine::Machine;
 
 use crate::error::{ApiError, ApiResult};
+use crate::firmware_store::s3::S3Error;
 use crate::state::AppState;
 
 /// The query of `GET /v1/firmware`.
@@ -17,7 +20,13 @@ pub struct FirmwareQuery {
     pub board: Option<String>,
 }
 
+/// A failure of the store: 502 with its message when the S3 store failed (the operation,
+/// bucket, key and S3's code tell the operator what to fix; never the secret), else 500.
 fn io_err(what: &str, e: std::io::Error) -> ApiError {
+    if e.get_ref().is_some_and(|inner| inner.is::<S3Error>()) {
+        tracing::warn!(error = %e, "{what}");
+        return ApiError::Status(StatusCode::BAD_GATEWAY, format!("{what}: {e}"));
+    }
     ApiError::Internal(anyhow::anyhow!("{what}: {e}"))
 }
 
@@ -92,4 +101,43 @@ where
         .map_err(|e| io_err("storing the firmware file", e))?;
     tracing::info!(firmware = key.path(), size, "firmware uploaded");
     Ok(size)
+}
+
+/// `GET {base}firmware-download/{kind}/{vendor}/{board}/{revision}?expires=&signature=`: the
+/// file of a directory store, for a URL [`crate::firmware_store::FirmwareStore::download_url`]
+/// signed (the signature is the authorization: 403 when it is missing, wrong or expired), with
+/// its length; 404 when the file is gone or the store is S3 (whose URLs point at S3).
+pub async fn download(
+    app: &AppState,
+    parts: [&str; 4],
+    expires: Option<&str>,
+    signature: Option<&str>,
+) -> ApiResult<(tokio::fs::File, u64)> {
+    let path = parts.join("/");
+    let (Some(expires), Some(signature)) = (expires, signature) else {
+        return Err(ApiError::Forbidden(
+            "a firmware download URL needs its expires and signature parameters: metal-api hands out complete URLs".into(),
+        ));
+    };
+    let expires: u64 = expires.parse().map_err(|_| {
+        ApiError::Forbidden(format!(
+            "expires of a firmware download URL must be unix seconds, got {expires:?}"
+        ))
+    })?;
+    match app.firmware.check_download(&path, expires, signature) {
+        None => {
+            return Err(ApiError::not_found(
+                "firmware files are kept in S3: download them through the presigned URLs metal-api hands out",
+            ))
+        }
+        Some(Err(denied)) => return Err(ApiError::Forbidden(denied.to_string())),
+        Some(Ok(())) => {}
+    }
+    let missing = || ApiError::not_found(format!("no firmware {path} found"));
+    let key = FirmwareKey::from_path(&path).ok_or_else(missing)?;
+    app.firmware
+        .open(&key)
+        .await
+        .map_err(|e| io_err("reading the firmware file", e))?
+        .ok_or_else(missing)
 }

@@ -1,8 +1,13 @@
-//! `/v1/firmware`: the firmware files of BIOS and BMC (admin). The routes and their handlers.
+//! `/v1/firmware`: the firmware files of BIOS and BMC (admin). The routes and their handlers;
+//! and the download route of a directory store for metal-bmc, outside `/v1` and the API
+//! document (not part of metal-stack's contract), authorized by its URL's signature alone.
 
+use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, put};
-use axum::Json;
+use axum::{Json, Router};
 use futures::TryStreamExt;
 use metal_domain::firmware::FirmwaresResponse;
 
@@ -107,4 +112,46 @@ pub async fn remove(
     let key = app::firmware::key(&kind, &vendor, &board, &revision)?;
     app::firmware::remove(&a, &key).await?;
     Ok(Json(serde_json::json!({})))
+}
+
+/// The download route of a directory store's signed URLs (see
+/// [`crate::firmware_store::DownloadLinks`]), merged into the router behind the base path.
+pub fn download_routes() -> Router<App> {
+    Router::new().route(
+        &format!(
+            "/{}/{{kind}}/{{vendor}}/{{board}}/{{revision}}",
+            crate::firmware_store::DOWNLOAD_ROUTE
+        ),
+        get(download),
+    )
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct DownloadQuery {
+    expires: Option<String>,
+    signature: Option<String>,
+}
+
+/// Streams the file (never read into memory) with its length.
+pub async fn download(
+    State(a): State<App>,
+    Path((kind, vendor, board, revision)): FirmwarePath,
+    Query(q): Query<DownloadQuery>,
+) -> ApiResult<Response> {
+    let (file, len) = app::firmware::download(
+        &a,
+        [&kind, &vendor, &board, &revision],
+        q.expires.as_deref(),
+        q.signature.as_deref(),
+    )
+    .await?;
+    let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_string()),
+            (header::CONTENT_LENGTH, len.to_string()),
+        ],
+        body,
+    )
+        .into_response())
 }

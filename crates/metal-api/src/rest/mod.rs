@@ -9,7 +9,7 @@ pub mod table;
 
 mod audit;
 mod firewall;
-mod firmware;
+pub(crate) mod firmware;
 mod fsl;
 mod image;
 mod ip;

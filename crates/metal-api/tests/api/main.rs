@@ -9,6 +9,7 @@ mod bmc;
 mod catalog;
 mod concurrency;
 mod firmware;
+mod firmware_s3;
 mod fsl;
 mod grpc;
 mod hec_double;
