@@ -27,13 +27,29 @@ type CommandStream = Pin<Box<dyn Stream<Item = Result<pb::BmcCommand, Status>> +
 
 /// The command with the BMC's connection data. A machine without its own BMC user gets the
 /// BMC superuser `root` when metal-api knows its password (§4.15); otherwise the agent uses
-/// its own (factory) credentials.
-fn message(app: &AppState, c: &QueuedCommand, m: &Machine) -> pb::BmcCommand {
+/// its own (factory) credentials. A firmware update carries a download URL of its file, made
+/// now and valid for [`commands::FIRMWARE_URL_TTL`]; `Err` when none can be made.
+async fn message(app: &AppState, c: &QueuedCommand, m: &Machine) -> Result<pb::BmcCommand, String> {
     let (user, password) = match (&m.ipmi.user, &app.config.bmc_superuser_pwd) {
         (u, Some(pwd)) if u.is_empty() && !pwd.is_empty() => ("root".to_string(), pwd.clone()),
         (u, _) => (u.clone(), m.ipmi.password.clone()),
     };
-    pb::BmcCommand {
+    let firmware_update = match &c.firmware {
+        Some(key) => {
+            let url = app
+                .firmware
+                .download_url(key, commands::FIRMWARE_URL_TTL)
+                .await
+                .map_err(|e| format!("no download URL for firmware {}: {e}", key.path()))?;
+            Some(pb::FirmwareUpdate {
+                kind: key.kind.as_str().to_string(),
+                url,
+                revision: key.revision.clone(),
+            })
+        }
+        None => None,
+    };
+    Ok(pb::BmcCommand {
         seq: c.seq,
         machine_id: c.machine_id.clone(),
         command: c.command.to_string(),
@@ -45,8 +61,8 @@ fn message(app: &AppState, c: &QueuedCommand, m: &Machine) -> pb::BmcCommand {
             interface: m.ipmi.interface.clone(),
         }),
         attempt: c.attempts as i32,
-        firmware_update: None,
-    }
+        firmware_update,
+    })
 }
 
 #[tonic::async_trait]
@@ -95,7 +111,26 @@ impl BmcService for BmcServer {
                 match commands::claim(&app, &partition, &holder, metal_store::time::now()).await {
                     Ok(batch) => {
                         for (c, m) in &batch {
-                            if tx.send(Ok(message(&app, c, m))).await.is_err() {
+                            let message = match message(&app, c, m).await {
+                                Ok(message) => message,
+                                Err(error) => {
+                                    // not deliverable as it is: failed here, like a failed run
+                                    tracing::warn!(
+                                        partition,
+                                        machine = c.machine_id,
+                                        seq = c.seq,
+                                        error,
+                                        "BMC command failed before delivery"
+                                    );
+                                    if let Err(e) =
+                                        commands::ack(&app, &partition, c.seq, &error).await
+                                    {
+                                        tracing::warn!(seq = c.seq, error = %e, "failing the command failed");
+                                    }
+                                    continue;
+                                }
+                            };
+                            if tx.send(Ok(message)).await.is_err() {
                                 break 'stream; // the agent is gone
                             }
                             tracing::info!(
