@@ -11,7 +11,8 @@
 //! - [`console`]: the timestamped serial console with `wait_for`;
 //! - [`qemu`]: the `Vm` builder and the running VM (killed on drop), [`nic`] its NICs,
 //!   [`qmp`] its control socket;
-//! - [`script`]: run a shell script in a VM with disks and collect its output.
+//! - [`script`]: run a shell script in a VM with disks and collect its output;
+//! - [`debian`]: a Debian guest (debootstrap, cached) for the switch and firewall datapath.
 //!
 //! Environment: `METAL_VM_CACHE` (kernel cache, default `/var/tmp/metal-vm-cache`),
 //! `METAL_VM_KERNEL_DIR` (use an extracted kernel tree), `METAL_VM_KEEP=1` (keep each VM's
@@ -20,6 +21,7 @@
 
 pub mod console;
 pub mod cpio;
+pub mod debian;
 pub mod disk;
 pub mod init;
 pub mod initramfs;
@@ -37,6 +39,7 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 
 pub use console::{Console, ConsoleError, ConsoleLine};
+pub use debian::{DebianGuest, GuestRun, GuestSpec};
 pub use disk::{Disk, DiskFormat};
 pub use initramfs::{BuiltInitramfs, Initramfs, DISK_MODULES, DISK_TOOLS};
 pub use kernel::DebianKernel;
