@@ -6,9 +6,11 @@
 //!   (`GET /v1/switch/{id}`), the [`settings`] and the VLANs the [`kernel`] maps;
 //! - [`render`]: Cumulus (ifupdown2, FRR, DHCP relay) and SONiC (CONFIG_DB, FRR) files from it;
 //! - [`validate`]: FRR's check of a rendered `frr.conf`;
+//! - [`bench`]: the render benchmark.
 //!
 //! Not built yet: the reconcile loop (fetch, render, validate, apply, notify metal-api).
 
+pub mod bench;
 pub mod kernel;
 pub mod model;
 pub mod phonehome;
