@@ -248,6 +248,20 @@ async fn run(a: RunArgs, channel: tonic::transport::Channel) -> anyhow::Result<(
     result
 }
 
+/// A lazily connecting channel to metal-api's gRPC address.
+fn channel(grpc_address: &str) -> anyhow::Result<tonic::transport::Channel> {
+    anyhow::ensure!(!grpc_address.is_empty(), "--grpc-address is required");
+    let uri = if grpc_address.contains("://") {
+        grpc_address.to_string()
+    } else {
+        format!("http://{grpc_address}")
+    };
+    let endpoint = tonic::transport::Endpoint::from_shared(uri.clone())
+        .with_context(|| format!("invalid gRPC address {uri:?}"))?
+        .connect_timeout(Duration::from_secs(5));
+    Ok(metal_proto::keepalive::endpoint(endpoint).connect_lazy())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
@@ -258,26 +272,7 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     match cli.command {
-        Cmd::Render(args) => return render(*args, &cli.log_level),
-        Cmd::BenchRender {
-            ports,
-            vrfs,
-            iterations,
-        } => return bench_render(ports, vrfs, iterations),
-        Cmd::Run(_) | Cmd::PhoneHome { .. } => {}
-    }
-    anyhow::ensure!(!cli.grpc_address.is_empty(), "--grpc-address is required");
-    let uri = if cli.grpc_address.contains("://") {
-        cli.grpc_address.clone()
-    } else {
-        format!("http://{}", cli.grpc_address)
-    };
-    let endpoint = tonic::transport::Endpoint::from_shared(uri.clone())
-        .with_context(|| format!("invalid gRPC address {uri:?}"))?
-        .connect_timeout(Duration::from_secs(5));
-    let channel = metal_proto::keepalive::endpoint(endpoint).connect_lazy();
-    match cli.command {
-        Cmd::Run(args) => run(*args, channel).await,
+        Cmd::Run(args) => run(*args, channel(&cli.grpc_address)?).await,
         Cmd::PhoneHome {
             interfaces,
             interval_secs,
@@ -285,10 +280,15 @@ async fn main() -> anyhow::Result<()> {
             metal_core::phonehome::run(
                 &interfaces,
                 Duration::from_secs(interval_secs.max(1)),
-                EventServiceClient::new(channel),
+                EventServiceClient::new(channel(&cli.grpc_address)?),
             )
             .await
         }
-        Cmd::Render(_) | Cmd::BenchRender { .. } => Ok(()),
+        Cmd::Render(args) => render(*args, &cli.log_level),
+        Cmd::BenchRender {
+            ports,
+            vrfs,
+            iterations,
+        } => bench_render(ports, vrfs, iterations),
     }
 }
