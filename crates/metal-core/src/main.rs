@@ -1,10 +1,16 @@
 //! metal-core: the leaf switch agent. `run` registers the switch and listens for phone-home
-//! beacons on its ports; `phone-home` only listens.
+//! beacons on its ports; `phone-home` only listens; `render` writes the switch configuration of
+//! a switch document into a directory; `bench-render` times that.
 
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use metal_core::model::vlan::KernelVlans;
+use metal_core::model::Flavor;
+use metal_core::settings::SettingsArgs;
 use metal_proto::api::v1::event_service_client::EventServiceClient;
 
 #[derive(Debug, Parser)]
@@ -49,6 +55,41 @@ enum Cmd {
         #[arg(long, env = "METAL_CORE_PHONE_HOME_INTERVAL", default_value_t = 60)]
         interval_secs: u64,
     },
+    /// Render the switch configuration of a switch document (the answer of
+    /// `GET /v1/switch/{id}`) into a directory, without applying it.
+    Render(Box<RenderArgs>),
+    /// Time the rendering of a synthetic leaf (parse, build, render every file).
+    BenchRender {
+        #[arg(long, default_value_t = 64)]
+        ports: usize,
+        #[arg(long, default_value_t = 50)]
+        vrfs: usize,
+        #[arg(long, default_value_t = 2000)]
+        iterations: usize,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct RenderArgs {
+    #[arg(long, value_enum)]
+    flavor: Flavor,
+    /// the switch document (JSON, `v1.SwitchResponse`); `-` reads standard input
+    #[arg(long)]
+    switch_file: PathBuf,
+    /// directory the files are written into (created if missing)
+    #[arg(long)]
+    out: PathBuf,
+    /// eth0's address with prefix length (default: eth0's first IPv4 address here, if any)
+    #[arg(long, env = "METAL_CORE_ETH0_CIDR")]
+    eth0_cidr: Option<String>,
+    /// VLAN ids the kernel already gives VNIs, as VNI=VLAN (comma separated or repeated)
+    #[arg(long, value_delimiter = ',', conflicts_with = "vlans_from_kernel")]
+    vlan_mapping: Vec<String>,
+    /// read the VLAN ids of the VNIs from this network namespace (ip, bridge)
+    #[arg(long)]
+    vlans_from_kernel: bool,
+    #[command(flatten)]
+    settings: SettingsArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -90,15 +131,75 @@ fn hostname() -> String {
         .unwrap_or_default()
 }
 
-/// The first IPv4 address of eth0, if any.
-fn eth0_ipv4() -> Option<String> {
-    pnet_datalink::interfaces()
+/// The first IPv4 address of eth0 with its prefix length, if any.
+fn eth0_ipv4() -> Option<ipnet::IpNet> {
+    let ip = pnet_datalink::interfaces()
         .into_iter()
         .find(|i| i.name == "eth0")?
         .ips
         .into_iter()
-        .find(|ip| ip.is_ipv4())
-        .map(|ip| ip.ip().to_string())
+        .find(|ip| ip.is_ipv4())?;
+    ipnet::IpNet::new(ip.ip(), ip.prefix()).ok()
+}
+
+fn render(a: RenderArgs, log_level: &str) -> anyhow::Result<()> {
+    let eth0 = match a.eth0_cidr.as_deref() {
+        Some(c) => Some(c.parse().with_context(|| format!("--eth0-cidr {c:?}"))?),
+        None => eth0_ipv4(),
+    };
+    let settings = a.settings.settings(log_level, eth0)?;
+    let kernel = if a.vlans_from_kernel {
+        metal_core::kernel::read().context("reading the VLANs of the VNIs")?
+    } else {
+        let mut by_vni = BTreeMap::new();
+        for m in &a.vlan_mapping {
+            let parsed = m.split_once('=').and_then(|(vni, vlan)| {
+                Some((vni.trim().parse().ok()?, vlan.trim().parse().ok()?))
+            });
+            let (vni, vlan) =
+                parsed.with_context(|| format!("--vlan-mapping {m:?} is not VNI=VLAN"))?;
+            by_vni.insert(vni, vlan);
+        }
+        KernelVlans::from_mapping(by_vni)
+    };
+    let json = if a.switch_file.as_os_str() == "-" {
+        std::io::read_to_string(std::io::stdin())
+            .context("reading the switch document from stdin")?
+    } else {
+        std::fs::read_to_string(&a.switch_file)
+            .with_context(|| format!("reading {}", a.switch_file.display()))?
+    };
+    let files = metal_core::render_document(&json, &settings, &kernel, a.flavor)
+        .with_context(|| format!("rendering {}", a.switch_file.display()))?;
+    let written = metal_core::render::write_all(&a.out, &files)?;
+    for (path, f) in written.iter().zip(&files) {
+        println!("{} ({})", path.display(), f.target);
+    }
+    Ok(())
+}
+
+fn bench_render(ports: usize, vrfs: usize, iterations: usize) -> anyhow::Result<()> {
+    let (doc, settings) = metal_core::bench::synthetic(ports, vrfs);
+    let json = serde_json::to_string(&doc)?;
+    println!(
+        "switch document: {} ports ({} in the document), {vrfs} VRFs, {} bytes of JSON",
+        ports.max(vrfs + 4),
+        doc.nics.len(),
+        json.len()
+    );
+    for flavor in [Flavor::Cumulus, Flavor::Sonic] {
+        let r = metal_core::bench::run(&json, &settings, flavor, iterations)?;
+        println!(
+            "{:<7} {} renders of {} bytes: min {:?}, median {:?}, p99 {:?}",
+            r.flavor.as_str(),
+            r.iterations,
+            r.bytes,
+            r.min,
+            r.median,
+            r.p99
+        );
+    }
+    Ok(())
 }
 
 async fn run(a: RunArgs, channel: tonic::transport::Channel) -> anyhow::Result<()> {
@@ -127,7 +228,7 @@ async fn run(a: RunArgs, channel: tonic::transport::Channel) -> anyhow::Result<(
         management_ip: a
             .management_ip
             .clone()
-            .or_else(eth0_ipv4)
+            .or_else(|| eth0_ipv4().map(|n| n.addr().to_string()))
             .unwrap_or_default(),
         management_user: a.management_user.clone(),
         ports,
@@ -147,6 +248,20 @@ async fn run(a: RunArgs, channel: tonic::transport::Channel) -> anyhow::Result<(
     result
 }
 
+/// A lazily connecting channel to metal-api's gRPC address.
+fn channel(grpc_address: &str) -> anyhow::Result<tonic::transport::Channel> {
+    anyhow::ensure!(!grpc_address.is_empty(), "--grpc-address is required");
+    let uri = if grpc_address.contains("://") {
+        grpc_address.to_string()
+    } else {
+        format!("http://{grpc_address}")
+    };
+    let endpoint = tonic::transport::Endpoint::from_shared(uri.clone())
+        .with_context(|| format!("invalid gRPC address {uri:?}"))?
+        .connect_timeout(Duration::from_secs(5));
+    Ok(metal_proto::keepalive::endpoint(endpoint).connect_lazy())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
@@ -156,18 +271,8 @@ async fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
-    anyhow::ensure!(!cli.grpc_address.is_empty(), "--grpc-address is required");
-    let uri = if cli.grpc_address.contains("://") {
-        cli.grpc_address.clone()
-    } else {
-        format!("http://{}", cli.grpc_address)
-    };
-    let endpoint = tonic::transport::Endpoint::from_shared(uri.clone())
-        .with_context(|| format!("invalid gRPC address {uri:?}"))?
-        .connect_timeout(Duration::from_secs(5));
-    let channel = metal_proto::keepalive::endpoint(endpoint).connect_lazy();
     match cli.command {
-        Cmd::Run(args) => run(*args, channel).await,
+        Cmd::Run(args) => run(*args, channel(&cli.grpc_address)?).await,
         Cmd::PhoneHome {
             interfaces,
             interval_secs,
@@ -175,9 +280,15 @@ async fn main() -> anyhow::Result<()> {
             metal_core::phonehome::run(
                 &interfaces,
                 Duration::from_secs(interval_secs.max(1)),
-                EventServiceClient::new(channel),
+                EventServiceClient::new(channel(&cli.grpc_address)?),
             )
             .await
         }
+        Cmd::Render(args) => render(*args, &cli.log_level),
+        Cmd::BenchRender {
+            ports,
+            vrfs,
+            iterations,
+        } => bench_render(ports, vrfs, iterations),
     }
 }
