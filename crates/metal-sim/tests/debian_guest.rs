@@ -73,12 +73,15 @@ cp /etc/frr/vtysh.conf /etc/frr/leaf01/ 2>/dev/null || true
 chown -R frr:frr /etc/frr/leaf01
 /usr/lib/frr/frrinit.sh start leaf01 >/dev/null
 for i in $(seq 1 60); do
-  if vtysh -N leaf01 -c 'show bgp vrf vrf104001 summary' 2>/dev/null | grep -q 'BGP router identifier'; then
+  # zebra of leaf01 sees the namespace's VRF device; bgpd runs the configuration
+  if vtysh -N leaf01 -c 'show vrf' 2>/dev/null | grep -q '^vrf vrf104001 id [0-9]' \
+    && vtysh -N leaf01 -c 'show bgp summary' 2>/dev/null | grep -q 'BGP router identifier 10.0.0.11'; then
     echo "frr answers in leaf01"; exit 0
   fi
   sleep 1
 done
-vtysh -N leaf01 -c 'show running-config' || true
+vtysh -N leaf01 -c 'show vrf' || true
+vtysh -N leaf01 -c 'show bgp summary' || true
 exit 1
 "#;
 
