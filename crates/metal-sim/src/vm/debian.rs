@@ -6,9 +6,8 @@
 //! --variant=minbase` from the Debian archive apt already uses (about 2.5 min, 0.9 GB), writes
 //! it into an ext4 image (`mkfs.ext4 -d`) and keeps that image with the root's own kernel and
 //! initrd in `<METAL_VM_CACHE>/debian-<name>-<digest>/`. The digest covers the suite, the
-//! package list and [`GUEST_INIT`], so a change to either builds a new image. Concurrent
-//! builders serialise on a lock file; the entry is assembled beside its place and renamed, so
-//! a present entry is complete.
+//! package list and [`GUEST_INIT`], so a change to either builds a new image (see
+//! [`super::cached`] for the locking).
 //!
 //! Each [`DebianGuest::run`] boots the image read-only (a qcow2 overlay per run takes the
 //! writes), with a second small ext4 disk holding the run's script and files, mounted at
@@ -17,13 +16,12 @@
 //! (`VM-READY`, `VM-CMD-START`, `VM-CMD-EXIT <code>`, so [`super::script::collect`] reads both)
 //! and powers off.
 
-use std::fs::{self, OpenOptions};
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use nix::fcntl::{Flock, FlockArg};
 use sha2::{Digest, Sha256};
 
 use super::disk::{Disk, DiskFormat};
@@ -157,35 +155,11 @@ impl GuestRun {
 impl DebianGuest {
     /// The guest of `spec`, built on first use (needs root, debootstrap and the archive).
     pub fn get(spec: &GuestSpec) -> Result<Self> {
-        let cache = super::kernel::cache_dir();
         let entry = format!("debian-{}-{}", spec.name, &digest(spec)[..16]);
-        let dest = cache.join(&entry);
-        if let Ok(g) = Self::at(&dest, spec.name) {
-            return Ok(g);
-        }
-        fs::create_dir_all(&cache).with_context(|| format!("creating {}", cache.display()))?;
-        let lock_path = cache.join(format!("{entry}.lock"));
-        let lock_file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .with_context(|| format!("opening {}", lock_path.display()))?;
-        let _lock = Flock::lock(lock_file, FlockArg::LockExclusive)
-            .map_err(|(_, e)| anyhow::anyhow!("locking {}: {e}", lock_path.display()))?;
-        if let Ok(g) = Self::at(&dest, spec.name) {
-            return Ok(g);
-        }
-        let tmp = tempfile::Builder::new()
-            .prefix(&format!(".{entry}."))
-            .tempdir_in(&cache)
-            .with_context(|| format!("creating a temp dir in {}", cache.display()))?;
-        build(spec, tmp.path())?;
-        fs::rename(tmp.path(), &dest)
-            .with_context(|| format!("renaming {} to {}", tmp.path().display(), dest.display()))?;
-        // the directory was renamed away: nothing left for the TempDir to remove
-        let _ = tmp.keep();
-        Self::at(&dest, spec.name)
+        let ready = |dir: &Path| Self::at(dir, spec.name);
+        super::cached(&super::kernel::cache_dir(), &entry, ready, |dir| {
+            build(spec, dir)
+        })
     }
 
     /// A built entry (`root.ext4`, `vmlinuz`, `initrd.img`).

@@ -10,13 +10,12 @@
 //! complete. Delete the folder to fetch again. `$METAL_VM_KERNEL_DIR` names an extracted tree
 //! to use instead (no apt, no network).
 
-use std::fs::{self, OpenOptions};
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
 
 use anyhow::{bail, Context, Result};
-use nix::fcntl::{Flock, FlockArg};
 
 use super::modules::ModuleDb;
 use super::run_checked;
@@ -63,45 +62,24 @@ impl DebianKernel {
     /// Downloads `package` (at `version`, only used to name the cache entry) into `cache`.
     pub fn fetch(cache: &Path, package: &str, version: &str) -> Result<Self> {
         let entry = format!("{package}_{version}").replace([':', '/'], "_");
-        let dest = cache.join(&entry);
-        if let Ok(k) = Self::at(&dest) {
-            return Ok(k);
-        }
-        fs::create_dir_all(cache).with_context(|| format!("creating {}", cache.display()))?;
-        let lock_path = cache.join(format!("{entry}.lock"));
-        let lock_file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .with_context(|| format!("opening {}", lock_path.display()))?;
-        let _lock = Flock::lock(lock_file, FlockArg::LockExclusive)
-            .map_err(|(_, e)| anyhow::anyhow!("locking {}: {e}", lock_path.display()))?;
-        // Another process may have finished while we waited for the lock.
-        if let Ok(k) = Self::at(&dest) {
-            return Ok(k);
-        }
-        let tmp = tempfile::Builder::new()
-            .prefix(&format!(".{entry}."))
-            .tempdir_in(cache)
-            .with_context(|| format!("creating a temp dir in {}", cache.display()))?;
-        run_checked(
-            Command::new("apt-get")
-                .args(["download", "-q", package])
-                .current_dir(tmp.path()),
-        )?;
-        let deb = fs::read_dir(tmp.path())?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .find(|p| p.extension().is_some_and(|e| e == "deb"))
-            .with_context(|| format!("apt-get download {package} left no .deb"))?;
-        let root = tmp.path().join("root");
-        run_checked(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&root))?;
-        fs::remove_file(&deb)?;
-        let kver = kernel_version_in(&root)?;
-        run_checked(Command::new("depmod").arg("-b").arg(&root).arg(&kver))?;
-        fs::rename(&root, &dest)
-            .with_context(|| format!("renaming {} to {}", root.display(), dest.display()))?;
-        Self::at(&dest)
+        super::cached(cache, &entry, Self::at, |root| {
+            let download = root.with_extension("download");
+            fs::create_dir_all(&download)?;
+            run_checked(
+                Command::new("apt-get")
+                    .args(["download", "-q", package])
+                    .current_dir(&download),
+            )?;
+            let deb = fs::read_dir(&download)?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .find(|p| p.extension().is_some_and(|e| e == "deb"))
+                .with_context(|| format!("apt-get download {package} left no .deb"))?;
+            run_checked(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(root))?;
+            fs::remove_dir_all(&download)?;
+            let kver = kernel_version_in(root)?;
+            run_checked(Command::new("depmod").arg("-b").arg(root).arg(&kver))?;
+            Ok(())
+        })
     }
 
     /// An extracted tree (`boot/vmlinuz-*`, `lib/modules/*/modules.dep`).

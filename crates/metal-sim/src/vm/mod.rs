@@ -101,3 +101,44 @@ pub(crate) fn run_checked(cmd: &mut Command) -> Result<String> {
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
+
+/// The cache entry `<cache>/<entry>`: `ready` reads a complete one; when there is none, `build`
+/// makes it in a temp dir beside its place (it fills the directory it is given) and it is
+/// renamed into place, so a present entry is always complete. Concurrent callers, threads and
+/// processes, serialise on `<cache>/<entry>.lock`.
+pub(crate) fn cached<T>(
+    cache: &Path,
+    entry: &str,
+    ready: impl Fn(&Path) -> Result<T>,
+    build: impl FnOnce(&Path) -> Result<()>,
+) -> Result<T> {
+    use nix::fcntl::{Flock, FlockArg};
+    let dest = cache.join(entry);
+    if let Ok(t) = ready(&dest) {
+        return Ok(t);
+    }
+    std::fs::create_dir_all(cache).with_context(|| format!("creating {}", cache.display()))?;
+    let lock_path = cache.join(format!("{entry}.lock"));
+    let lock_file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .with_context(|| format!("opening {}", lock_path.display()))?;
+    let _lock = Flock::lock(lock_file, FlockArg::LockExclusive)
+        .map_err(|(_, e)| anyhow::anyhow!("locking {}: {e}", lock_path.display()))?;
+    // another process may have finished while we waited for the lock
+    if let Ok(t) = ready(&dest) {
+        return Ok(t);
+    }
+    let tmp = tempfile::Builder::new()
+        .prefix(&format!(".{entry}."))
+        .tempdir_in(cache)
+        .with_context(|| format!("creating a temp dir in {}", cache.display()))?;
+    let built = tmp.path().join("entry");
+    std::fs::create_dir(&built)?;
+    build(&built)?;
+    std::fs::rename(&built, &dest)
+        .with_context(|| format!("renaming {} to {}", built.display(), dest.display()))?;
+    ready(&dest)
+}
