@@ -3,7 +3,8 @@
 //! tools do not know. This pass rewrites each to the standard format of its JSON width (`int32`
 //! or `int64`) with the `minimum` and `maximum` of the Rust type, so that the document declares
 //! what the server's parse enforces: a `u8` field answers 400 to `256`, and the document says
-//! `maximum: 255`. Bounds written on a field (`#[schema(minimum = 16)]`) are kept when tighter.
+//! `maximum: 255`. A 32-bit float (`format: float`) gets the range of an `f32`. Bounds written
+//! on a field (`#[schema(minimum = 16)]`) are kept when tighter.
 
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::schema::{
@@ -47,6 +48,17 @@ fn bound_object(o: &mut Object) {
     let Some(SchemaFormat::KnownFormat(format)) = &o.format else {
         return;
     };
+    if *format == KnownFormat::Float {
+        // an f32 reads 1e39 as infinity, which JSON cannot write back
+        let max = f64::from(f32::MAX);
+        if o.minimum.as_ref().is_none_or(|m| value(m) < -max) {
+            o.minimum = Some(Number::Float(-max));
+        }
+        if o.maximum.as_ref().is_none_or(|m| value(m) > max) {
+            o.maximum = Some(Number::Float(max));
+        }
+        return;
+    }
     let Some((standard, min, max)) = width(format) else {
         return;
     };
@@ -180,6 +192,17 @@ mod tests {
             bound_object(&mut o);
             assert_eq!(bounds(&o), (want.to_string(), min, max), "{want} {max:?}");
         }
+    }
+
+    #[test]
+    fn floats_get_the_f32_range() {
+        let mut o = ObjectBuilder::new()
+            .schema_type(Type::Number)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Float)))
+            .build();
+        bound_object(&mut o);
+        let max = f64::from(f32::MAX);
+        assert_eq!(bounds(&o), ("float".into(), Some(-max), Some(max)));
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //! schemathesis gate lists those messages (`.ci/schemathesis_verdict.py`).
 
 use utoipa::openapi::path::Operation;
-use utoipa::openapi::schema::{Array, ArrayItems, Object, Schema, Type};
+use utoipa::openapi::schema::{AdditionalProperties, Array, ArrayItems, Object, Schema, Type};
 use utoipa::openapi::{OpenApi, RefOr};
 use utoipa::Number;
 
@@ -88,6 +88,9 @@ pub enum Check {
     UniqueItems(usize, &'static Check),
     /// A map whose keys satisfy the check.
     Keys(&'static Check),
+    /// A map from address family (`IPv4`, `IPv6`) to a prefix length of that family
+    /// (`metal_domain::network::parse_lengths`).
+    FamilyLengths,
 }
 
 const ANY: Check = Check::Present;
@@ -112,6 +115,9 @@ const ISSUE_ITEM: Check = Check::OneOf(|| {
 fn families() -> Vec<&'static str> {
     vec!["IPv4", "IPv6"]
 }
+fn classifications() -> Vec<&'static str> {
+    vec!["preview", "supported", "deprecated"]
+}
 fn ip_types() -> Vec<&'static str> {
     vec!["", "static", "ephemeral"]
 }
@@ -120,91 +126,37 @@ use Check::*;
 
 /// (schema, property, required, check). `required` marks the property required in the schema;
 /// the check applies to the value when it is given.
+#[rustfmt::skip]
 pub const FIELDS: &[(&str, &str, bool, Check)] = &[
     // catalog
     ("ImageCreateRequest", "id", true, Pattern(IMAGE_ID)),
     ("ImageCreateRequest", "url", true, NonEmpty),
-    (
-        "ImageCreateRequest",
-        "features",
-        false,
-        Items(0, &FEATURE_ITEM),
-    ),
-    (
-        "ImageCreateRequest",
-        "classification",
-        false,
-        OneOf(|| vec!["preview", "supported", "deprecated"]),
-    ),
+    ("ImageCreateRequest", "features", false, Items(0, &FEATURE_ITEM)),
+    ("ImageCreateRequest", "classification", false, OneOf(classifications)),
     ("ImageUpdateRequest", "id", true, NonEmpty),
     ("ImageUpdateRequest", "url", false, NonEmpty),
-    (
-        "ImageUpdateRequest",
-        "features",
-        false,
-        Items(0, &FEATURE_ITEM),
-    ),
-    (
-        "ImageUpdateRequest",
-        "classification",
-        false,
-        OneOf(|| vec!["preview", "supported", "deprecated"]),
-    ),
+    ("ImageUpdateRequest", "features", false, Items(0, &FEATURE_ITEM)),
+    ("ImageUpdateRequest", "classification", false, OneOf(classifications)),
     ("SizeCreateRequest", "id", true, NonEmpty),
     ("SizeUpdateRequest", "id", true, NonEmpty),
     ("SizeImageConstraintCreateRequest", "id", true, NonEmpty),
     ("SizeImageConstraintUpdateRequest", "id", true, NonEmpty),
     ("SizeImageConstraintTryRequest", "size", true, NonEmpty),
-    (
-        "SizeImageConstraintTryRequest",
-        "image",
-        true,
-        Pattern(IMAGE_ID),
-    ),
+    ("SizeImageConstraintTryRequest", "image", true, Pattern(IMAGE_ID)),
     ("SizeSuggestRequest", "machineID", true, NonEmpty),
     ("FilesystemLayoutCreateRequest", "id", true, NonEmpty),
     ("FilesystemLayoutUpdateRequest", "id", true, NonEmpty),
     ("FilesystemLayoutTryRequest", "size", true, NonEmpty),
-    (
-        "FilesystemLayoutTryRequest",
-        "image",
-        true,
-        Pattern(IMAGE_ID),
-    ),
+    ("FilesystemLayoutTryRequest", "image", true, Pattern(IMAGE_ID)),
     ("FilesystemLayoutMatchRequest", "machine", true, NonEmpty),
-    (
-        "FilesystemLayoutMatchRequest",
-        "filesystemlayout",
-        true,
-        NonEmpty,
-    ),
+    ("FilesystemLayoutMatchRequest", "filesystemlayout", true, NonEmpty),
     ("SizeImageConstraintBase", "images", false, Keys(&OS_KEY)),
-    (
-        "FilesystemLayoutConstraints",
-        "images",
-        false,
-        Keys(&OS_KEY),
-    ),
-    (
-        "FilesystemLayoutConstraints",
-        "sizes",
-        false,
-        UniqueItems(0, &SIZE_ITEM),
-    ),
+    ("FilesystemLayoutConstraints", "images", false, Keys(&OS_KEY)),
+    ("FilesystemLayoutConstraints", "sizes", false, UniqueItems(0, &SIZE_ITEM)),
     ("PartitionCreateRequest", "id", true, Id),
-    (
-        "PartitionCreateRequest",
-        "privatenetworkprefixlength",
-        false,
-        Range(16, 30),
-    ),
+    ("PartitionCreateRequest", "privatenetworkprefixlength", false, Range(16, 30)),
     ("PartitionUpdateRequest", "id", true, NonEmpty),
-    (
-        "PartitionUpdateRequest",
-        "privatenetworkprefixlength",
-        false,
-        Range(16, 30),
-    ),
+    ("PartitionUpdateRequest", "privatenetworkprefixlength", false, Range(16, 30)),
     ("BootConfiguration", "imageurl", false, URL),
     ("BootConfiguration", "kernelurl", false, URL),
     ("DnsServer", "ip", true, Pattern(IP)),
@@ -216,85 +168,28 @@ pub const FIELDS: &[(&str, &str, bool, Check)] = &[
     ("Meta", "id", true, Id),
     ("Quota", "quota", false, Min(0)),
     // networks and IPs
-    (
-        "NetworkCreateRequest",
-        "prefixes",
-        true,
-        Items(1, &CIDR_ITEM),
-    ),
-    (
-        "NetworkCreateRequest",
-        "destinationprefixes",
-        false,
-        Items(0, &CIDR_ITEM),
-    ),
-    (
-        "NetworkCreateRequest",
-        "additionalAnnouncableCIDRs",
-        false,
-        Items(0, &CIDR_ITEM),
-    ),
+    ("NetworkCreateRequest", "prefixes", true, Items(1, &CIDR_ITEM)),
+    ("NetworkCreateRequest", "destinationprefixes", false, Items(0, &CIDR_ITEM)),
+    ("NetworkCreateRequest", "additionalAnnouncableCIDRs", false, Items(0, &CIDR_ITEM)),
+    ("NetworkCreateRequest", "defaultchildprefixlength", false, FamilyLengths),
     ("NetworkUpdateRequest", "id", true, NonEmpty),
-    (
-        "NetworkUpdateRequest",
-        "prefixes",
-        false,
-        Items(0, &CIDR_ITEM),
-    ),
-    (
-        "NetworkUpdateRequest",
-        "destinationprefixes",
-        false,
-        Items(0, &CIDR_ITEM),
-    ),
-    (
-        "NetworkUpdateRequest",
-        "additionalAnnouncableCIDRs",
-        false,
-        Items(0, &CIDR_ITEM),
-    ),
-    (
-        "NetworkFindRequest",
-        "prefixes",
-        false,
-        Items(0, &CIDR_ITEM),
-    ),
-    (
-        "NetworkFindRequest",
-        "destinationprefixes",
-        false,
-        Items(0, &CIDR_ITEM),
-    ),
-    (
-        "NetworkFindRequest",
-        "addressfamily",
-        false,
-        OneOf(families),
-    ),
+    ("NetworkUpdateRequest", "prefixes", false, Items(0, &CIDR_ITEM)),
+    ("NetworkUpdateRequest", "destinationprefixes", false, Items(0, &CIDR_ITEM)),
+    ("NetworkUpdateRequest", "additionalAnnouncableCIDRs", false, Items(0, &CIDR_ITEM)),
+    ("NetworkUpdateRequest", "defaultchildprefixlength", false, FamilyLengths),
+    ("NetworkFindRequest", "prefixes", false, Items(0, &CIDR_ITEM)),
+    ("NetworkFindRequest", "destinationprefixes", false, Items(0, &CIDR_ITEM)),
+    ("NetworkFindRequest", "addressfamily", false, OneOf(families)),
     ("NetworkAllocateRequest", "projectid", true, NonEmpty),
     ("NetworkAllocateRequest", "partitionid", true, NonEmpty),
-    (
-        "NetworkAllocateRequest",
-        "addressfamily",
-        false,
-        OneOf(families),
-    ),
-    (
-        "NetworkAllocateRequest",
-        "destinationprefixes",
-        false,
-        Items(0, &CIDR_ITEM),
-    ),
+    ("NetworkAllocateRequest", "addressfamily", false, OneOf(families)),
+    ("NetworkAllocateRequest", "destinationprefixes", false, Items(0, &CIDR_ITEM)),
+    ("NetworkAllocateRequest", "length", false, FamilyLengths),
     ("IpAllocateRequest", "networkid", true, NonEmpty),
     ("IpAllocateRequest", "projectid", true, NonEmpty),
     ("IpAllocateRequest", "type", false, OneOf(ip_types)),
     ("IpAllocateRequest", "addressfamily", false, OneOf(families)),
-    (
-        "IpAllocateRequest",
-        "tags",
-        false,
-        Items(0, &NOT_BLANK_ITEM),
-    ),
+    ("IpAllocateRequest", "tags", false, Items(0, &NOT_BLANK_ITEM)),
     ("IpUpdateRequest", "ipaddress", true, Pattern(IP)),
     ("IpUpdateRequest", "type", false, OneOf(ip_types)),
     ("IpUpdateRequest", "tags", false, Items(0, &NOT_BLANK_ITEM)),
@@ -307,102 +202,52 @@ pub const FIELDS: &[(&str, &str, bool, Check)] = &[
     ("MachineAllocateRequest", "projectid", true, NonEmpty),
     ("MachineAllocateRequest", "networks", true, Items(1, &ANY)),
     ("MachineAllocateRequest", "ips", false, Items(0, &IP_ITEM)),
-    (
-        "MachineStateRequest",
-        "value",
-        true,
-        OneOf(|| vec!["", "RESERVED", "LOCKED"]),
-    ),
+    ("MachineStateRequest", "value", true, OneOf(|| vec!["", "RESERVED", "LOCKED"])),
     ("MachineIpmiReports", "partitionid", true, NonEmpty),
     ("MachineIpmiReports", "reports", false, Keys(&ID_KEY)),
     ("MachineIpmiReport", "BMCIp", false, Pattern(IP_OR_EMPTY)),
     ("MachineIssuesRequest", "only", false, Items(0, &ISSUE_ITEM)),
     ("MachineIssuesRequest", "omit", false, Items(0, &ISSUE_ITEM)),
-    (
-        "MachineIssuesRequest",
-        "severity",
-        false,
-        OneOf(|| vec!["", "minor", "major", "critical"]),
-    ),
-    (
-        "MachineIssuesRequest",
-        "last_error_threshold",
-        false,
-        Min(0),
-    ),
+    ("MachineIssuesRequest", "severity", false, OneOf(|| vec!["", "minor", "major", "critical"])),
+    ("MachineIssuesRequest", "last_error_threshold", false, Min(0)),
     // size reservations
     ("SizeReservationCreateRequest", "id", true, Id),
     ("SizeReservationCreateRequest", "sizeid", true, NonEmpty),
     ("SizeReservationCreateRequest", "projectid", true, NonEmpty),
-    (
-        "SizeReservationCreateRequest",
-        "partitionids",
-        true,
-        UniqueItems(1, &NON_EMPTY_ITEM),
-    ),
+    ("SizeReservationCreateRequest", "partitionids", true, UniqueItems(1, &NON_EMPTY_ITEM)),
     ("SizeReservationCreateRequest", "amount", true, Min(1)),
     ("SizeReservationUpdateRequest", "id", true, NonEmpty),
-    (
-        "SizeReservationUpdateRequest",
-        "partitionids",
-        false,
-        UniqueItems(1, &NON_EMPTY_ITEM),
-    ),
+    ("SizeReservationUpdateRequest", "partitionids", false, UniqueItems(1, &NON_EMPTY_ITEM)),
     ("SizeReservationUpdateRequest", "amount", false, Min(1)),
     // switches
     ("SwitchRegisterRequest", "id", true, Id),
     ("SwitchRegisterRequest", "partition_id", true, NotBlank),
     ("SwitchRegisterRequest", "rack_id", true, NotBlank),
-    (
-        "SwitchOs",
-        "vendor",
-        false,
-        OneOf(|| metal_domain::switch::register::OS_VENDORS.to_vec()),
-    ),
+    ("SwitchOs", "vendor", true, OneOf(|| metal_domain::switch::register::OS_VENDORS.to_vec())),
     ("SwitchNic", "name", true, NotBlank),
     ("SwitchUpdateRequest", "id", true, NonEmpty),
     ("SwitchMigrateRequest", "old_switch_id", true, NotBlank),
     ("SwitchMigrateRequest", "new_switch_id", true, NotBlank),
     ("SwitchNotifyRequest", "sync_duration", false, Min(0)),
     ("SwitchPortToggleRequest", "nic", true, NotBlank),
-    (
-        "SwitchPortToggleRequest",
-        "status",
-        true,
-        OneOf(|| vec!["UP", "DOWN", "up", "down"]),
-    ),
+    ("SwitchPortToggleRequest", "status", true, OneOf(|| vec!["UP", "DOWN", "up", "down"])),
     // vpn
     ("VpnRequest", "pid", true, NotBlank),
     ("VpnRequest", "expiration", false, Min(1)),
 ];
 
 /// (path, parameter, check) for path and query parameters.
+#[rustfmt::skip]
 pub const PARAMS: &[(&str, &str, Check)] = &[
     ("/v1/image/{id}/latest", "id", Pattern(IMAGE_ID)),
     ("/v1/image/{id}/query", "id", Pattern(IMAGE_ID)),
     ("/v1/ip/allocate/{ip}", "ip", Pattern(IP)),
     ("/v1/ip/free/{id}", "id", Pattern(IP)),
     ("/v1/firmware", "kind", OneOf(|| vec!["bios", "bmc"])),
-    (
-        "/v1/firmware/{kind}/{vendor}/{board}/{revision}",
-        "kind",
-        OneOf(|| vec!["bios", "bmc"]),
-    ),
-    (
-        "/v1/firmware/{kind}/{vendor}/{board}/{revision}",
-        "vendor",
-        PatternMax(SEGMENT, 63),
-    ),
-    (
-        "/v1/firmware/{kind}/{vendor}/{board}/{revision}",
-        "board",
-        PatternMax(SEGMENT, 63),
-    ),
-    (
-        "/v1/firmware/{kind}/{vendor}/{board}/{revision}",
-        "revision",
-        PatternMax(SEGMENT, 63),
-    ),
+    ("/v1/firmware/{kind}/{vendor}/{board}/{revision}", "kind", OneOf(|| vec!["bios", "bmc"])),
+    ("/v1/firmware/{kind}/{vendor}/{board}/{revision}", "vendor", PatternMax(SEGMENT, 63)),
+    ("/v1/firmware/{kind}/{vendor}/{board}/{revision}", "board", PatternMax(SEGMENT, 63)),
+    ("/v1/firmware/{kind}/{vendor}/{board}/{revision}", "revision", PatternMax(SEGMENT, 63)),
 ];
 
 /// Applies `check` to a value's schema; false when the schema has no place for it.
@@ -411,6 +256,18 @@ fn constrain(schema: &mut RefOr<Schema>, check: &Check) -> bool {
         (Present, _) => true,
         (Items(min, item) | UniqueItems(min, item), RefOr::T(Schema::Array(a))) => {
             constrain_array(a, *min, matches!(check, UniqueItems(..)), item)
+        }
+        (FamilyLengths, RefOr::T(Schema::Object(o))) => {
+            let length = |max: isize| {
+                let mut l = Object::with_type(Type::Integer);
+                l.minimum = Some(Number::Int(1));
+                l.maximum = Some(Number::Int(max));
+                RefOr::T(Schema::Object(l))
+            };
+            o.properties.insert("IPv4".into(), length(32));
+            o.properties.insert("IPv6".into(), length(128));
+            o.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(false)));
+            true
         }
         (Keys(key), RefOr::T(Schema::Object(o))) => {
             let mut names = RefOr::T(Schema::Object(Object::with_type(Type::String)));
@@ -458,7 +315,7 @@ fn constrain_value(o: &mut Object, check: &Check) -> bool {
             o.minimum = Some(Number::Int(min as isize));
             o.maximum = Some(Number::Int(max as isize));
         }
-        Present | Items(..) | UniqueItems(..) | Keys(..) => return false,
+        Present | Items(..) | UniqueItems(..) | Keys(..) | FamilyLengths => return false,
     }
     true
 }

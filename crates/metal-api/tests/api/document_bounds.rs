@@ -136,3 +136,75 @@ backend_test!(absent_quotas_are_left_out_not_null, |api| {
     assert_eq!(quotas["ip"], json!({"quota": 3, "used": 0}), "{quotas}");
     assert!(quotas.get("cluster").is_none(), "{quotas}");
 });
+
+backend_test!(a_page_far_beyond_the_end_is_empty, |api| {
+    let c = api.admin();
+    assert_eq!(
+        c.put("v1/tenant", json!({"meta": {"id": "acme"}}))
+            .await
+            .status,
+        201
+    );
+    // page × count overflowed and the request's task panicked (no answer at all)
+    let r = c
+        .post(
+            "v1/tenant/find",
+            json!({"paging": {"page": i64::MAX, "count": 3}}),
+        )
+        .await;
+    assert_eq!((r.status, r.body.clone()), (200, json!([])));
+    let r = c
+        .post("v1/tenant/find", json!({"paging": {"page": 0, "count": 3}}))
+        .await;
+    assert_eq!(r.body.as_array().map(Vec::len), Some(1), "{:?}", r.body);
+});
+
+backend_test!(power_readings_beyond_f32_are_refused, |api| {
+    let c = api.admin();
+    assert_eq!(c.put("v1/partition", partition("fra")).await.status, 201);
+    let p = schema(api, "PowerMetric").await;
+    let max = p["properties"]["averageconsumedwatts"]["maximum"].as_f64();
+    assert_eq!(max.map(|m| m as f32), Some(f32::MAX), "{p}");
+    // 1e39 reads as an infinite f32, which was stored as null: the machine no longer loaded
+    // and every machine list answered 500
+    let report = |watts: f64| {
+        json!({"partitionid": "fra", "reports": {"m1": {"BMCIp": "10.1.0.3",
+            "PowerMetric": {"averageconsumedwatts": watts, "intervalinmin": 1.0,
+                "maxconsumedwatts": 2.0, "minconsumedwatts": 0.5}}}})
+    };
+    let r = c.post("v1/machine/ipmi", report(1e39)).await;
+    assert_eq!(r.status, 400, "{:?}", r.body);
+    assert!(
+        r.message().contains("averageconsumedwatts"),
+        "{}",
+        r.message()
+    );
+    let r = c.post("v1/machine/ipmi", report(f64::from(f32::MAX))).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let r = c.get("v1/machine").await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body.as_array().map(Vec::len), Some(1), "{:?}", r.body);
+});
+
+backend_test!(enums_and_maps_the_derive_gets_wrong_are_declared, |api| {
+    // utoipa dropped the empty rename of an available machine's state
+    let state = schema(api, "MachineStateValue").await;
+    assert_eq!(state["enum"], json!(["", "RESERVED", "LOCKED"]), "{state}");
+    // per-family prefix lengths: the keys are families, the lengths fit them
+    let allocate = schema(api, "NetworkAllocateRequest").await;
+    let length = &allocate["properties"]["length"];
+    assert_eq!(length["properties"]["IPv4"]["maximum"], 32, "{length}");
+    assert_eq!(length["properties"]["IPv6"]["maximum"], 128, "{length}");
+    assert_eq!(length["additionalProperties"], false, "{length}");
+    let c = api.admin();
+    let r = c
+        .post(
+            "v1/network/allocate",
+            json!({"partitionid": "fra", "projectid": "p", "length": {"IPv5": 24}}),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{:?}", r.body);
+    // a switch os names its vendor
+    let os = schema(api, "SwitchOs").await;
+    assert_eq!(required(&os), ["vendor"], "{os}");
+});
