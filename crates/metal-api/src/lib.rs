@@ -18,6 +18,8 @@ pub mod headscale;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;
+pub mod openapi_bounds;
+pub mod openapi_rules;
 pub mod rest;
 pub mod runtime;
 pub mod server;

@@ -35,7 +35,7 @@ pub fn document(
             ))),
         )
         .build();
-    OpenApiBuilder::new()
+    let mut doc = OpenApiBuilder::new()
         .info(
             InfoBuilder::new()
                 .title("metal-api")
@@ -48,7 +48,11 @@ pub fn document(
         .servers(Some(vec![Server::new(base_path)]))
         .paths(paths)
         .components(Some(components))
-        .build()
+        .build();
+    crate::openapi_bounds::apply(&mut doc);
+    // a rule that finds no place is reported by its test, not at run time
+    let _ = crate::openapi_rules::apply(&mut doc);
+    doc
 }
 
 /// The document as the server serves it, pretty-printed with a trailing newline.

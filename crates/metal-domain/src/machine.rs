@@ -123,7 +123,6 @@ pub struct MachineBios {
 
 /// "" (available), RESERVED or LOCKED.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum MachineStateValue {
     #[default]
     #[serde(rename = "")]
@@ -133,6 +132,22 @@ pub enum MachineStateValue {
     #[serde(rename = "LOCKED")]
     Locked,
 }
+
+/// Written by hand: utoipa's derive drops the empty `serde(rename)` of `Available` and names
+/// the variant instead, so the document would not allow the `""` every available machine has.
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for MachineStateValue {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some("\"\" (available), RESERVED or LOCKED."))
+            .enum_values(Some(["", "RESERVED", "LOCKED"]))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for MachineStateValue {}
 
 impl MachineStateValue {
     pub fn parse(s: &str) -> DomainResult<Self> {

@@ -15,7 +15,8 @@ pub fn validate_id(kind: &str, id: &str) -> DomainResult<()> {
             "{kind} id should not be empty"
         )));
     }
-    if id.len() > 128 {
+    // characters, as the message and the document's maxLength say (not bytes)
+    if id.chars().count() > 128 {
         return Err(DomainError::invalid(format!(
             "{kind} id must be at most 128 characters"
         )));
@@ -101,5 +102,7 @@ mod tests {
             assert!(validate_id("size", bad).is_err(), "{bad:?} accepted");
         }
         assert!(validate_id("size", &"x".repeat(129)).is_err());
+        // 128 characters of two bytes each are fine
+        assert!(validate_id("size", &"ü".repeat(128)).is_ok());
     }
 }

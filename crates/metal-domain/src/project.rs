@@ -28,12 +28,16 @@ pub struct Meta {
     pub labels: Vec<String>,
 }
 
-/// One quota: `quota` is the limit (absent = unlimited), `used` is filled in on reads.
+/// One quota: `quota` is the limit (absent = unlimited), `used` is filled in on reads. Absent
+/// values are left out of answers, not sent as `null`: the reference's `v1.Quota` and
+/// `v1.QuotaSet` have no nullable fields (metal-api (Go) omits them too).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct Quota {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub quota: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub used: Option<i32>,
 }
 
@@ -41,9 +45,13 @@ pub struct Quota {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct QuotaSet {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cluster: Option<Quota>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub machine: Option<Quota>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ip: Option<Quota>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub project: Option<Quota>,
 }
 
@@ -75,6 +83,7 @@ pub struct Project {
     pub name: String,
     pub description: String,
     pub tenant_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub quotas: Option<QuotaSet>,
 }
 
@@ -138,7 +147,9 @@ pub struct IdmConfig {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct IamConfig {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub issuer_config: Option<IssuerConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub idm_config: Option<IdmConfig>,
 }
 
@@ -149,8 +160,11 @@ pub struct Tenant {
     pub meta: Meta,
     pub name: String,
     pub description: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub iam_config: Option<IamConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub default_quotas: Option<QuotaSet>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub quotas: Option<QuotaSet>,
 }
 

@@ -186,7 +186,12 @@ pub async fn find_tenants(app: &AppState, q: &TenantFindRequest) -> ApiResult<Ve
     if let Some(p) = &q.paging {
         let count = p.count.unwrap_or(found.len() as u64).max(1) as usize;
         let page = p.page.unwrap_or(0) as usize;
-        found = found.into_iter().skip(page * count).take(count).collect();
+        // a page far beyond the end is empty, not an overflow
+        found = found
+            .into_iter()
+            .skip(page.saturating_mul(count))
+            .take(count)
+            .collect();
     }
     Ok(found)
 }

@@ -7,6 +7,11 @@
 //! (Go) reads it: its optional fields are pointers, which `null` leaves nil. Clients rely on it
 //! (metal-python sends `None` for "not given"); a required field sent as `null` is then a
 //! missing field, and the 400 names it.
+//!
+//! A number with a zero fraction (`7.0`, `1e3`) is the integer it equals, as JSON Schema counts
+//! it (`type: integer` allows `7.0`): a body that does not parse as sent is parsed again with
+//! such numbers written as integers. metal-api (Go) refuses them; being lenient here costs
+//! nothing, and a client that follows the document is not turned away.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
@@ -28,6 +33,7 @@ pub fn caller(ext: &Extensions) -> String {
 pub struct JsonBody<T>(pub T);
 
 const MISSING: &str = "request body is missing: expected a JSON object";
+const NOT_AN_OBJECT: &str = "invalid request body: expected a JSON object";
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
@@ -36,8 +42,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
         let bytes = Bytes::from_request(req, state)
             .await
             .map_err(|e| ApiError::bad_request(format!("reading request body: {e}")))?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Err(ApiError::bad_request(MISSING));
+        // every body of this API is an object; serde would read a struct from an array too
+        match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+            None => return Err(ApiError::bad_request(MISSING)),
+            Some(b'{' | b'n') => {}
+            Some(_) => return Err(ApiError::bad_request(NOT_AN_OBJECT)),
         }
         parse(&bytes).map(JsonBody)
     }
@@ -45,18 +54,57 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
 
 /// Parses a request body, `null` members read as absent. A body without the word `null` is
 /// parsed directly; one with it goes through a [`Value`] that loses its `null` members first.
+/// When that fails and the body may hold a float, it is parsed once more with its integral
+/// floats written as integers; an error still names the body as sent.
 fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let invalid =
-        |e: serde_json::Error| ApiError::bad_request(format!("invalid request body: {e}"));
-    if !bytes.windows(4).any(|w| w == b"null") {
-        return serde_json::from_slice(bytes).map_err(invalid);
+    let sent = if bytes.windows(4).any(|w| w == b"null") {
+        serde_json::from_value(tidy(bytes, false)?)
+    } else {
+        serde_json::from_slice(bytes)
+    };
+    let error = match sent {
+        Ok(t) => return Ok(t),
+        Err(e) => e,
+    };
+    if !bytes.iter().any(|b| matches!(b, b'.' | b'e' | b'E')) {
+        return Err(invalid(error));
     }
+    serde_json::from_value(tidy(bytes, true)?).map_err(|_| invalid(error))
+}
+
+fn invalid(e: serde_json::Error) -> ApiError {
+    ApiError::bad_request(format!("invalid request body: {e}"))
+}
+
+/// The body as a [`Value`] without `null` members, and with integral floats as integers when
+/// `integers`; a `null` body is the missing body.
+fn tidy(bytes: &[u8], integers: bool) -> Result<Value, ApiError> {
     let mut value: Value = serde_json::from_slice(bytes).map_err(invalid)?;
     if value.is_null() {
         return Err(ApiError::bad_request(MISSING));
     }
     strip_nulls(&mut value);
-    serde_json::from_value(value).map_err(invalid)
+    if integers {
+        integral_floats(&mut value);
+    }
+    Ok(value)
+}
+
+/// Writes every float with a zero fraction within ±2^53 (where a float is exactly the integer
+/// it shows, RFC 7493's range of interoperable integers) as that integer.
+pub fn integral_floats(value: &mut Value) {
+    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
+    match value {
+        Value::Number(n) if n.is_f64() => {
+            let f = n.as_f64().unwrap_or(f64::NAN);
+            if f.fract() == 0.0 && f.abs() <= EXACT {
+                *value = Value::from(f as i64);
+            }
+        }
+        Value::Object(map) => map.values_mut().for_each(integral_floats),
+        Value::Array(items) => items.iter_mut().for_each(integral_floats),
+        _ => {}
+    }
 }
 
 /// Removes the `null` members of every object in `value`, nested ones and those inside arrays
@@ -153,5 +201,49 @@ mod tests {
         assert!(e.contains("invalid request body"), "{e}");
         // `null` inside a string value is text, not a null
         assert_eq!(parse_json(json!({"id": "null"})).unwrap().id, "null");
+    }
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    struct Counts {
+        small: u8,
+        big: u64,
+        signed: i64,
+        ratio: f64,
+        #[serde(default)]
+        note: Option<String>,
+    }
+
+    #[test]
+    fn integral_floats_are_integers() {
+        let want = Counts {
+            small: 7,
+            big: 1_000_000_000_000_000,
+            signed: -3,
+            ratio: 2.0,
+            note: None,
+        };
+        for body in [
+            r#"{"small": 7.0, "big": 1e15, "signed": -3.0, "ratio": 2.0}"#,
+            r#"{"small": 7, "big": 1000000000000000, "signed": -3, "ratio": 2}"#,
+            r#"{"small": 7.0, "big": 1E15, "signed": -3, "ratio": 2.0, "note": null}"#,
+        ] {
+            assert_eq!(parse::<Counts>(body.as_bytes()).unwrap(), want, "{body}");
+        }
+        // a fraction stays a float, and the error names the body as sent
+        let e = parse::<Counts>(br#"{"small": 7.5, "big": 1, "signed": 1, "ratio": 1}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("floating point `7.5`, expected u8"), "{e}");
+        let e = parse::<Counts>(br#"{"small": 256.0, "big": 1, "signed": 1, "ratio": 1}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("floating point `256.0`"), "{e}");
+        // beyond 2^53 a float is no exact integer: it stays a float, and the parse refuses it
+        let e = parse::<Counts>(
+            br#"{"small": 1, "big": 1, "signed": -9223372036854775809, "ratio": 1}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("expected i64"), "{e}");
     }
 }

@@ -231,12 +231,20 @@ impl RouteTable {
             ));
         }
         if let Some((name, desc)) = op.form_file {
-            use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+            use utoipa::openapi::schema::{
+                AdditionalProperties, KnownFormat, ObjectBuilder, SchemaFormat, Type,
+            };
+            // an empty file is refused (400)
             let file = ObjectBuilder::new()
                 .schema_type(Type::String)
                 .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
+                .min_length(Some(1))
                 .description(Some(desc));
-            let form = ObjectBuilder::new().property(name, file).required(name);
+            // no other fields: a client that adds some learns nothing from them
+            let form = ObjectBuilder::new()
+                .property(name, file)
+                .required(name)
+                .additional_properties(Some(AdditionalProperties::FreeForm(false)));
             b = b.request_body(Some(
                 RequestBodyBuilder::new()
                     .required(Some(Required::True))

@@ -8,6 +8,7 @@ mod auth;
 mod bmc;
 mod catalog;
 mod concurrency;
+mod document_bounds;
 mod firmware;
 mod firmware_s3;
 mod fsl;

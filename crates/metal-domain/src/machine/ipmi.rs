@@ -84,8 +84,9 @@ pub struct MachineBmcCommand {
 }
 
 impl MachineIpmiReports {
-    /// The partition is required; every uuid must be a usable machine id and every BMC
-    /// address an IP address.
+    /// The partition is required; every uuid must be a usable machine id, every BMC address
+    /// an IP address and every power reading a finite 32-bit number (`1e39` reads as
+    /// infinity, which JSON cannot store: the machine would no longer load).
     pub fn validate(&self) -> DomainResult<()> {
         if self.partitionid.is_empty() {
             return Err(DomainError::invalid("partitionid is required"));
@@ -97,6 +98,20 @@ impl MachineIpmiReports {
                     "BMCIp {:?} of machine {id} is not an IP address",
                     r.bmc_ip
                 )));
+            }
+            if let Some(m) = &r.power_metric {
+                for (name, v) in [
+                    ("averageconsumedwatts", m.averageconsumedwatts),
+                    ("intervalinmin", m.intervalinmin),
+                    ("maxconsumedwatts", m.maxconsumedwatts),
+                    ("minconsumedwatts", m.minconsumedwatts),
+                ] {
+                    if !v.is_finite() {
+                        return Err(DomainError::invalid(format!(
+                            "PowerMetric.{name} of machine {id} is out of range for a 32-bit float"
+                        )));
+                    }
+                }
             }
         }
         Ok(())
