@@ -41,8 +41,8 @@ NOT_EXPRESSIBLE = [
      "cross-field: an ip for every network without autoacquire; partition and size or a uuid"),
     (r"/v1/machine/\{id\}/state", r"a description is required",
      "cross-field: a state other than available needs a description"),
-    (r"/v1/filesystemlayout", r".", "a layout's devices, raids, volume groups and filesystems"
-     " must refer to each other (400 where the layout itself is inconsistent)"),
+    (r"/v1/filesystemlayout", r"^(?!.*(should not be empty|is required|JSON object|request body))",
+     "a layout's devices, raids, volume groups and filesystems must refer to each other"),
     # values whose validity a pattern cannot decide
     (r".", r"has host bits set", "a prefix must have its host bits zero"),
     (r".", r"is not an ssh public key", "an ssh key's base64 blob must name its key type"),
@@ -136,7 +136,7 @@ def analyse(path):
                 response = (interaction or {}).get("response") or {}
                 message = body_message(response)
                 # ids, numbers and quoted values vary between cases of one finding
-                message = re.sub(r'"[^"]*"|`[^`]*`|\d+', "…", message)[:160]
+                message = re.sub(r'"[^"]*"|`[^`]*`|\d+', "…", message)
                 key = (
                     name,
                     failure.get("operation", recorder.get("label", "?")),
@@ -176,7 +176,8 @@ def main():
             excuse = excused(op, message) if check == "positive_data_acceptance" else None
             mark = "*" if why else " "
             note = f" [{why}]" if why else (f" [{excuse}]" if excuse else "")
-            print(f" {mark} {check}: {op} -> {status} {title}: {message} (x{n}){note}")
+            shown = message if len(message) <= 160 else message[:159] + "…"
+            print(f" {mark} {check}: {op} -> {status} {title}: {shown} (x{n}){note}")
         for (label, text), n in sorted(errors.items()):
             server = re.search(SERVER_ERRORS, text) is not None
             print(f" {'*' if server else '!'} error in {label}: {text} (x{n})"
