@@ -41,8 +41,8 @@ NOT_EXPRESSIBLE = [
      "cross-field: an ip for every network without autoacquire; partition and size or a uuid"),
     (r"/v1/machine/\{id\}/state", r"a description is required",
      "cross-field: a state other than available needs a description"),
-    (r"/v1/filesystemlayout", r".", "a layout's devices, raids, volume groups and filesystems"
-     " must refer to each other (400 where the layout itself is inconsistent)"),
+    (r"/v1/filesystemlayout", r"^(?!.*(should not be empty|is required|JSON object|request body))",
+     "a layout's devices, raids, volume groups and filesystems must refer to each other"),
     # values whose validity a pattern cannot decide
     (r".", r"has host bits set", "a prefix must have its host bits zero"),
     (r".", r"is not an ssh public key", "an ssh key's base64 blob must name its key type"),
@@ -53,6 +53,9 @@ NOT_EXPRESSIBLE = [
     (r"DELETE /v1/(project|tenant)/", r"there are still|still owns",
      "state: the project or tenant is in use"),
     (r"/v1/network/free/", r"was not allocated from a private super network", "state"),
+    (r"POST /v1/network$", r"the prefixes of a child network cannot be changed",
+     "state: the network is a child network"),
+    (r"/v1/machine", r"is not allocated", "state: the machine is not allocated"),
     (r"/v1/machine/\{id\}/reinstall", r"either locked, not allocated", "state: the machine"),
     (r"/v1/(machine|firewall)/allocate", r"no .* found|does not have the feature|machine .* is in",
      "state: the image, size or machine named must exist and fit (400, as metal-api (Go))"),
@@ -133,7 +136,7 @@ def analyse(path):
                 response = (interaction or {}).get("response") or {}
                 message = body_message(response)
                 # ids, numbers and quoted values vary between cases of one finding
-                message = re.sub(r'"[^"]*"|`[^`]*`|\d+', "…", message)[:160]
+                message = re.sub(r'"[^"]*"|`[^`]*`|\d+', "…", message)
                 key = (
                     name,
                     failure.get("operation", recorder.get("label", "?")),
@@ -173,7 +176,8 @@ def main():
             excuse = excused(op, message) if check == "positive_data_acceptance" else None
             mark = "*" if why else " "
             note = f" [{why}]" if why else (f" [{excuse}]" if excuse else "")
-            print(f" {mark} {check}: {op} -> {status} {title}: {message} (x{n}){note}")
+            shown = message if len(message) <= 160 else message[:159] + "…"
+            print(f" {mark} {check}: {op} -> {status} {title}: {shown} (x{n}){note}")
         for (label, text), n in sorted(errors.items()):
             server = re.search(SERVER_ERRORS, text) is not None
             print(f" {'*' if server else '!'} error in {label}: {text} (x{n})"
