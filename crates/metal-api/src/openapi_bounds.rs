@@ -6,7 +6,7 @@
 //! `maximum: 255`. A 32-bit float (`format: float`) gets the range of an `f32`. Bounds written
 //! on a field (`#[schema(minimum = 16)]`) are kept when tighter.
 
-use utoipa::openapi::path::Operation;
+use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::schema::{
     AdditionalProperties, ArrayItems, KnownFormat, Object, Schema, SchemaFormat,
 };
@@ -139,19 +139,21 @@ pub fn apply(doc: &mut OpenApi) {
         components.schemas.values_mut().for_each(bound_ref);
     }
     for item in doc.paths.paths.values_mut() {
-        for op in [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.delete,
-            &mut item.patch,
-        ]
-        .into_iter()
-        .flatten()
-        {
-            bound_operation(op);
-        }
+        item_operations(item).for_each(bound_operation);
     }
+}
+
+/// The operations of a path item (the verbs the route table uses).
+pub(crate) fn item_operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
+    [
+        &mut item.get,
+        &mut item.put,
+        &mut item.post,
+        &mut item.delete,
+        &mut item.patch,
+    ]
+    .into_iter()
+    .flatten()
 }
 
 #[cfg(test)]

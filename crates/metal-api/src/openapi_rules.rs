@@ -337,19 +337,10 @@ fn holder<'a>(schema: &'a mut Schema, property: &str) -> Option<&'a mut Object> 
 }
 
 fn operations<'a>(doc: &'a mut OpenApi, path: &str) -> Vec<&'a mut Operation> {
-    let Some(item) = doc.paths.paths.get_mut(path) else {
-        return vec![];
-    };
-    [
-        &mut item.get,
-        &mut item.put,
-        &mut item.post,
-        &mut item.delete,
-        &mut item.patch,
-    ]
-    .into_iter()
-    .flatten()
-    .collect()
+    match doc.paths.paths.get_mut(path) {
+        Some(item) => crate::openapi_bounds::item_operations(item).collect(),
+        None => vec![],
+    }
 }
 
 /// Applies every rule; answers the rules that found no place (empty for the document the

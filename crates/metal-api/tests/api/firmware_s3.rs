@@ -242,13 +242,7 @@ async fn s3_keys_with_any_characters_round_trip() {
     let store =
         FirmwareStore::s3(&settings(&moto, "moto-key", "moto-secret"), spool.path()).unwrap();
     let keys = odd_keys();
-    for (i, key) in keys.iter().enumerate() {
-        let mut up = store.upload(key).await.unwrap();
-        up.write(format!("firmware {i}").as_bytes()).await.unwrap();
-        up.finish()
-            .await
-            .unwrap_or_else(|e| panic!("{}: {e}", key.path()));
-    }
+    upload_numbered(&store, &keys).await;
     let mut want = keys.clone();
     want.sort();
     assert_eq!(store.list().await.unwrap(), want);
@@ -318,13 +312,7 @@ async fn s3_requests_are_signed_as_s3_checks_them() {
     .iter()
     .map(|(k, v, b, r)| FirmwareKey::new(k, v, b, r).unwrap())
     .collect();
-    for (i, key) in keys.iter().enumerate() {
-        let mut up = store.upload(key).await.unwrap();
-        up.write(format!("firmware {i}").as_bytes()).await.unwrap();
-        up.finish()
-            .await
-            .unwrap_or_else(|e| panic!("{}: {e}", key.path()));
-    }
+    upload_numbered(&store, &keys).await;
     // five keys in pages of two: three ListObjectsV2 requests with continuation tokens
     let mut want = keys.clone();
     want.sort();
@@ -385,4 +373,15 @@ async fn an_unreachable_s3_store_fails_only_the_firmware_requests() {
     assert!(!msg.contains("very-secret"), "{msg}");
     assert_eq!(upload(&api, "v1/firmware/bios/v/b/1", b"x").await, 502);
     api.stop().await;
+}
+
+/// Uploads `firmware <i>` as the i-th key.
+async fn upload_numbered(store: &FirmwareStore, keys: &[FirmwareKey]) {
+    for (i, key) in keys.iter().enumerate() {
+        let mut up = store.upload(key).await.unwrap();
+        up.write(format!("firmware {i}").as_bytes()).await.unwrap();
+        up.finish()
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", key.path()));
+    }
 }
