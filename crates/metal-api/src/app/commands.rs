@@ -28,6 +28,17 @@ pub const REDELIVER_AFTER: chrono::Duration = chrono::Duration::seconds(300);
 /// How many commands one stream holds unacknowledged at a time (metal-bmc runs 10 at once).
 pub const WINDOW: i64 = 10;
 
+/// A machine without partition has no metal-bmc that can reach its BMC (422).
+fn reachable(m: &Machine) -> ApiResult<()> {
+    if m.partitionid.is_empty() {
+        return Err(ApiError::unprocessable(format!(
+            "machine {} has no partition: no metal-bmc can reach its BMC",
+            m.id
+        )));
+    }
+    Ok(())
+}
+
 /// Queues `commands` for the machine's BMC inside `tx`; call [`wake`] after the commit.
 pub async fn queue(
     app: &AppState,
@@ -76,11 +87,7 @@ pub async fn power(
     let mut tx = app.store.begin().await?;
     let stored = docs::must_get::<Machine>(&mut tx, id).await?;
     let mut m = stored.value;
-    if m.partitionid.is_empty() {
-        return Err(ApiError::unprocessable(format!(
-            "machine {id} has no partition: no metal-bmc can reach its BMC"
-        )));
-    }
+    reachable(&m)?;
     if command.is_planned_reboot() {
         super::events::record(&mut tx, id, EventType::PlannedReboot, command.as_str(), now).await?;
     }
@@ -113,11 +120,7 @@ pub async fn update_firmware(
     caller: &str,
 ) -> ApiResult<MachineResponse> {
     let m = super::get::<Machine>(app, id).await?;
-    if m.partitionid.is_empty() {
-        return Err(ApiError::unprocessable(format!(
-            "machine {id} has no partition: no metal-bmc can reach its BMC"
-        )));
-    }
+    reachable(&m)?;
     let installed = InstalledFirmware {
         board_mfg: &m.ipmi.fru.board_mfg,
         board_part_number: &m.ipmi.fru.board_part_number,
