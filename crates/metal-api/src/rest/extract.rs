@@ -90,15 +90,23 @@ fn tidy(bytes: &[u8], integers: bool) -> Result<Value, ApiError> {
     Ok(value)
 }
 
-/// Writes every float with a zero fraction within ±2^53 (where a float is exactly the integer
-/// it shows, RFC 7493's range of interoperable integers) as that integer.
+/// Writes every float with a zero fraction in the range of `i64` or `u64` as that integer. Such
+/// a float is exactly an integer (every float beyond 2^53 is one), and JSON Schema counts it as
+/// one, so a client that follows the document may send `1e18` for a 64-bit field.
 pub fn integral_floats(value: &mut Value) {
-    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
+    const TWO_63: f64 = 9_223_372_036_854_775_808.0;
+    const TWO_64: f64 = 18_446_744_073_709_551_616.0;
     match value {
         Value::Number(n) if n.is_f64() => {
             let f = n.as_f64().unwrap_or(f64::NAN);
-            if f.fract() == 0.0 && f.abs() <= EXACT {
-                *value = Value::from(f as i64);
+            if f.fract() == 0.0 {
+                if (0.0..TWO_64).contains(&f) {
+                    *value = Value::from(f as u64);
+                } else if f < 0.0 && f > -TWO_63 {
+                    // -2^63 itself is left out: an integer literal below i64::MIN is read
+                    // as a float and rounds to it
+                    *value = Value::from(f as i64);
+                }
             }
         }
         Value::Object(map) => map.values_mut().for_each(integral_floats),
@@ -238,12 +246,24 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("floating point `256.0`"), "{e}");
-        // beyond 2^53 a float is no exact integer: it stays a float, and the parse refuses it
-        let e = parse::<Counts>(
-            br#"{"small": 1, "big": 1, "signed": -9223372036854775809, "ratio": 1}"#,
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(e.contains("expected i64"), "{e}");
+        // a float beyond 2^53 is still exactly an integer: read as one within the type's range
+        let big = parse::<Counts>(br#"{"small": 1, "big": 1.2e19, "signed": -9e18, "ratio": 1}"#)
+            .unwrap();
+        assert_eq!(
+            (big.big, big.signed),
+            (12_000_000_000_000_000_000, -9_000_000_000_000_000_000)
+        );
+        // outside it the float stays a float, and the parse refuses it
+        for body in [
+            &br#"{"small": 1, "big": 1, "signed": -9223372036854775809, "ratio": 1}"#[..],
+            &br#"{"small": 1, "big": 1, "signed": -1e19, "ratio": 1}"#[..],
+            &br#"{"small": 1, "big": 1.9e19, "signed": 1, "ratio": 1}"#[..],
+        ] {
+            let e = parse::<Counts>(body).unwrap_err().to_string();
+            assert!(
+                e.contains("floating point") || e.contains("expected i64"),
+                "{e}"
+            );
+        }
     }
 }
