@@ -6,14 +6,20 @@
 //!   (`GET /v1/switch/{id}`), the [`settings`] and the VLANs the [`kernel`] maps;
 //! - [`render`]: Cumulus (ifupdown2, FRR, DHCP relay) and SONiC (CONFIG_DB, FRR) files from it;
 //! - [`validate`]: FRR's check of a rendered `frr.conf`;
+//! - [`apply`]: the rendered Cumulus files checked, moved into place and reloaded, all or
+//!   nothing;
+//! - [`reconcile`]: the loop of `metal-core run` (fetch, render, apply, notify metal-api), with
+//!   its [`metrics`] and what it reads from the [`host`];
 //! - [`bench`]: the render benchmark.
-//!
-//! Not built yet: the reconcile loop (fetch, render, validate, apply, notify metal-api).
 
+pub mod apply;
 pub mod bench;
+pub mod host;
 pub mod kernel;
+pub mod metrics;
 pub mod model;
 pub mod phonehome;
+pub mod reconcile;
 pub mod register;
 pub mod render;
 pub mod settings;

@@ -4,10 +4,12 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use metal_core::apply::{Applier, Commands, Paths};
 use metal_core::model::vlan::KernelVlans;
 use metal_core::model::Flavor;
 use metal_core::settings::SettingsArgs;
@@ -123,29 +125,91 @@ struct RunArgs {
     /// how often the beacons seen are sent, in seconds (metal-core: 60)
     #[arg(long, env = "METAL_CORE_PHONE_HOME_INTERVAL", default_value_t = 60)]
     interval_secs: u64,
-}
-
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_default()
-}
-
-/// The first IPv4 address of eth0 with its prefix length, if any.
-fn eth0_ipv4() -> Option<ipnet::IpNet> {
-    let ip = pnet_datalink::interfaces()
-        .into_iter()
-        .find(|i| i.name == "eth0")?
-        .ips
-        .into_iter()
-        .find(|ip| ip.is_ipv4())?;
-    ipnet::IpNet::new(ip.ip(), ip.prefix()).ok()
+    /// apply the rendered configuration; without, every run only renders and reports (a dry
+    /// run, metal-core's default)
+    #[arg(long, env = "METAL_CORE_RECONFIGURE_SWITCH")]
+    reconfigure_switch: bool,
+    /// how often the switch is reconciled (`10s`, `1m`)
+    #[arg(long, env = "METAL_CORE_RECONFIGURE_SWITCH_INTERVAL", default_value = "10s", value_parser = metal_util::duration::parse_duration)]
+    reconfigure_switch_interval: Duration,
+    /// how long fetching and rendering of one run may take
+    #[arg(long, env = "METAL_CORE_TIMEOUT", default_value = "15s", value_parser = metal_util::duration::parse_duration)]
+    timeout: Duration,
+    /// how long one check or reload command may take
+    #[arg(long, env = "METAL_CORE_COMMAND_TIMEOUT", default_value = "60s", value_parser = metal_util::duration::parse_duration)]
+    command_timeout: Duration,
+    /// eth0's address with prefix length (default: eth0's first IPv4 address, read every run)
+    #[arg(long, env = "METAL_CORE_ETH0_CIDR")]
+    eth0_cidr: Option<String>,
+    /// where /metrics is served (`host:port`; empty: not served)
+    #[arg(
+        long,
+        env = "METAL_CORE_METRICS_ADDRESS",
+        default_value = "0.0.0.0:2112"
+    )]
+    metrics_address: String,
+    #[arg(
+        long,
+        env = "METAL_CORE_INTERFACES_FILE",
+        default_value = "/etc/network/interfaces"
+    )]
+    interfaces_file: PathBuf,
+    #[arg(long, env = "METAL_CORE_FRR_FILE", default_value = "/etc/frr/frr.conf")]
+    frr_file: PathBuf,
+    #[arg(
+        long,
+        env = "METAL_CORE_DHCP_RELAY_FILE",
+        default_value = "/etc/default/isc-dhcp-relay"
+    )]
+    dhcp_relay_file: PathBuf,
+    /// checks a rendered frr.conf (the file is appended)
+    #[arg(
+        long,
+        env = "METAL_CORE_FRR_CHECK_COMMAND",
+        default_value = "vtysh -C -f"
+    )]
+    frr_check_command: String,
+    /// checks a rendered interfaces file (the file is appended)
+    #[arg(
+        long,
+        env = "METAL_CORE_INTERFACES_CHECK_COMMAND",
+        default_value = "ifup -a --syntax-check -i"
+    )]
+    interfaces_check_command: String,
+    #[arg(
+        long,
+        env = "METAL_CORE_INTERFACES_RELOAD_COMMAND",
+        default_value = "ifreload -a"
+    )]
+    interfaces_reload_command: String,
+    /// reloads FRR with the new frr.conf (the file is appended)
+    #[arg(
+        long,
+        env = "METAL_CORE_FRR_RELOAD_COMMAND",
+        default_value = "/usr/lib/frr/frr-reload.py --reload"
+    )]
+    frr_reload_command: String,
+    #[arg(
+        long,
+        env = "METAL_CORE_DHCP_RELAY_RESTART_COMMAND",
+        default_value = "systemctl restart isc-dhcp-relay"
+    )]
+    dhcp_relay_restart_command: String,
+    /// prints FRR's BGP neighbours as JSON, for the notify (empty: none reported)
+    #[arg(
+        long,
+        env = "METAL_CORE_BGP_STATE_COMMAND",
+        default_value = "vtysh -c 'show bgp vrf all neighbors json'"
+    )]
+    bgp_state_command: String,
+    #[command(flatten)]
+    settings: SettingsArgs,
 }
 
 fn render(a: RenderArgs, log_level: &str) -> anyhow::Result<()> {
     let eth0 = match a.eth0_cidr.as_deref() {
         Some(c) => Some(c.parse().with_context(|| format!("--eth0-cidr {c:?}"))?),
-        None => eth0_ipv4(),
+        None => metal_core::host::eth0_ipv4(),
     };
     let settings = a.settings.settings(log_level, eth0)?;
     let kernel = if a.vlans_from_kernel {
@@ -202,7 +266,11 @@ fn bench_render(ports: usize, vrfs: usize, iterations: usize) -> anyhow::Result<
     Ok(())
 }
 
-async fn run(a: RunArgs, channel: tonic::transport::Channel) -> anyhow::Result<()> {
+async fn run(
+    a: RunArgs,
+    log_level: String,
+    channel: tonic::transport::Channel,
+) -> anyhow::Result<()> {
     let base = format!(
         "{}://{}:{}/{}",
         a.metal_api_protocol,
@@ -222,21 +290,80 @@ async fn run(a: RunArgs, channel: tonic::transport::Channel) -> anyhow::Result<(
         a.port_prefix
     );
     let info = metal_core::register::SwitchInfo {
-        id: a.switch_id.clone().unwrap_or_else(hostname),
+        id: a
+            .switch_id
+            .clone()
+            .unwrap_or_else(metal_core::host::hostname),
         partition_id: a.partition_id.clone(),
         rack_id: a.rack_id.clone(),
         management_ip: a
             .management_ip
             .clone()
-            .or_else(|| eth0_ipv4().map(|n| n.addr().to_string()))
+            .or_else(|| metal_core::host::eth0_ipv4().map(|n| n.addr().to_string()))
             .unwrap_or_default(),
         management_user: a.management_user.clone(),
         ports,
     };
     anyhow::ensure!(!info.id.is_empty(), "no --switch-id and no hostname");
     let names: Vec<String> = info.ports.iter().map(|(n, _)| n.clone()).collect();
+    let metrics = Arc::new(metal_core::metrics::Metrics::default());
+    if !a.metrics_address.is_empty() {
+        let listener = tokio::net::TcpListener::bind(&a.metrics_address)
+            .await
+            .with_context(|| format!("binding --metrics-address {}", a.metrics_address))?;
+        tracing::info!(address = %listener.local_addr()?, "serving /metrics");
+        let m = metrics.clone();
+        let app = axum::Router::new().route(
+            "/metrics",
+            axum::routing::get(move || {
+                let m = m.clone();
+                async move { m.render() }
+            }),
+        );
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::error!(error = %e, "metrics server stopped");
+            }
+        });
+    }
+    let eth0 = match a.eth0_cidr.as_deref() {
+        Some(c) => Some(c.parse().with_context(|| format!("--eth0-cidr {c:?}"))?),
+        None => None,
+    };
+    // the settings are checked once here, so that a bad flag stops metal-core at the start
+    a.settings
+        .settings(&log_level, eth0.or_else(metal_core::host::eth0_ipv4))?;
+    let reconciler = metal_core::reconcile::Reconciler {
+        client: client.clone(),
+        switch_id: info.id.clone(),
+        settings: a.settings.clone(),
+        log_level,
+        eth0,
+        reconfigure: a.reconfigure_switch,
+        applier: Applier {
+            paths: Paths {
+                interfaces: a.interfaces_file.clone(),
+                frr: a.frr_file.clone(),
+                dhcp_relay: a.dhcp_relay_file.clone(),
+            },
+            commands: Commands {
+                frr_check: metal_core::apply::words(&a.frr_check_command),
+                interfaces_check: metal_core::apply::words(&a.interfaces_check_command),
+                interfaces_reload: metal_core::apply::words(&a.interfaces_reload_command),
+                frr_reload: metal_core::apply::words(&a.frr_reload_command),
+                dhcp_relay_restart: metal_core::apply::words(&a.dhcp_relay_restart_command),
+                timeout: a.command_timeout,
+            },
+        },
+        bgp_command: metal_core::apply::words(&a.bgp_state_command),
+        timeout: a.timeout,
+        metrics: metrics.clone(),
+    };
+    let interval = a.reconfigure_switch_interval.max(Duration::from_secs(1));
     let registration = tokio::spawn(async move {
         metal_core::register::register(&client, &info, metal_core::register::RETRY).await;
+        // the first run one interval after registration, then every interval
+        reconciler.run(interval).await;
     });
     let phone_home = metal_core::phonehome::run(
         &names,
@@ -272,7 +399,7 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     match cli.command {
-        Cmd::Run(args) => run(*args, channel(&cli.grpc_address)?).await,
+        Cmd::Run(args) => run(*args, cli.log_level.clone(), channel(&cli.grpc_address)?).await,
         Cmd::PhoneHome {
             interfaces,
             interval_secs,

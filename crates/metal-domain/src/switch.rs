@@ -172,6 +172,11 @@ pub struct SwitchNic {
     pub actual: PortStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bgp_port_state: Option<BgpPortState>,
+    /// the state an operator set the port to, `up` or `down` (lower-cased, as metal-core since
+    /// #197 reads it); not in the reference. metal-core configures this, while `actual` is the
+    /// link state it reports (see docs/decisions.md)
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub admin_status: Option<String>,
 }
 
 /// A machine cabled to a switch port, with the port's actual state.
@@ -196,6 +201,10 @@ pub struct SwitchPort {
     /// the state an operator asked for, until metal-core reports it
     #[serde(skip_serializing_if = "Option::is_none")]
     pub desired: Option<PortStatus>,
+    /// an operator set the port down (the last toggle was `DOWN`); metal-core keeps it down
+    /// whatever the link reports
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub admin_down: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bgp_port_state: Option<BgpPortState>,
 }
@@ -368,6 +377,7 @@ impl SwitchResponse {
             filter,
             actual,
             bgp_port_state: p.bgp_port_state.clone(),
+            admin_status: Some(if p.admin_down { "down" } else { "up" }.to_string()),
         };
         let mut nics: Vec<SwitchNic> = s
             .nics

@@ -8,8 +8,9 @@
 //! - `vrf == "default"`: a firewall, BGP unnumbered in the default VRF with its filter;
 //! - `vrf == "vrf<N>"`: a machine port in tenant VRF N (L3VNI N), BGP unnumbered in the VRF.
 //!
-//! A port whose admin state is `DOWN` is remembered in `down` (the document's `actual` shows
-//! the state an operator asked for while it is pending).
+//! A port an operator set down is remembered in `down`: its `admin_status` says so, or, from a
+//! metal-api without that field, its `actual` state (which shows the desired one while it is
+//! pending).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -83,6 +84,15 @@ pub struct Classified {
     pub down: BTreeSet<String>,
 }
 
+/// Whether an operator set the port down: its `admin_status` (`down`), or, from a metal-api
+/// that does not send one, its `actual` state, which shows the pending desired state.
+pub fn admin_down(nic: &SwitchNic) -> bool {
+    match &nic.admin_status {
+        Some(a) => a.eq_ignore_ascii_case("down"),
+        None => nic.actual == PortStatus::Down,
+    }
+}
+
 /// Sorts the ports by name (as metal-api lists them: `swp10` before `swp2`), keeps the first of
 /// a name given twice, and gives each its role.
 pub fn classify(nics: &[SwitchNic], settings: &Settings) -> Result<Classified, ConfigError> {
@@ -99,7 +109,7 @@ pub fn classify(nics: &[SwitchNic], settings: &Settings) -> Result<Classified, C
         if class == PortClass::Underlay {
             continue;
         }
-        if nic.actual == PortStatus::Down {
+        if admin_down(nic) {
             c.down.insert(nic.name.clone());
         }
         let filter = nic.filter.clone().unwrap_or_default();
@@ -213,5 +223,12 @@ mod tests {
         );
         // uplinks never count as down; blade ports do
         assert_eq!(c.down.iter().collect::<Vec<_>>(), ["swp3", "swp8"]);
+        // with an admin status, a link that is down is not an admin-down port, and the
+        // admin status decides
+        nics[3].admin_status = Some("up".into());
+        nics[4].admin_status = Some("UP".into());
+        nics[0].admin_status = Some("down".into());
+        let c = classify(&nics, &s).unwrap();
+        assert_eq!(c.down.iter().collect::<Vec<_>>(), ["swp2"]);
     }
 }

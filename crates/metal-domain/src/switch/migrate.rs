@@ -153,9 +153,11 @@ pub fn migrate(old: &Switch, new: &Switch) -> DomainResult<Migration> {
         let to = &mut n.nics[i];
         to.vrf = from.vrf.clone();
         to.desired = carried_state(&from, to);
+        to.admin_down = from.admin_down;
         if let Some(p) = o.nics.iter_mut().find(|p| p.name == old_name) {
             p.vrf.clear();
             p.desired = None;
+            p.admin_down = false;
         }
         moved.push((old_name.to_string(), to.name.clone()));
     }

@@ -289,6 +289,7 @@ fn replace(old: &Switch, req: SwitchRegisterRequest, rack: &[Switch]) -> DomainR
     for tp in &twin.nics {
         if let Some(&i) = by_twin_name.get(tp.name.as_str()) {
             s.nics[i].vrf = tp.vrf.clone();
+            s.nics[i].admin_down = tp.admin_down;
         }
     }
     let mut connections = Vec::with_capacity(twin.connections.len());

@@ -150,12 +150,13 @@ impl SwitchPort {
         before != (self.actual, self.desired)
     }
 
-    /// An operator wants the port in `desired`: pending until reported, nothing to do when
-    /// it is there already. Whether anything changed.
+    /// An operator wants the port in `desired`: its admin state from now on, and pending until
+    /// reported (nothing pending when it is there already). Whether anything changed.
     pub fn want(&mut self, desired: PortStatus) -> bool {
-        let before = self.desired;
+        let before = (self.desired, self.admin_down);
         self.desired = (self.actual != desired).then_some(desired);
-        before != self.desired
+        self.admin_down = desired == PortStatus::Down;
+        before != (self.desired, self.admin_down)
     }
 }
 
@@ -264,13 +265,16 @@ mod tests {
             ((Up, None), Want(Down), (Up, Some(Down)), true),
             ((Up, Some(Down)), Want(Down), (Up, Some(Down)), false),
             ((Up, Some(Down)), Want(Up), (Up, None), true),
-            ((Down, None), Want(Down), (Down, None), false),
+            // the link is down already: nothing pending, but the port is admin down now
+            ((Down, None), Want(Down), (Down, None), true),
             ((Unknown, None), Want(Up), (Unknown, Some(Up)), true),
         ];
         for (before, action, after, changed) in cases {
+            let admin_down = before.1 == Some(Down);
             let mut p = SwitchPort {
                 actual: before.0,
                 desired: before.1,
+                admin_down,
                 ..Default::default()
             };
             let c = match action {
@@ -282,6 +286,12 @@ mod tests {
                 (after, changed),
                 "{before:?} {action:?}"
             );
+            // the admin state is the operator's last wish; a report never changes it
+            let want_down = match action {
+                Want(s) => s == Down,
+                Report(_) => admin_down,
+            };
+            assert_eq!(p.admin_down, want_down, "{before:?} {action:?}");
         }
     }
 
