@@ -19,29 +19,24 @@ pub fn eth0_ipv4() -> Option<ipnet::IpNet> {
     ipnet::IpNet::new(ip.ip(), ip.prefix()).ok()
 }
 
-/// `IFF_RUNNING` (linux/if.h): the link is up and carries traffic.
-const IFF_RUNNING: u32 = 0x40;
-
-/// A port's state as metal-core reports it: `UP` when its netdev is running, `DOWN` when not,
-/// `UNKNOWN` when there is no such link here.
+/// A port's state as metal-core reports it: `UP` when its netdev is running (`IFF_RUNNING`:
+/// its operational state is `up`, or `unknown` for a device that does not track it), `DOWN`
+/// when not, `UNKNOWN` when there is no such link here. (sysfs' `flags` shows the flags as
+/// set, without `IFF_RUNNING`; the kernel derives that from the operational state.)
 pub fn link_state(port: &str) -> &'static str {
     if port.is_empty() || port.contains('/') || port.starts_with('.') {
         return "UNKNOWN";
     }
-    let flags = std::fs::read_to_string(format!("/sys/class/net/{port}/flags"));
-    state(flags.ok().and_then(|f| parse_flags(&f)))
+    let operstate = std::fs::read_to_string(format!("/sys/class/net/{port}/operstate"));
+    state(operstate.ok().as_deref())
 }
 
-fn state(flags: Option<u32>) -> &'static str {
-    match flags {
-        Some(f) if f & IFF_RUNNING != 0 => "UP",
+fn state(operstate: Option<&str>) -> &'static str {
+    match operstate.map(str::trim) {
+        Some("up" | "unknown") => "UP",
         Some(_) => "DOWN",
         None => "UNKNOWN",
     }
-}
-
-fn parse_flags(text: &str) -> Option<u32> {
-    u32::from_str_radix(text.trim().trim_start_matches("0x"), 16).ok()
 }
 
 #[cfg(test)]
@@ -50,11 +45,11 @@ mod tests {
 
     #[test]
     fn link_states() {
-        assert_eq!(parse_flags("0x1043\n"), Some(0x1043));
-        assert_eq!(parse_flags("junk"), None);
-        // IFF_UP|IFF_BROADCAST|IFF_RUNNING|IFF_MULTICAST, and an admin-up port without carrier
-        assert_eq!(state(Some(0x1043)), "UP");
-        assert_eq!(state(Some(0x1003)), "DOWN");
+        assert_eq!(state(Some("up\n")), "UP");
+        assert_eq!(state(Some("unknown\n")), "UP");
+        for s in ["down", "lowerlayerdown", "dormant", "notpresent"] {
+            assert_eq!(state(Some(s)), "DOWN", "{s}");
+        }
         assert_eq!(state(None), "UNKNOWN");
         // a name that is no link here, or cannot be one, is unknown
         assert_eq!(link_state(""), "UNKNOWN");

@@ -397,6 +397,8 @@ async fn main() -> anyhow::Result<()> {
             tracing_subscriber::EnvFilter::try_new(&cli.log_level)
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
+        // colours only on a terminal, not in a switch's journal or log file
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .init();
     match cli.command {
         Cmd::Run(args) => run(*args, cli.log_level.clone(), channel(&cli.grpc_address)?).await,

@@ -48,6 +48,9 @@ pub enum SwitchCmd {
         #[arg(long)]
         force: bool,
     },
+    /// Show every port of the switches: its machine, VRF, BGP filter, admin, desired and
+    /// actual state and BGP session.
+    Detail(SwitchDetailArgs),
     /// Show or set the state of a switch port a machine is connected to.
     #[command(subcommand)]
     Port(PortCmd),
@@ -82,6 +85,17 @@ pub struct PortArgs {
     /// name of the port, e.g. swp1 or Ethernet0
     #[arg(long)]
     pub port: String,
+}
+
+/// Arguments of `switch detail`: one switch, or the switches of the filters (all without).
+#[derive(Args, Debug, Clone, Default)]
+pub struct SwitchDetailArgs {
+    /// id of the switch
+    pub id: Option<String>,
+    #[arg(long)]
+    pub partition: Option<String>,
+    #[arg(long)]
+    pub rack: Option<String>,
 }
 
 /// Arguments of `switch list`; with any filter the list is searched on the server.
@@ -148,6 +162,7 @@ pub async fn run(app: &mut App, cmd: SwitchCmd) -> AnyResult<()> {
                 .await?;
             crud::describe_one::<SwitchResource>(app, &s)
         }
+        SwitchCmd::Detail(a) => detail(app, a).await,
         SwitchCmd::Port(p) => port(app, p).await,
         SwitchCmd::Replace { id } => {
             let req = SwitchUpdateRequest {
@@ -170,6 +185,114 @@ pub async fn run(app: &mut App, cmd: SwitchCmd) -> AnyResult<()> {
             crud::describe_one::<SwitchResource>(app, &s)
         }
     }
+}
+
+/// One row of `switch detail`: a port with what metal-api knows about it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PortDetail {
+    pub partition: String,
+    pub rack: String,
+    pub switch: String,
+    pub port: String,
+    pub machine_id: String,
+    pub vrf: String,
+    pub vni_filter: Vec<String>,
+    pub cidr_filter: Vec<String>,
+    /// `up` or `down`, as an operator set it (empty from a metal-api without admin states)
+    pub admin: String,
+    /// the state metal-core is to bring the port to, the actual one when nothing is pending
+    pub desired: String,
+    /// the link state metal-core reported last
+    pub actual: String,
+    /// BGP session state, empty without one
+    pub bgp: String,
+}
+
+/// The ports of the switches, switch by switch, each in the switch's (name) order.
+pub fn port_details(switches: &[SwitchResponse]) -> Vec<PortDetail> {
+    let mut rows = Vec::new();
+    for s in switches {
+        for n in &s.nics {
+            let con = s.connections.iter().find(|c| c.nic.name == n.name);
+            let filter = n.filter.clone().unwrap_or_default();
+            rows.push(PortDetail {
+                partition: s.partition.id.clone(),
+                rack: s.rack_id.clone(),
+                switch: s.id.clone(),
+                port: n.name.clone(),
+                machine_id: con.map(|c| c.machine_id.clone()).unwrap_or_default(),
+                vrf: n.vrf.clone(),
+                vni_filter: filter.vnis,
+                cidr_filter: filter.cidrs,
+                admin: n.admin_status.clone().unwrap_or_default(),
+                desired: n.actual.as_str().to_string(),
+                actual: con.map_or(n.actual, |c| c.nic.actual).as_str().to_string(),
+                bgp: n
+                    .bgp_port_state
+                    .as_ref()
+                    .map(|b| b.bgp_state.clone())
+                    .unwrap_or_default(),
+            });
+        }
+    }
+    rows
+}
+
+fn detail_table(rows: &[PortDetail], wide: bool) -> Table {
+    let mut head = vec![
+        "PARTITION",
+        "RACK",
+        "SWITCH",
+        "PORT",
+        "MACHINE",
+        "VRF",
+        "VNI-FILTER",
+        "CIDR-FILTER",
+        "ADMIN",
+        "ACTUAL",
+    ];
+    if wide {
+        head.extend(["DESIRED", "BGP"]);
+    }
+    let mut t = Table::new(head);
+    for r in rows {
+        let mut row = vec![
+            r.partition.clone(),
+            r.rack.clone(),
+            r.switch.clone(),
+            r.port.clone(),
+            r.machine_id.clone(),
+            r.vrf.clone(),
+            r.vni_filter.join(" "),
+            r.cidr_filter.join(" "),
+            r.admin.clone(),
+            r.actual.clone(),
+        ];
+        if wide {
+            row.extend([r.desired.clone(), r.bgp.clone()]);
+        }
+        t.push(row);
+    }
+    t
+}
+
+async fn detail(app: &mut App, a: SwitchDetailArgs) -> AnyResult<()> {
+    let client = app.client()?;
+    let switches = match &a.id {
+        Some(id) => vec![SwitchResource::get(&client, id).await?],
+        None => {
+            let args = SwitchList {
+                partition: a.partition.clone(),
+                rack: a.rack.clone(),
+                ..Default::default()
+            };
+            let mut all = SwitchResource::list(&client, &args).await?;
+            all.sort_by(|x, y| x.id.cmp(&y.id));
+            all
+        }
+    };
+    let rows = port_details(&switches);
+    app.printer.list(&rows, |wide| detail_table(&rows, wide))
 }
 
 /// The state of one port: what an operator asked for (or the actual state when nothing is
@@ -454,6 +577,7 @@ impl Resource for SwitchResource {
                 .map(|n| SwitchNic {
                     filter: None,
                     bgp_port_state: None,
+                    admin_status: None,
                     ..n.clone()
                 })
                 .collect(),

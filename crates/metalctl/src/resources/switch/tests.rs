@@ -283,3 +283,54 @@ fn command_line() {
         );
     }
 }
+
+#[test]
+fn detail_rows_per_port() {
+    use metal_domain::switch::{BgpFilter, BgpPortState};
+    let mut s = switch(PortStatus::Down, PortStatus::Up);
+    s.nics[0].vrf = "vrf104001".into();
+    s.nics[0].admin_status = Some("down".into());
+    s.nics[0].filter = Some(BgpFilter {
+        cidrs: vec!["10.0.0.0/22".into(), "212.1.2.3/32".into()],
+        vnis: vec![],
+    });
+    s.nics[0].bgp_port_state = Some(BgpPortState {
+        bgp_state: "Established".into(),
+        ..Default::default()
+    });
+    let rows = port_details(&[s]);
+    assert_eq!(rows.len(), 2);
+    let r = &rows[0];
+    assert_eq!(
+        (
+            r.switch.as_str(),
+            r.port.as_str(),
+            r.machine_id.as_str(),
+            r.vrf.as_str()
+        ),
+        ("leaf01", "swp1", "m1", "vrf104001")
+    );
+    // desired: the pending state the nic shows; actual: the connection's reported state
+    assert_eq!(
+        (
+            r.admin.as_str(),
+            r.desired.as_str(),
+            r.actual.as_str(),
+            r.bgp.as_str()
+        ),
+        ("down", "DOWN", "UP", "Established")
+    );
+    assert_eq!(rows[1].machine_id, "");
+    let t = detail_table(&rows, false);
+    let text = t.render_plain(true);
+    assert!(text.contains("10.0.0.0/22 212.1.2.3/32"), "{text}");
+    assert!(!text.contains("Established"), "{text}");
+    assert!(detail_table(&rows, true)
+        .render_plain(true)
+        .contains("Established"));
+    let cli = Cli::try_parse_from(["metalctl", "switch", "detail", "leaf01"]).unwrap();
+    assert!(matches!(
+        cli.command,
+        Command::Switch(SwitchCmd::Detail(SwitchDetailArgs { id: Some(_), .. }))
+    ));
+}
