@@ -146,10 +146,13 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ApplyError + '_ {
     }
 }
 
-/// What a run changed: the kinds of files moved into place (empty: all were up to date).
+/// What a run changed: the kinds of files moved into place (empty: all were up to date), and
+/// how long the checks and the reloads took.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Applied {
     pub changed: Vec<Kind>,
+    pub checks: Duration,
+    pub reloads: Duration,
 }
 
 /// Applies rendered files with [`Paths`] and [`Commands`].
@@ -210,6 +213,7 @@ impl Applier {
             });
         }
         changes.sort_by_key(|c| c.kind);
+        let started = std::time::Instant::now();
         for c in &changes {
             let check = match c.kind {
                 Kind::Interfaces => &self.commands.interfaces_check,
@@ -224,6 +228,8 @@ impl Applier {
                 });
             }
         }
+        let checks = started.elapsed();
+        let started = std::time::Instant::now();
         for (i, c) in changes.iter().enumerate() {
             let moved = (|| {
                 if c.existed {
@@ -262,6 +268,8 @@ impl Applier {
         }
         Ok(Applied {
             changed: changes.iter().map(|c| c.kind).collect(),
+            checks,
+            reloads: started.elapsed(),
         })
     }
 
@@ -426,7 +434,7 @@ mod tests {
         );
         assert_eq!(read(d.path(), "frr.conf"), "frr 1\n");
         // the same again: nothing to do
-        assert_eq!(a.apply(&files).await.unwrap(), Applied::default());
+        assert!(a.apply(&files).await.unwrap().changed.is_empty());
         assert!(log(d.path()).is_empty());
         // only FRR changes: only FRR is checked and reloaded, its old file kept as backup
         let files = [file("frr.conf", "frr 2\n"), file("interfaces", "if 1\n")];

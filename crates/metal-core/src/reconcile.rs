@@ -46,6 +46,12 @@ pub struct Outcome {
     pub ports: Vec<String>,
     /// files moved into place
     pub changed: Vec<&'static str>,
+    /// how long each step took: fetching the document, rendering (with reading the kernel's
+    /// VLANs), checking the changed files, moving them and reloading
+    pub fetch: Duration,
+    pub render: Duration,
+    pub checks: Duration,
+    pub reloads: Duration,
 }
 
 impl Reconciler {
@@ -74,9 +80,17 @@ impl Reconciler {
                 switch = self.switch_id,
                 changed = ?outcome.changed,
                 took = ?outcome.duration,
+                fetch = ?outcome.fetch,
+                render = ?outcome.render,
+                checks = ?outcome.checks,
+                reloads = ?outcome.reloads,
                 "switch reconfigured"
             ),
-            None => tracing::debug!(switch = self.switch_id, "switch configuration unchanged"),
+            None => tracing::debug!(
+                switch = self.switch_id,
+                took = ?outcome.duration,
+                "switch configuration unchanged"
+            ),
         }
         if let Err(e) = self.notify(&outcome, doc.as_ref()).await {
             self.metrics.error("reconfiguration-notification");
@@ -110,8 +124,12 @@ impl Reconciler {
                 return (outcome, None);
             }
         };
+        outcome.fetch = start.elapsed();
         outcome.ports = doc.nics.iter().map(|n| n.name.clone()).collect();
-        let rendered = match self.render(&doc).await {
+        let rendering = Instant::now();
+        let rendered = self.render(&doc).await;
+        outcome.render = rendering.elapsed();
+        let rendered = match rendered {
             Ok(files) => files,
             Err(e) => {
                 self.metrics.error("switch-reconfiguration");
@@ -133,7 +151,11 @@ impl Reconciler {
                 .map_err(|e| e.to_string())
         };
         match result {
-            Ok(applied) => outcome.changed = applied.changed.iter().map(|k| k.as_str()).collect(),
+            Ok(applied) => {
+                outcome.changed = applied.changed.iter().map(|k| k.as_str()).collect();
+                outcome.checks = applied.checks;
+                outcome.reloads = applied.reloads;
+            }
             Err(e) => {
                 self.metrics.error("switch-reconfiguration");
                 outcome.error = Some(e);

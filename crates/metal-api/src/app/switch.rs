@@ -3,37 +3,113 @@
 //! writes it in the same transaction, so metal-core's notify every few seconds, an operator's
 //! edit and a machine's registration never overwrite each other or fail with a conflict.
 //!
-//! Responses carry the switch's partition. The BGP filter of a port is derived from the
-//! allocation of the machine behind it (`metal_domain::switch::filter`); this module answers
-//! ports without one.
+//! Responses carry the switch's partition and, per port with an allocated machine behind it,
+//! the BGP filter metal-core renders into the port's route maps, derived on read from the
+//! machine's allocation and its project's IPs (`metal_domain::switch::filter`).
 
 use std::collections::BTreeMap;
 
-use metal_domain::machine::Machine;
+use metal_domain::machine::{Machine, Role};
 use metal_domain::partition::Partition;
+use metal_domain::switch::filter::{self, FilterMachine, FilterNetwork};
 use metal_domain::switch::migrate::{self, Migration};
 use metal_domain::switch::register::{self, Registration};
 use metal_domain::switch::{
-    Switch, SwitchFindRequest, SwitchMigrateRequest, SwitchMode, SwitchNotifyRequest,
+    BgpFilter, Switch, SwitchFindRequest, SwitchMigrateRequest, SwitchMode, SwitchNotifyRequest,
     SwitchNotifyResponse, SwitchPortToggleRequest, SwitchRegisterRequest, SwitchResponse,
     SwitchUpdateRequest,
 };
 use metal_store::docs::SwitchFilter;
-use metal_store::Conn;
 use metal_store::{docs, time, Tx};
+use metal_store::{ipam, Conn};
 
 use super::store_err;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
-/// The response for one switch, with its partition.
+/// The response for one switch, with its partition and its ports' BGP filters.
 async fn view(conn: &mut Conn, s: &Switch) -> ApiResult<SwitchResponse> {
     let p = docs::get::<Partition>(conn, &s.partition_id).await?;
+    let filters = Filters::default().of(conn, s).await?;
     Ok(SwitchResponse::new(
         s,
         p.as_ref().map(|p| &p.value),
-        &BTreeMap::new(),
+        &filters,
     ))
+}
+
+/// Reads what the BGP filters of ports need, each machine and each project's IPs once.
+#[derive(Default)]
+struct Filters {
+    machines: BTreeMap<String, Option<Machine>>,
+    project_ips: BTreeMap<String, Vec<String>>,
+}
+
+impl Filters {
+    /// The filters of the switch's ports with an allocated machine behind them, by port name.
+    /// A filter that cannot be made (a stored prefix that does not parse) is left out and
+    /// logged: metal-core then renders the port without it, which accepts nothing.
+    async fn of(&mut self, conn: &mut Conn, s: &Switch) -> ApiResult<BTreeMap<String, BgpFilter>> {
+        let mut out = BTreeMap::new();
+        for c in &s.connections {
+            if !self.machines.contains_key(&c.machine_id) {
+                let m = docs::get::<Machine>(conn, &c.machine_id).await?;
+                self.machines
+                    .insert(c.machine_id.clone(), m.map(|m| m.value));
+            }
+            let Some(Some(m)) = self.machines.get(&c.machine_id) else {
+                continue;
+            };
+            let Some(a) = &m.allocation else {
+                continue;
+            };
+            let Some(port) = s.nics.iter().find(|p| p.key() == c.nic.key()) else {
+                continue;
+            };
+            if !self.project_ips.contains_key(&a.project) {
+                let ips = ipam::find_ips(
+                    conn,
+                    &ipam::IpFilter {
+                        project_id: Some(a.project.clone()),
+                        ..Default::default()
+                    },
+                )
+                .await?;
+                self.project_ips.insert(
+                    a.project.clone(),
+                    ips.into_iter().map(|ip| ip.ipaddress).collect(),
+                );
+            }
+            let machine = FilterMachine {
+                firewall: a.role == Role::Firewall,
+                networks: a
+                    .networks
+                    .iter()
+                    .map(|n| FilterNetwork {
+                        prefixes: n.prefixes.clone(),
+                        ips: n.ips.clone(),
+                        vrf: u64::from(n.vrf),
+                        private: n.private,
+                        underlay: n.underlay,
+                    })
+                    .collect(),
+            };
+            let ips = &self.project_ips[&a.project];
+            match filter::bgp_filter(&machine, &port.vrf, ips) {
+                Ok(f) => {
+                    out.insert(port.name.clone(), f);
+                }
+                Err(e) => tracing::warn!(
+                    switch = s.id,
+                    port = port.name,
+                    machine = m.id,
+                    error = %e,
+                    "no BGP filter for the port"
+                ),
+            }
+        }
+        Ok(out)
+    }
 }
 
 /// The responses for several switches, reading the partitions once.
@@ -43,10 +119,13 @@ async fn views(conn: &mut Conn, switches: &[Switch]) -> ApiResult<Vec<SwitchResp
         .into_iter()
         .map(|p| (p.id.clone(), p))
         .collect();
-    Ok(switches
-        .iter()
-        .map(|s| SwitchResponse::new(s, partitions.get(&s.partition_id), &BTreeMap::new()))
-        .collect())
+    let mut filters = Filters::default();
+    let mut out = Vec::with_capacity(switches.len());
+    for s in switches {
+        let f = filters.of(conn, s).await?;
+        out.push(SwitchResponse::new(s, partitions.get(&s.partition_id), &f));
+    }
+    Ok(out)
 }
 
 pub async fn get(app: &AppState, id: &str) -> ApiResult<SwitchResponse> {
@@ -80,7 +159,10 @@ pub async fn register(
 ) -> ApiResult<(bool, SwitchResponse)> {
     req.validate()?;
     let mut tx = app.store.begin().await?;
-    let Some(partition) = docs::get::<Partition>(&mut tx, &req.partition_id).await? else {
+    if docs::get::<Partition>(&mut tx, &req.partition_id)
+        .await?
+        .is_none()
+    {
         return Err(ApiError::unprocessable(format!(
             "partition_id: partition {:?} does not exist",
             req.partition_id
@@ -104,11 +186,9 @@ pub async fn register(
             docs::update(&mut tx, &mut s, c.revision).await?;
         }
     }
+    let resp = view(&mut tx, &s).await?;
     tx.commit().await.map_err(store_err)?;
-    Ok((
-        created,
-        SwitchResponse::new(&s, Some(&partition.value), &BTreeMap::new()),
-    ))
+    Ok((created, resp))
 }
 
 /// An operator's update: description, console command, mode.

@@ -521,3 +521,108 @@ backend_test!(switch_reregister_and_replace, |api| {
         "swp3 went with the old hardware"
     );
 });
+
+backend_test!(switch_ports_carry_the_bgp_filter_of_their_machine, |api| {
+    // partition fra with a private super network 10.0.0.0/16, the internet, an underlay
+    let tenant = crate::machine::world(api, 1).await;
+    let c = api.admin();
+    for id in ["leaf01", "leaf02"] {
+        let mut body = leaf_with(id, "r1", &ports(id));
+        body["partition_id"] = json!("fra");
+        let r = c.post("v1/switch/register", body).await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+    }
+    cable(api, "m000", "swp1").await;
+    let filter_of = |body: &Value, port: &str| -> Value {
+        body["nics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["name"] == port)
+            .unwrap()
+            .get("filter")
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    // not allocated: no filter
+    let r = c.get("v1/switch/leaf01").await;
+    assert_eq!(filter_of(&r.body, "swp1"), Value::Null);
+    let r = api
+        .client(Caller::Edit)
+        .post(
+            "v1/machine/allocate",
+            json!({"uuid": "m000", "projectid": "p1", "imageid": "ubuntu-22.04",
+            "networks": [{"networkid": tenant}, {"networkid": "internet"}]}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let private = r.body["allocation"]["networks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["private"] == true)
+        .unwrap()
+        .clone();
+    let prefix = private["prefixes"][0].as_str().unwrap().to_string();
+    // a public IP of the project, not the machine's: announced as a host route
+    let ip = api
+        .client(Caller::Edit)
+        .post(
+            "v1/ip/allocate",
+            json!({"networkid": "internet", "projectid": "p1"}),
+        )
+        .await;
+    assert_eq!(ip.status, 201, "{:?}", ip.body);
+    let public = ip.body["ipaddress"].as_str().unwrap().to_string();
+    metal_api::app::boot::report(
+        &api.server.app,
+        "m000",
+        Some(metal_domain::machine::BootInfo::default()),
+        "pw",
+    )
+    .await
+    .unwrap();
+    for sw in ["leaf01", "leaf02"] {
+        let r = c.get(&format!("v1/switch/{sw}")).await;
+        let nic = r.body["nics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["name"] == "swp1")
+            .unwrap()
+            .clone();
+        assert_eq!(nic["vrf"], format!("vrf{}", private["vrf"]), "{sw}");
+        let f = filter_of(&r.body, "swp1");
+        let cidrs: Vec<&str> = f["cidrs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap())
+            .collect();
+        assert!(cidrs.contains(&prefix.as_str()), "{sw}: {f}");
+        assert!(
+            cidrs.contains(&format!("{public}/32").as_str()),
+            "{sw}: {f}"
+        );
+        // the machine's own internet IP counts too (an IP of the project outside its private network)
+        assert_eq!(f["vnis"], json!([]), "{sw}");
+        // ports without a machine have none
+        assert_eq!(filter_of(&r.body, "swp2"), Value::Null, "{sw}");
+    }
+    // the list and find answers carry it too
+    let all = c.get("v1/switch").await;
+    assert!(all
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|s| !filter_of(s, "swp1").is_null()));
+    // freed: the port leaves the VRF, the filter goes
+    let r = api
+        .client(Caller::Edit)
+        .delete("v1/machine/m000/free")
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let r = c.get("v1/switch/leaf01").await;
+    assert_eq!(filter_of(&r.body, "swp1"), Value::Null);
+});

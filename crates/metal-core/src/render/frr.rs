@@ -195,7 +195,9 @@ fn redistribution_map(out: &mut Text, flavor: Flavor) {
 }
 
 /// `router bgp <ASN> vrf <name>`: the machines of a tenant VRF. An address family only when
-/// the VRF's filter has prefixes of it.
+/// the VRF's filter has prefixes of it; without IPv4 prefixes the machines are deactivated in
+/// IPv4 unicast, which FRR activates for every neighbour by default (`bgp default
+/// ipv4-unicast`): unfiltered, a machine of an IPv6-only VRF could announce any IPv4 route.
 fn tenant_vrf(out: &mut Text, c: &SwitchConfig, vrf: &Vrf) {
     let s = &c.settings;
     line!(out, "router bgp {} vrf {}", s.asn, vrf.name);
@@ -204,6 +206,12 @@ fn tenant_vrf(out: &mut Text, c: &SwitchConfig, vrf: &Vrf) {
     peer_group(out, "MACHINE", vrf.ports.iter());
     for (family, name, suffix) in [(Family::V4, "ipv4", "in"), (Family::V6, "ipv6", "in6")] {
         if !vrf.filter.has(family) {
+            if family == Family::V4 {
+                line!(out, " !");
+                line!(out, " address-family ipv4 unicast");
+                line!(out, "  no neighbor MACHINE activate");
+                line!(out, " exit-address-family");
+            }
             continue;
         }
         line!(out, " !");
