@@ -40,8 +40,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Cmd {
-    /// Register the switch (its `swp*` ports) with metal-api, and turn the LLDP "provisioned"
-    /// beacons seen on those ports into Phoned Home events.
+    /// Register the switch (its `swp*` ports) with metal-api, reconcile its configuration
+    /// (Cumulus-style: ifupdown2 and FRR) with metal-api's view every interval, and turn the
+    /// LLDP "provisioned" beacons seen on its ports into Phoned Home events.
     Run(Box<RunArgs>),
     /// Turn the LLDP "provisioned" beacons seen on the switch ports into Phoned Home events.
     PhoneHome {
@@ -369,6 +370,7 @@ async fn run(
         &names,
         Duration::from_secs(a.interval_secs.max(1)),
         EventServiceClient::new(channel),
+        Some(&metrics),
     );
     let result = phone_home.await;
     registration.abort();
@@ -410,6 +412,7 @@ async fn main() -> anyhow::Result<()> {
                 &interfaces,
                 Duration::from_secs(interval_secs.max(1)),
                 EventServiceClient::new(channel(&cli.grpc_address)?),
+                None,
             )
             .await
         }

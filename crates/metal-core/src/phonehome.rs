@@ -74,11 +74,13 @@ impl Beacons {
 }
 
 /// Listens on `interfaces` and flushes every `interval` until the process ends. A failed
-/// flush is logged; its beacons are not resent (the machines send new ones every few seconds).
+/// flush is logged and counted in `metrics` (`send-provisioning`); its beacons are not resent
+/// (the machines send new ones every few seconds).
 pub async fn run(
     interfaces: &[String],
     interval: Duration,
     client: EventServiceClient<Channel>,
+    metrics: Option<&crate::metrics::Metrics>,
 ) -> anyhow::Result<()> {
     let beacons = Beacons::default();
     let b = beacons.clone();
@@ -108,8 +110,14 @@ pub async fn run(
         let mut c = client.clone();
         match tokio::time::timeout(SEND_TIMEOUT, c.send(req)).await {
             Ok(Ok(r)) => tracing::info!(machines, stored = r.into_inner().events, "phoned home"),
-            Ok(Err(e)) => tracing::warn!(machines, error = %e, "phone-home events not stored"),
-            Err(_) => tracing::warn!(machines, "phone-home events not stored: timeout"),
+            Ok(Err(e)) => {
+                tracing::warn!(machines, error = %e, "phone-home events not stored");
+                metrics.inspect(|m| m.error("send-provisioning"));
+            }
+            Err(_) => {
+                tracing::warn!(machines, "phone-home events not stored: timeout");
+                metrics.inspect(|m| m.error("send-provisioning"));
+            }
         }
     }
 }
