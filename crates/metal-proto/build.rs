@@ -1,4 +1,5 @@
-//! Generates the gRPC server and client code of `proto/api/v1/*.proto` into `OUT_DIR`.
+//! Generates the gRPC server and client code of `proto/api/v1/*.proto` and
+//! `proto/droptailer/droptailer.proto` into `OUT_DIR`.
 //!
 //! protoc and the well-known type includes (`google/protobuf/timestamp.proto`) come from the
 //! `protoc-bin-vendored` crate: no system protoc is needed and nothing is downloaded.
@@ -9,6 +10,7 @@ const PROTOS: &[&str] = &[
     "proto/api/v1/boot.proto",
     "proto/api/v1/event.proto",
     "proto/api/v1/bmc.proto",
+    "proto/droptailer/droptailer.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

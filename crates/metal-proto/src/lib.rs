@@ -16,6 +16,9 @@
 //! [`api::v1::event_service_client::EventServiceClient`]) and the server traits and wrappers
 //! ([`api::v1::boot_service_server::BootService`],
 //! [`api::v1::boot_service_server::BootServiceServer`], and the same for the event service).
+//! [`droptailer`] is metal-stack's droptailer protocol (package `proto`), for the firewall log
+//! forwarder.
+//!
 //! [`tls`] builds mutual-TLS configurations from PEM files, and [`keepalive`] applies the
 //! HTTP/2 keepalive settings of metal-stack to servers and client endpoints.
 //!
@@ -28,6 +31,8 @@
 
 pub mod keepalive;
 pub mod metal_config;
+#[cfg(feature = "pki")]
+pub mod pki;
 pub mod tls;
 
 pub use prost;
@@ -42,6 +47,14 @@ pub mod api {
     pub mod v1 {
         tonic::include_proto!("api.v1");
     }
+}
+
+/// Generated code of the proto package `proto`: metal-stack's droptailer protocol
+/// (`Droptailer.Push(Drop) -> Void`), spoken between a firewall's droptailer client and the
+/// droptailer server.
+#[allow(clippy::all, clippy::pedantic, missing_docs)]
+pub mod droptailer {
+    tonic::include_proto!("proto");
 }
 
 /// The TCP port metal-api serves gRPC on by default.

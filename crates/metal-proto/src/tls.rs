@@ -9,6 +9,8 @@
 //! - [`server_tls_config`] / [`server_tls_config_from_pem`]: server certificate (chain), its
 //!   private key and the CA that client certificates must chain to; a client certificate is
 //!   required.
+//! - [`server_tls_config_optional_client_ca`]: the same with the client CA optional; without
+//!   one, plain server-side TLS (droptailer's server, which metal-stack runs that way).
 //! - [`client_tls_config`] / [`client_tls_config_from_pem`]: the CA the server certificate
 //!   must chain to, the client certificate (chain), its private key and the domain name the
 //!   server certificate must be valid for. The PEM variant serves metal-hammer, which receives
@@ -107,6 +109,25 @@ pub fn server_tls_config(
     let key = PemInput::read(PemKind::ServerKey, key.as_ref())?;
     let client_ca = PemInput::read(PemKind::ClientCa, client_ca.as_ref())?;
     build_server(&cert, &key, &client_ca)
+}
+
+/// Like [`server_tls_config`] when `client_ca` is given; without it the server presents its
+/// certificate and asks clients for none.
+pub fn server_tls_config_optional_client_ca(
+    cert: impl AsRef<Path>,
+    key: impl AsRef<Path>,
+    client_ca: Option<&Path>,
+) -> Result<ServerTlsConfig, TlsError> {
+    match client_ca {
+        Some(ca) => server_tls_config(cert, key, ca),
+        None => {
+            let cert = PemInput::read(PemKind::ServerCertificate, cert.as_ref())?;
+            let key = PemInput::read(PemKind::ServerKey, key.as_ref())?;
+            let identity = identity(&cert, &key)?;
+            install_crypto_provider();
+            Ok(ServerTlsConfig::new().identity(identity))
+        }
+    }
 }
 
 /// Like [`server_tls_config`], with the PEM material given in memory.
