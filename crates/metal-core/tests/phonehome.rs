@@ -131,6 +131,14 @@ async fn beacons_become_phoned_home_events() {
                 &lab.port,
                 "--interval-secs",
                 "1",
+                // the reconcile loop renders (a dry run: no --reconfigure-switch) every run
+                "--cidr",
+                "10.255.255.2/24",
+                "--eth0-cidr",
+                "192.0.2.1/24",
+                // no metrics listener on 0.0.0.0:2112 from a test
+                "--metrics-address",
+                "",
             ])
             .env("METAL_CORE_HMAC_KEY", &api.keys.edit)
             .env("METAL_CORE_LOG_LEVEL", "debug")

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use metal_domain::fsl::{Disk, Filesystem, FilesystemLayout, LogicalVolume, Raid, VolumeGroup};
-use metal_hammer::install::{self, InstallNetwork, InstallRequest, InstallerConfig};
+use metal_hammer::install::{self, InstallNetwork, InstallRequest};
 mod common;
 use common::{fs, part, tmpfs_tmp};
 use metal_hammer::layout::{self, FstabEntry, PlanOptions, Step, LVM_CONFIG};
@@ -447,7 +447,7 @@ fn install_yaml_rendering() {
     let now = chrono::DateTime::parse_from_rfc3339("2026-01-02T03:04:05Z")
         .unwrap()
         .to_utc();
-    let cfg = InstallerConfig::new(&request(), "abcd-ef", now);
+    let cfg = install::installer_config(&request(), "abcd-ef", now);
     let yaml = serde_yaml::to_string(&cfg).unwrap();
     let expected = r#"hostname: machine-1
 networks:

@@ -414,6 +414,12 @@ async fn bring_up(plan: &Plan, o: &UpOptions) -> anyhow::Result<State> {
                     &Plan::leaf_ip(j).to_string(),
                     "--interval-secs",
                     &o.phone_home_interval.to_string(),
+                    // the leaves are bridges here: metal-core renders their configuration
+                    // every run and reports, but does not apply it (no --reconfigure-switch)
+                    "--cidr",
+                    "10.255.255.2/24",
+                    "--eth0-cidr",
+                    &format!("{}/24", Plan::leaf_ip(j)),
                 ])
                 .env("METAL_CORE_HMAC_KEY", &state.hmac_edit),
         )?;

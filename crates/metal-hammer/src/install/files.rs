@@ -5,77 +5,46 @@
 use std::path::{Path, PathBuf};
 
 use metal_domain::fsl::FilesystemLayout;
-use metal_domain::partition::{DnsServer, NtpServer};
 use metal_util::fs::write_private;
-use serde::{Deserialize, Serialize};
+pub use os_installer::config::{BootInfoFile, InstallConfig as InstallerConfig};
 
-use super::{write_err, BootInfo, InstallError, InstallNetwork, InstallNic, InstallRequest};
+use super::{write_err, BootInfo, InstallError, InstallRequest};
 use crate::layout;
 
 /// Where the ramdisk keeps its lvm configuration (copied into images that have `/etc/lvm`).
 const RAMDISK_LVMLOCAL: &str = "/etc/lvm/lvmlocal.conf";
 
-/// `/etc/metal/install.yaml` (§2.12.3).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct InstallerConfig {
-    pub hostname: String,
-    pub networks: Vec<InstallNetwork>,
-    pub machineuuid: String,
-    pub sshpublickey: String,
-    pub password: String,
-    pub console: String,
-    pub timestamp: String,
-    pub nics: Vec<InstallNic>,
-    pub vpn: Option<serde_json::Value>,
-    pub role: String,
-    pub raidenabled: bool,
-    pub root_uuid: String,
-    pub firewall_rules: Option<serde_json::Value>,
-    pub dns_servers: Vec<DnsServer>,
-    pub ntp_servers: Vec<NtpServer>,
-}
-
-impl InstallerConfig {
-    /// The installer's view of `req`, with the root filesystem's UUID and a timestamp.
-    pub fn new(
-        req: &InstallRequest,
-        root_uuid: &str,
-        timestamp: chrono::DateTime<chrono::Utc>,
-    ) -> Self {
-        Self {
-            hostname: req.hostname.clone(),
-            networks: req.networks.clone(),
-            machineuuid: req.machine_uuid.clone(),
-            sshpublickey: req.ssh_pub_keys.join("\n"),
-            password: req.console_password.clone(),
-            console: req.console.clone(),
-            timestamp: timestamp.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            // only NICs whose neighbours all have a MAC (§2.12.3)
-            nics: req
-                .nics
-                .iter()
-                .filter(|n| n.neighbors.iter().all(|nb| !nb.mac.is_empty()))
-                .cloned()
-                .collect(),
-            vpn: req.vpn.clone(),
-            role: req.role.clone(),
-            raidenabled: !req.layout.raid.is_empty(),
-            root_uuid: root_uuid.into(),
-            firewall_rules: req.firewall_rules.clone(),
-            dns_servers: req.dns_servers.clone(),
-            ntp_servers: req.ntp_servers.clone(),
-        }
+/// The installer's view of `req` (`/etc/metal/install.yaml`, §2.12.3), with the root
+/// filesystem's UUID and a timestamp.
+pub fn installer_config(
+    req: &InstallRequest,
+    root_uuid: &str,
+    timestamp: chrono::DateTime<chrono::Utc>,
+) -> InstallerConfig {
+    InstallerConfig {
+        hostname: req.hostname.clone(),
+        networks: req.networks.clone(),
+        machineuuid: req.machine_uuid.clone(),
+        sshpublickey: req.ssh_pub_keys.join("\n"),
+        password: req.console_password.clone(),
+        console: req.console.clone(),
+        timestamp: timestamp.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        // only NICs whose neighbours all have a MAC (§2.12.3)
+        nics: req
+            .nics
+            .iter()
+            .filter(|n| n.neighbors.iter().all(|nb| !nb.mac.is_empty()))
+            .cloned()
+            .collect(),
+        vpn: req.vpn.clone(),
+        role: req.role.clone(),
+        raidenabled: !req.layout.raid.is_empty(),
+        root_uuid: root_uuid.into(),
+        firewall_rules: req.firewall_rules.clone(),
+        dns_servers: req.dns_servers.clone(),
+        ntp_servers: req.ntp_servers.clone(),
+        log_accepted_connections: req.log_accepted_connections,
     }
-}
-
-/// `/etc/metal/boot-info.yaml` as the installer writes it (paths inside the image).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct BootInfoFile {
-    pub kernel: String,
-    pub initrd: String,
-    pub cmdline: String,
-    pub bootloader_id: String,
 }
 
 /// Writes `/etc/metal/install.yaml`, `/etc/metal/userdata`, `/etc/metal/disk.json` and, if the
@@ -87,7 +56,7 @@ pub fn write_metal_files(
 ) -> Result<(), InstallError> {
     let dir = req.target.join("etc/metal");
     std::fs::create_dir_all(&dir).map_err(write_err(&dir))?;
-    let yaml = serde_yaml::to_string(&InstallerConfig::new(req, root_uuid, now))
+    let yaml = serde_yaml::to_string(&installer_config(req, root_uuid, now))
         .map_err(|e| std::io::Error::other(e.to_string()))
         .map_err(write_err(&dir))?;
     // the console password and the userdata are for root only

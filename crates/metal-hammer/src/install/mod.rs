@@ -25,8 +25,8 @@ use crate::image::{self, ImageError};
 use crate::layout::{self, Applied, LayoutError, PlanOptions, UnmountError};
 
 pub use files::{
-    copy_boot_files, decode_userdata, legacy_disk_json, read_boot_info, write_metal_files,
-    BootInfoFile, InstallerConfig,
+    copy_boot_files, decode_userdata, installer_config, legacy_disk_json, read_boot_info,
+    write_metal_files, BootInfoFile, InstallerConfig,
 };
 pub use request::{BootInfo, InstallNetwork, InstallNic, InstallRequest, RequestError};
 

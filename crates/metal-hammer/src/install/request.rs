@@ -9,20 +9,7 @@ use metal_domain::partition::{DnsServer, NtpServer};
 use serde::{Deserialize, Serialize};
 
 /// A network of the allocation as the installer reads it (`v1.MachineNetwork`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct InstallNetwork {
-    pub asn: u64,
-    pub destinationprefixes: Vec<String>,
-    pub ips: Vec<String>,
-    pub nat: bool,
-    pub networkid: String,
-    pub networktype: String,
-    pub prefixes: Vec<String>,
-    pub private: bool,
-    pub underlay: bool,
-    pub vrf: u64,
-}
+pub use os_installer::config::InstallNetwork;
 
 /// A NIC with its LLDP neighbours (`v1.MachineNic`).
 pub type InstallNic = metal_domain::machine::MachineNic;
@@ -48,8 +35,11 @@ pub struct InstallRequest {
     pub nics: Vec<InstallNic>,
     pub dns_servers: Vec<DnsServer>,
     pub ntp_servers: Vec<NtpServer>,
-    pub firewall_rules: Option<serde_json::Value>,
+    pub firewall_rules: Option<metal_domain::machine::FirewallRules>,
     pub vpn: Option<serde_json::Value>,
+    /// firewalls: log accepted connections (the machine carries
+    /// [`os_installer::config::LOG_ACCEPTED_CONNECTIONS_TAG`])
+    pub log_accepted_connections: bool,
     pub reinstall: bool,
     /// Where the image root is mounted.
     pub target: PathBuf,
@@ -75,6 +65,7 @@ impl Default for InstallRequest {
             ntp_servers: Vec::new(),
             firewall_rules: None,
             vpn: None,
+            log_accepted_connections: false,
             reinstall: false,
             target: PathBuf::from("/rootfs"),
             workdir: PathBuf::from("/tmp"),
@@ -180,11 +171,12 @@ impl InstallRequest {
             nics: m.hardware.nics.clone(),
             dns_servers: a.dns_servers.clone(),
             ntp_servers: a.ntp_servers.clone(),
-            firewall_rules: a
-                .firewall_rules
-                .as_ref()
-                .and_then(|r| serde_json::to_value(r).ok()),
+            firewall_rules: a.firewall_rules.clone(),
             vpn: None,
+            log_accepted_connections: m
+                .tags
+                .iter()
+                .any(|t| t == os_installer::config::LOG_ACCEPTED_CONNECTIONS_TAG),
             reinstall: a.reinstall,
             target: target.to_path_buf(),
             workdir: workdir.to_path_buf(),
