@@ -12,6 +12,7 @@
 pub mod client;
 pub mod output;
 pub mod parse;
+pub mod process;
 pub mod queue;
 pub mod server;
 pub mod source;

@@ -60,14 +60,7 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let a = Args::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_new(&a.log_level)
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    droptailer::process::init_logging(&a.log_level);
     let prefixes = Prefixes {
         drops: parse::split_list(&a.prefixes_of_drops),
         accepts: parse::split_list(&a.prefixes_of_accepts),
@@ -87,15 +80,6 @@ async fn main() -> anyhow::Result<()> {
     tracing::info!(server = %a.server_address, server_name = %a.server_name, queue = a.queue_size, "droptailer client");
     tokio::select! {
         r = droptailer::client::run(a.source, prefixes, a.queue_size, channel) => r,
-        _ = shutdown() => Ok(()),
-    }
-}
-
-async fn shutdown() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("SIGTERM handler");
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
+        _ = droptailer::process::shutdown() => Ok(()),
     }
 }
