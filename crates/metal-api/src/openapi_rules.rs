@@ -234,6 +234,9 @@ pub const FIELDS: &[(&str, &str, bool, Check)] = &[
     ("SwitchNotifyRequest", "sync_duration", false, Min(0)),
     ("SwitchPortToggleRequest", "nic", true, NotBlank),
     ("SwitchPortToggleRequest", "status", true, OneOf(|| vec!["UP", "DOWN", "up", "down"])),
+    // firmware: an enum, as the reference has it (a pattern `^(bios|bmc)$` lets clients send
+    // "bios\n", which Python's `$` matches)
+    ("MachineUpdateFirmwareRequest", "kind", true, OneOf(|| vec!["bios", "bmc"])),
     // vpn
     ("VpnRequest", "pid", true, NotBlank),
     ("VpnRequest", "expiration", false, Min(1)),

@@ -201,8 +201,7 @@ pub fn listing<'a>(
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct MachineUpdateFirmwareRequest {
-    /// the firmware kind, i.e. [bios|bmc]
-    #[cfg_attr(feature = "openapi", schema(pattern = "^(bios|bmc)$"))]
+    /// the firmware kind, i.e. [bios|bmc] (an enum in the document: openapi_rules)
     pub kind: String,
     /// the update revision
     pub revision: String,
