@@ -33,7 +33,7 @@ struct Args {
     log_level: String,
 }
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let a = Args::parse();
     droptailer::process::init_logging(&a.log_level);
