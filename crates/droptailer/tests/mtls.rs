@@ -161,8 +161,10 @@ fn a_full_queue_drops_the_oldest_and_says_how_many() {
         .unwrap()
         .port();
     let mut cli = client(&pki, port, &log, "client", 10);
-    append(&log, 0..30);
+    // line 0 first: the sender holds it and retries; then 29 more into a queue of 10
+    append(&log, 0..1);
     cli.wait_log("retrying");
+    append(&log, 1..30);
     std::thread::sleep(Duration::from_millis(500));
     let (mut srv, _) = server(&pki, port, &json);
     // line 0 was being sent; of the other 29 the queue kept the newest 10
