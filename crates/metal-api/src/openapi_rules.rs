@@ -237,6 +237,7 @@ pub const FIELDS: &[(&str, &str, bool, Check)] = &[
     // firmware: an enum, as the reference has it (a pattern `^(bios|bmc)$` lets clients send
     // "bios\n", which Python's `$` matches)
     ("MachineUpdateFirmwareRequest", "kind", true, OneOf(|| vec!["bios", "bmc"])),
+    ("MachineUpdateFirmwareRequest", "revision", true, PatternMax(SEGMENT, 63)),
     // vpn
     ("VpnRequest", "pid", true, NotBlank),
     ("VpnRequest", "expiration", false, Min(1)),
