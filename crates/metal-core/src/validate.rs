@@ -9,7 +9,8 @@
 //! `ipv6`; `show running-config` then prints `ipv6 prefix-list`).
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
+use metal_util::tool::{self, CheckError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ValidateError {
@@ -25,30 +26,19 @@ pub enum ValidateError {
 
 /// `vtysh` on `PATH`, if installed.
 pub fn vtysh() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join("vtysh"))
-        .find(|p| p.is_file())
+    tool::on_path("vtysh")
 }
 
 /// `vtysh -C -f <file>`: whether FRR accepts every line of `file`.
 pub fn frr(vtysh: &Path, file: &Path) -> Result<(), ValidateError> {
-    let out = Command::new(vtysh)
-        .arg("-C")
-        .arg("-f")
-        .arg(file)
-        .output()
-        .map_err(|source| ValidateError::Run {
+    tool::check_file(vtysh, &["-C", "-f"], file).map_err(|e| match e {
+        CheckError::Run { source, .. } => ValidateError::Run {
             program: vtysh.to_path_buf(),
             source,
-        })?;
-    if out.status.success() {
-        return Ok(());
-    }
-    let mut output = String::from_utf8_lossy(&out.stdout).into_owned();
-    output.push_str(&String::from_utf8_lossy(&out.stderr));
-    Err(ValidateError::Invalid {
-        path: file.to_path_buf(),
-        output: output.trim().to_string(),
+        },
+        CheckError::Refused { output } => ValidateError::Invalid {
+            path: file.to_path_buf(),
+            output,
+        },
     })
 }

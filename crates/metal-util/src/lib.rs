@@ -7,15 +7,18 @@
 //! - [`hmac`]: the signature of metal-stack's HMAC authentication, computed by the clients and
 //!   checked by metal-api with the same code;
 //! - [`fs`]: writing a file only its owner may read (keys, passwords, configurations with
-//!   credentials), atomically.
+//!   credentials), atomically;
+//! - [`tool`]: checking a rendered file with the tool that will read it (metal-core,
+//!   os-installer).
 //!
 //! Why a crate of its own: the users are metal-api, metal-client, metalctl, pixie, metal-bmc,
 //! metal-hammer and metal-lab, and no crate they all depend on may hold these. `metal-domain`
 //! is pure (no I/O, so no file writing) and pixie does not depend on it; `metal-client` is not
 //! a dependency of metal-api or pixie. This crate depends on nothing of the workspace and does
-//! no I/O but in [`fs`].
+//! no I/O but in [`fs`] and [`tool`].
 
 pub mod duration;
 pub mod fs;
 pub mod hmac;
 pub mod multipart;
+pub mod tool;

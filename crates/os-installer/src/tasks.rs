@@ -79,27 +79,18 @@ pub fn network(cfg: &InstallConfig) -> Vec<File> {
     out
 }
 
-/// Runs a checking tool; its output becomes the error when it fails.
+/// Runs a checking tool on a file; the tool's output becomes the error when it refuses it.
 pub fn check(program: &str, args: &[&str], what: &Path) -> anyhow::Result<()> {
-    let out = Command::new(program)
-        .args(args)
-        .arg(what)
-        .output()
-        .with_context(|| format!("running {program} to check {}", what.display()))?;
-    if !out.status.success() {
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        bail!(
-            "{} was rejected by `{program} {}`: {}",
+    metal_util::tool::check_file(program, args, what).map_err(|e| match e {
+        metal_util::tool::CheckError::Run { .. } => {
+            anyhow::Error::new(e).context(format!("running {program} to check {}", what.display()))
+        }
+        metal_util::tool::CheckError::Refused { output } => anyhow::anyhow!(
+            "{} was rejected by `{program} {}`: {output}",
             what.display(),
-            args.join(" "),
-            text.trim()
-        );
-    }
-    Ok(())
+            args.join(" ")
+        ),
+    })
 }
 
 /// The checks of the network files: `vtysh --dryrun` (as `-C -f`) and `nft --check`.
