@@ -45,24 +45,30 @@ fn file(path: impl Into<String>, content: impl Into<String>) -> File {
     }
 }
 
-/// Every file the installation renders from `install.yaml` alone (what `os-installer render`
-/// writes and the golden tests compare).
+/// The files `task` renders from `install.yaml` alone (the tasks write them into the image
+/// before their other work).
+pub fn files(task: &str, cfg: &InstallConfig) -> Vec<File> {
+    match task {
+        "write hostname" => vec![file("etc/hostname", system::hostname(cfg))],
+        "write /etc/hosts" => vec![file("etc/hosts", system::hosts(cfg))],
+        "write /etc/resolv.conf" => vec![file("etc/resolv.conf", system::resolv_conf(cfg))],
+        "write ntp configuration" => system::timesyncd_conf(cfg)
+            .map(|t| file("etc/systemd/timesyncd.conf", t))
+            .into_iter()
+            .collect(),
+        "configure network" => network(cfg),
+        "deploy systemd services" if cfg.is_firewall() => system::droptailer_unit(cfg)
+            .map(|u| file("etc/systemd/system/droptailer.service", u))
+            .into_iter()
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Every file the installation renders from `install.yaml` alone, in the order of the tasks
+/// (what `os-installer render` writes and the golden tests compare).
 pub fn rendered(cfg: &InstallConfig) -> Vec<File> {
-    let mut out = vec![
-        file("etc/hostname", system::hostname(cfg)),
-        file("etc/hosts", system::hosts(cfg)),
-        file("etc/resolv.conf", system::resolv_conf(cfg)),
-    ];
-    if let Some(t) = system::timesyncd_conf(cfg) {
-        out.push(file("etc/systemd/timesyncd.conf", t));
-    }
-    out.extend(network(cfg));
-    if cfg.is_firewall() {
-        if let Some(u) = system::droptailer_unit(cfg) {
-            out.push(file("etc/systemd/system/droptailer.service", u));
-        }
-    }
-    out
+    TASKS.iter().flat_map(|t| files(t, cfg)).collect()
 }
 
 /// The network files: systemd-networkd, FRR, and on firewalls nftables.
@@ -165,19 +171,18 @@ impl Installer {
     }
 
     fn task(&self, task: &str) -> anyhow::Result<()> {
-        let cfg = &self.cfg;
+        if task == "write /etc/resolv.conf" {
+            // images often ship resolv.conf as a symlink into /run
+            let _ = std::fs::remove_file(self.p("etc/resolv.conf"));
+        }
+        for f in files(task, &self.cfg) {
+            self.write(&f)?;
+        }
         match task {
-            "write hostname" => self.write(&file("etc/hostname", system::hostname(cfg))),
-            "write /etc/hosts" => self.write(&file("etc/hosts", system::hosts(cfg))),
-            "write /etc/resolv.conf" => {
-                // images often ship resolv.conf as a symlink into /run
-                let _ = std::fs::remove_file(self.p("etc/resolv.conf"));
-                self.write(&file("etc/resolv.conf", system::resolv_conf(cfg)))
-            }
-            "write ntp configuration" => match system::timesyncd_conf(cfg) {
-                Some(t) => self.write(&file("etc/systemd/timesyncd.conf", t)),
-                None => Ok(()),
-            },
+            "write hostname"
+            | "write /etc/hosts"
+            | "write /etc/resolv.conf"
+            | "write ntp configuration" => Ok(()),
             "create metal user" => self.create_user(),
             "configure network" => self.configure_network(),
             "authorized ssh keys" => self.authorized_keys(),
@@ -206,10 +211,8 @@ impl Installer {
         }
     }
 
+    /// After the network files: FRR's daemons file, then the checks.
     fn configure_network(&self) -> anyhow::Result<()> {
-        for f in network(&self.cfg) {
-            self.write(&f)?;
-        }
         // FRR's packaged daemons file starts bgpd only when told to
         let daemons = self.p("etc/frr/daemons");
         let text = std::fs::read_to_string(&daemons).unwrap_or_default();
@@ -428,11 +431,9 @@ impl Installer {
     }
 
     fn services(&self) -> anyhow::Result<()> {
+        // the droptailer unit of a firewall is written with the task's files
         let mut units = vec!["systemd-networkd.service", "frr.service"];
         if self.cfg.is_firewall() {
-            if let Some(u) = system::droptailer_unit(&self.cfg) {
-                self.write(&file("etc/systemd/system/droptailer.service", u))?;
-            }
             units.extend(["nftables.service", "droptailer.service"]);
         }
         let wants = self.p("etc/systemd/system/multi-user.target.wants");
