@@ -113,6 +113,16 @@ pub fn vrfs(cfg: &InstallConfig) -> Vec<Vrf<'_>> {
     out
 }
 
+/// The ids of the VRFs of private networks (the project's own and other projects' shared
+/// ones), where tenant traffic enters a firewall.
+pub fn private_vrfs(cfg: &InstallConfig) -> Vec<u64> {
+    vrfs(cfg)
+        .iter()
+        .filter(|v| matches!(v.kind, Kind::PrivatePrimary | Kind::PrivateSecondaryShared))
+        .map(|v| v.id)
+        .collect()
+}
+
 pub fn primary(cfg: &InstallConfig) -> Option<&InstallNetwork> {
     cfg.networks
         .iter()
