@@ -9,9 +9,9 @@
 
 use std::collections::BTreeMap;
 
-use metal_domain::machine::{Machine, Role};
+use metal_domain::machine::Machine;
 use metal_domain::partition::Partition;
-use metal_domain::switch::filter::{self, FilterMachine, FilterNetwork};
+use metal_domain::switch::filter::{self, FilterMachine};
 use metal_domain::switch::migrate::{self, Migration};
 use metal_domain::switch::register::{self, Registration};
 use metal_domain::switch::{
@@ -30,12 +30,17 @@ use crate::state::AppState;
 /// The response for one switch, with its partition and its ports' BGP filters.
 async fn view(conn: &mut Conn, s: &Switch) -> ApiResult<SwitchResponse> {
     let p = docs::get::<Partition>(conn, &s.partition_id).await?;
+    view_in(conn, s, p.as_ref().map(|p| &p.value)).await
+}
+
+/// The response for one switch whose partition was read already.
+async fn view_in(
+    conn: &mut Conn,
+    s: &Switch,
+    partition: Option<&Partition>,
+) -> ApiResult<SwitchResponse> {
     let filters = Filters::default().of(conn, s).await?;
-    Ok(SwitchResponse::new(
-        s,
-        p.as_ref().map(|p| &p.value),
-        &filters,
-    ))
+    Ok(SwitchResponse::new(s, partition, &filters))
 }
 
 /// Reads what the BGP filters of ports need, each machine and each project's IPs once.
@@ -80,20 +85,7 @@ impl Filters {
                     ips.into_iter().map(|ip| ip.ipaddress).collect(),
                 );
             }
-            let machine = FilterMachine {
-                firewall: a.role == Role::Firewall,
-                networks: a
-                    .networks
-                    .iter()
-                    .map(|n| FilterNetwork {
-                        prefixes: n.prefixes.clone(),
-                        ips: n.ips.clone(),
-                        vrf: u64::from(n.vrf),
-                        private: n.private,
-                        underlay: n.underlay,
-                    })
-                    .collect(),
-            };
+            let machine = FilterMachine::of(a);
             let ips = &self.project_ips[&a.project];
             match filter::bgp_filter(&machine, &port.vrf, ips) {
                 Ok(f) => {
@@ -159,10 +151,7 @@ pub async fn register(
 ) -> ApiResult<(bool, SwitchResponse)> {
     req.validate()?;
     let mut tx = app.store.begin().await?;
-    if docs::get::<Partition>(&mut tx, &req.partition_id)
-        .await?
-        .is_none()
-    {
+    let Some(partition) = docs::get::<Partition>(&mut tx, &req.partition_id).await? else {
         return Err(ApiError::unprocessable(format!(
             "partition_id: partition {:?} does not exist",
             req.partition_id
@@ -186,7 +175,7 @@ pub async fn register(
             docs::update(&mut tx, &mut s, c.revision).await?;
         }
     }
-    let resp = view(&mut tx, &s).await?;
+    let resp = view_in(&mut tx, &s, Some(&partition.value)).await?;
     tx.commit().await.map_err(store_err)?;
     Ok((created, resp))
 }

@@ -35,6 +35,26 @@ pub struct FilterMachine {
     pub networks: Vec<FilterNetwork>,
 }
 
+impl FilterMachine {
+    /// What the filter needs of a machine's allocation.
+    pub fn of(a: &crate::machine::Allocation) -> Self {
+        Self {
+            firewall: a.role == crate::machine::Role::Firewall,
+            networks: a
+                .networks
+                .iter()
+                .map(|n| FilterNetwork {
+                    prefixes: n.prefixes.clone(),
+                    ips: n.ips.clone(),
+                    vrf: u64::from(n.vrf),
+                    private: n.private,
+                    underlay: n.underlay,
+                })
+                .collect(),
+        }
+    }
+}
+
 fn net(s: &str) -> DomainResult<IpNet> {
     s.parse::<IpNet>()
         .map(|n| n.trunc())
