@@ -432,35 +432,12 @@ async fn shutdown_ends_wait_streams() {
 // certificate signed by that CA.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn grpc_requires_client_certificates_when_configured() {
-    use rcgen::{
-        BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, KeyPair,
-        KeyUsagePurpose,
-    };
     let dir = tempfile::tempdir().unwrap();
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    let ca = ca_params.self_signed(&ca_key).unwrap();
-    let leaf = |names: &[&str], usage: ExtendedKeyUsagePurpose| {
-        let key = KeyPair::generate().unwrap();
-        let mut p = CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
-            .unwrap();
-        p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        p.extended_key_usages = vec![usage];
-        (
-            p.signed_by(&key, &ca, &ca_key).unwrap().pem(),
-            key.serialize_pem(),
-        )
-    };
-    let (server_cert, server_key) = leaf(
-        &["localhost", "127.0.0.1"],
-        ExtendedKeyUsagePurpose::ServerAuth,
-    );
-    let (client_cert, client_key) = leaf(&[], ExtendedKeyUsagePurpose::ClientAuth);
+    let ca = metal_proto::pki::Ca::new("metal test CA").unwrap();
+    let server = ca.server("metal-api", &["localhost", "127.0.0.1"]).unwrap();
+    let client = ca.client("metal-hammer").unwrap();
+    let (server_cert, server_key) = (server.cert, server.key);
+    let (client_cert, client_key) = (client.cert, client.key);
     let file = |name: &str, content: &str| {
         let p = dir.path().join(name);
         std::fs::write(&p, content).unwrap();
@@ -469,7 +446,7 @@ async fn grpc_requires_client_certificates_when_configured() {
     let (sc, sk, ca_file) = (
         file("server.pem", &server_cert),
         file("server.key", &server_key),
-        file("ca.pem", &ca.pem()),
+        file("ca.pem", &ca.cert_pem()),
     );
     let (cc, ck) = (
         file("client.pem", &client_cert),
@@ -502,7 +479,7 @@ async fn grpc_requires_client_certificates_when_configured() {
     .unwrap();
     // without one: refused
     let ca_only = tonic::transport::ClientTlsConfig::new()
-        .ca_certificate(tonic::transport::Certificate::from_pem(ca.pem()))
+        .ca_certificate(tonic::transport::Certificate::from_pem(ca.cert_pem()))
         .domain_name("localhost");
     let refused = match endpoint(ca_only).connect().await {
         Err(_) => true,
