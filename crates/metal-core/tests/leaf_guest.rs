@@ -470,7 +470,7 @@ async fn leaf_applies_metal_apis_view() {
     let p = port(&s, "swp1");
     assert_eq!(p["vrf"], format!("vrf{vrf}"));
     assert_eq!(p["actual"], "UP");
-    assert_eq!(p["admin_status"], "up");
+    assert_eq!(p["admin_status"], "UP");
     assert_eq!(p["bgp_port_state"]["VrfName"], format!("vrf{vrf}"));
     assert_eq!(p["bgp_port_state"]["PeerGroup"], "MACHINE");
     assert!(s["last_sync"]["time"].is_string(), "{s}");
@@ -500,7 +500,7 @@ async fn leaf_applies_metal_apis_view() {
         port(s, "swp1")["actual"] == "DOWN" && s["connections"][0]["nic"]["actual"] == "DOWN"
     })
     .await;
-    assert_eq!(port(&s, "swp1")["admin_status"], "down");
+    assert_eq!(port(&s, "swp1")["admin_status"], "DOWN");
     let detail = metalctl(&api, &["switch", "detail", "leaf01"]).await;
     let row = detail
         .lines()
@@ -513,7 +513,7 @@ async fn leaf_applies_metal_apis_view() {
     metalctl(&api, &["switch", "port", "up", "leaf01", "--port", "swp1"]).await;
     phase(&mut vm, "LEAF-PORTUP-OK", Duration::from_secs(200));
     until_switch(&api, "swp1 reported up", |s| {
-        port(s, "swp1")["actual"] == "UP" && port(s, "swp1")["admin_status"] == "up"
+        port(s, "swp1")["actual"] == "UP" && port(s, "swp1")["admin_status"] == "UP"
     })
     .await;
 

@@ -172,8 +172,9 @@ pub struct SwitchNic {
     pub actual: PortStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bgp_port_state: Option<BgpPortState>,
-    /// the state an operator set the port to, `up` or `down` (lower-cased, as metal-core since
-    /// #197 reads it); not in the reference. metal-core configures this, while `actual` is the
+    /// the state an operator set the port to, `UP` or `DOWN` (the enum of metal-python's and
+    /// metal-go's `v1.SwitchNic`; metal-core compares it case-insensitively); not in the
+    /// reference. metal-core configures this, while `actual` is the
     /// link state it reports (see docs/decisions.md)
     #[serde(skip_serializing_if = "Option::is_none")]
     pub admin_status: Option<String>,
@@ -377,7 +378,7 @@ impl SwitchResponse {
             filter,
             actual,
             bgp_port_state: p.bgp_port_state.clone(),
-            admin_status: Some(if p.admin_down { "down" } else { "up" }.to_string()),
+            admin_status: Some(if p.admin_down { "DOWN" } else { "UP" }.to_string()),
         };
         let mut nics: Vec<SwitchNic> = s
             .nics

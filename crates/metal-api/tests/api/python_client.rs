@@ -1,7 +1,9 @@
 //! metal-python 0.45.0, metal-stack's generated Python client, against the server: a firewall
 //! allocated with `None` (JSON null) for the optional fields, and the IPMI data of machines
 //! whose BMC reported no power metric, by id and by search (its models refuse a required field
-//! that is null). The script is `tests/python/metal_python_client.py`; `.ci/run` installs the
+//! that is null), and a leaf registered with a port taken down (`admin_status`, whose values
+//! its model checks against its enum). The script is `tests/python/metal_python_client.py`;
+//! `.ci/run` installs the
 //! client. Without it the test prints a loud skip, unless `CI` or `METAL_PRIVILEGED_TESTS=1`
 //! is set, where it fails.
 
@@ -35,6 +37,17 @@ backend_test!(metal_python_allocates_a_firewall_and_reads_ipmi, |api| {
 
 async fn allocate_and_read(api: &TestApi) {
     let tenant = world(api, 3).await;
+    // the leaf pair of rack r1 as metal-core registers it, m003 cabled to swp1 of both
+    for id in ["leaf01", "leaf02"] {
+        let ports = crate::switch::ports(id);
+        let ports: Vec<(&str, &str)> = ports.iter().map(|(n, m)| (*n, m.as_str())).collect();
+        let r = api
+            .admin()
+            .post("v1/switch/register", crate::switch::leaf(id, "r1", &ports))
+            .await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+    }
+    crate::switch::cable(api, "m003", "swp1").await;
     // m001 reported its BMC without a power metric, m002 never reported
     let now = chrono::Utc::now();
     set_machine_ipmi(
@@ -51,6 +64,7 @@ async fn allocate_and_read(api: &TestApi) {
         "firewall": {"projectid": "p1", "partitionid": "fra", "sizeid": "n1-medium-x86",
             "imageid": "firewall-ubuntu-2.0.20210912", "networks": [tenant, "internet"]},
         "ipmi_machines": ["m001", "m002"],
+        "switch": "leaf01",
     });
     let script = concat!(
         env!("CARGO_MANIFEST_DIR"),

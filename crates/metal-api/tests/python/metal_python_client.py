@@ -4,7 +4,12 @@
 Driven by crates/metal-api/tests/api/python_client.rs, which starts the server and seeds it;
 the arguments arrive as one JSON object in argv[1]:
   url, hmac (admin key), firewall (the allocation body's ids and networks),
-  ipmi_machines (ids of machines whose BMC reported no power metric or nothing at all).
+  ipmi_machines (ids of machines whose BMC reported no power metric or nothing at all),
+  switch (a registered leaf with a machine cabled to swp1).
+
+It also takes the leaf's port down as `metalctl switch port down`
+does and reads the switch back: the port's admin state (`admin_status`, a field of
+metal-python's model) and link state as metal-core renders them.
 
 It allocates a firewall with `None` for every optional field it does not set (metal-python
 sends those as JSON null; metal-api reads null as absent), and reads the IPMI data of the
@@ -16,7 +21,7 @@ exception and a non-zero exit.
 import json
 import sys
 
-from metal_python.api import FirewallApi, MachineApi
+from metal_python.api import FirewallApi, MachineApi, SwitchApi
 from metal_python.driver import Driver
 
 
@@ -66,6 +71,16 @@ def main():
     ids = {m.id for m in found}
     for machine_id in args["ipmi_machines"]:
         assert machine_id in ids, (machine_id, ids)
+
+    switches = SwitchApi(api_client=driver.client)
+    leaf = args["switch"]
+    toggled = switches.toggle_switch_port(leaf, {"nic": "swp1", "status": "DOWN"})
+    nic = next(n for n in toggled.nics if n.name == "swp1")
+    assert (nic.actual, nic.admin_status) == ("DOWN", "DOWN"), nic
+    again = switches.find_switch(leaf)
+    nic = next(n for n in again.nics if n.name == "swp1")
+    assert nic.admin_status == "DOWN", nic
+    assert leaf in {s.id for s in switches.list_switches()}
     print("OK")
 
 

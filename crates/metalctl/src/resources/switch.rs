@@ -224,7 +224,8 @@ pub fn port_details(switches: &[SwitchResponse]) -> Vec<PortDetail> {
                 vrf: n.vrf.clone(),
                 vni_filter: filter.vnis,
                 cidr_filter: filter.cidrs,
-                admin: n.admin_status.clone().unwrap_or_default(),
+                // `up`/`down` beside the upper-case link states, whatever case the server sends
+                admin: n.admin_status.as_deref().unwrap_or_default().to_lowercase(),
                 desired: n.actual.as_str().to_string(),
                 actual: con.map_or(n.actual, |c| c.nic.actual).as_str().to_string(),
                 bgp: n

@@ -289,7 +289,7 @@ fn detail_rows_per_port() {
     use metal_domain::switch::{BgpFilter, BgpPortState};
     let mut s = switch(PortStatus::Down, PortStatus::Up);
     s.nics[0].vrf = "vrf104001".into();
-    s.nics[0].admin_status = Some("down".into());
+    s.nics[0].admin_status = Some("DOWN".into());
     s.nics[0].filter = Some(BgpFilter {
         cidrs: vec!["10.0.0.0/22".into(), "212.1.2.3/32".into()],
         vnis: vec![],
