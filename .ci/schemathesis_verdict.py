@@ -56,6 +56,8 @@ NOT_EXPRESSIBLE = [
     (r"/v1/network/free/", r"was not allocated from a private super network", "state"),
     (r"POST /v1/network$", r"the prefixes of a child network cannot be changed",
      "state: the network is a child network"),
+    (r"PUT /v1/network$", r"parentnetworkid cannot be set on create",
+     "cross-field: a child network is cut from its parent by POST /v1/network/allocate"),
     (r"/v1/machine", r"is not allocated", "state: the machine is not allocated"),
     (r"/v1/machine/\{id\}/reinstall", r"either locked, not allocated", "state: the machine"),
     (r"/v1/(machine|firewall)/allocate", r"no .* found|does not have the feature|machine .* is in",
