@@ -69,7 +69,19 @@ fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if !bytes.iter().any(|b| matches!(b, b'.' | b'e' | b'E')) {
         return Err(invalid(error));
     }
-    serde_json::from_value(tidy(bytes, true)?).map_err(|_| invalid(error))
+    serde_json::from_value(tidy(bytes, true)?).map_err(|retry| {
+        // The retry's own error is the real reason unless it is about a number the retry
+        // rewrote (out of the field's range) or a float that stayed one: then the body as sent
+        // names it better.
+        let about_numbers = retry.to_string();
+        if about_numbers.contains("floating point")
+            || about_numbers.contains("invalid value: integer")
+        {
+            invalid(error)
+        } else {
+            invalid(retry)
+        }
+    })
 }
 
 fn invalid(e: serde_json::Error) -> ApiError {
@@ -246,6 +258,11 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("floating point `256.0`"), "{e}");
+        // an integral float read as an integer does not hide the body's other faults
+        let e = parse::<Counts>(br#"{"small": 7.0, "big": 1, "signed": 1}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("missing field `ratio`"), "{e}");
         // a float beyond 2^53 is still exactly an integer: read as one within the type's range
         let big = parse::<Counts>(br#"{"small": 1, "big": 1.2e19, "signed": -9e18, "ratio": 1}"#)
             .unwrap();
