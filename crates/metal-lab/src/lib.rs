@@ -4,6 +4,7 @@
 pub mod artifacts;
 pub mod cycle;
 pub mod down;
+pub mod fabric;
 pub mod forward;
 pub mod lab;
 pub mod machine;
