@@ -178,9 +178,7 @@ pub async fn audit(State(app): State<App>, req: Request, next: Next) -> Response
 }
 
 async fn write_audit(app: &App, entry: &AuditEntry) -> anyhow::Result<()> {
-    let mut tx = app.store.begin().await?;
-    metal_store::audit::insert(&mut tx, entry).await?;
-    tx.commit().await?;
+    metal_store::audit::append(&app.store, entry).await?;
     Ok(())
 }
 

@@ -25,6 +25,8 @@ pub struct AppState {
         metal_domain::network::Network,
     >,
     pub waiters: crate::runtime::wait::Waiters,
+    /// Allocation candidates per rack, kept for a moment (a hint for the choice of a machine).
+    pub candidates: crate::runtime::candidates::CandidateCounts,
     /// Open BMC command streams by partition id (metal-bmc agents).
     pub command_streams: crate::runtime::wait::Waiters,
     /// Forwards audit entries to Splunk (`--auditing-splunk-endpoint`); `None`: off.
@@ -51,6 +53,7 @@ impl AppState {
             ip_batcher: Default::default(),
             net_batcher: Default::default(),
             waiters: Default::default(),
+            candidates: Default::default(),
             command_streams: Default::default(),
             audit_forward: None,
             me: std::sync::OnceLock::new(),

@@ -6,6 +6,23 @@ use sqlx::{AnyConnection, Row};
 use crate::error::StoreResult;
 use crate::time;
 
+/// Appends an entry as its own write: on PostgreSQL one statement (autocommit, one round trip
+/// instead of `BEGIN`, insert, `COMMIT`), on SQLite a transaction on the single writer.
+pub async fn append(store: &crate::Store, e: &AuditEntry) -> StoreResult<()> {
+    match store.backend() {
+        crate::Backend::Postgres => {
+            let mut conn = store.reader().acquire().await?;
+            insert(&mut conn, e).await
+        }
+        crate::Backend::Sqlite => {
+            let mut tx = store.begin().await?;
+            insert(&mut tx, e).await?;
+            tx.commit().await?;
+            Ok(())
+        }
+    }
+}
+
 /// Appends an entry.
 pub async fn insert(conn: &mut AnyConnection, e: &AuditEntry) -> StoreResult<()> {
     let ts = e.timestamp.unwrap_or_else(time::now);

@@ -47,7 +47,7 @@ pub struct Stored<T> {
     pub revision: i64,
 }
 
-fn decode<T: Document>(row: &AnyRow) -> StoreResult<Stored<T>> {
+pub(crate) fn decode<T: Document>(row: &AnyRow) -> StoreResult<Stored<T>> {
     let doc: String = row.try_get("doc")?;
     let revision: i64 = row.try_get("revision")?;
     let value = serde_json::from_str(&doc).map_err(|source| StoreError::Corrupt {

@@ -38,11 +38,12 @@ pub async fn candidate_racks(
         .collect()
 }
 
-/// Claims a candidate of a rack for this transaction, starting at position `offset` (in id
-/// order) and going on (wrapping) to the next ones when a concurrent allocation holds it: on
-/// PostgreSQL a locked candidate is skipped, not waited for. (`FOR UPDATE` is applied to one
-/// row at a time: with `OFFSET` it would lock every row it skips.) `None` when no candidate of
-/// the rack could be claimed.
+/// Claims a candidate of a rack for this transaction and answers it as stored: the one at
+/// position `offset` (in id order) or, when a concurrent allocation holds it, the next free one
+/// after it, wrapping to the rack's first. On PostgreSQL a locked candidate is skipped, not
+/// waited for; one statement finds the position and claims (the `FOR UPDATE` applies to the
+/// claimed row only, not to the rows the position skips). `None` when no candidate of the rack
+/// could be claimed.
 pub async fn claim_in_rack(
     conn: &mut AnyConnection,
     backend: Backend,
@@ -50,47 +51,68 @@ pub async fn claim_in_rack(
     size: &SizeId,
     rack: &str,
     offset: usize,
-) -> StoreResult<Option<String>> {
-    let sql =
-        format!("SELECT m.id AS id {CANDIDATE} AND coalesce(m.rack_id, '') = $3 ORDER BY m.id");
-    let ids: Vec<String> = sqlx::query(&sql)
-        .bind(partition.as_str())
-        .bind(size.as_str())
-        .bind(rack)
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(|r| r.try_get("id"))
-        .collect::<Result<_, _>>()?;
-    if ids.is_empty() {
-        return Ok(None);
-    }
-    let start = offset % ids.len();
-    for id in ids[start..].iter().chain(&ids[..start]) {
-        if claim(conn, backend, id).await? {
-            return Ok(Some(id.clone()));
+) -> StoreResult<Option<docs::Stored<Machine>>> {
+    // the rack as an indexed condition (no rack stored reads as "")
+    let in_rack = if rack.is_empty() {
+        "(m.rack_id IS NULL OR m.rack_id = $3)"
+    } else {
+        "m.rack_id = $3"
+    };
+    let lock = match backend {
+        Backend::Postgres => " FOR UPDATE OF m SKIP LOCKED",
+        Backend::Sqlite => "",
+    };
+    let sql = format!(
+        "SELECT m.id AS id, m.doc AS doc, m.revision AS revision {CANDIDATE} AND {in_rack} \
+         AND m.id >= coalesce((SELECT m.id {CANDIDATE} AND {in_rack} ORDER BY m.id LIMIT 1 OFFSET $4), '') \
+         ORDER BY m.id LIMIT 1{lock}"
+    );
+    for start in [offset, 0] {
+        let row = sqlx::query(&sql)
+            .bind(partition.as_str())
+            .bind(size.as_str())
+            .bind(rack)
+            .bind(start as i64)
+            .fetch_optional(&mut *conn)
+            .await?;
+        if let Some(row) = row {
+            return Ok(Some(docs::decode(&row)?));
+        }
+        if start == 0 {
+            break;
         }
     }
     Ok(None)
 }
 
-/// The allocated machines of a partition with a size, for spreading and reservations: project
-/// and rack from indexed columns (no documents decoded), and the tags of `tags_of_project`'s
-/// machines only when asked for (placement tags).
+/// The allocated machines of a partition with a size that belong to one of `projects` (the
+/// allocating project and the projects holding reservations: the only ones spreading and
+/// reservations look at), for spreading and reservations: project and rack from indexed
+/// columns (no documents decoded), and the tags of `tags_of_project`'s machines only when
+/// asked for (placement tags).
 pub async fn placed(
     conn: &mut AnyConnection,
     partition: &PartitionId,
     size: &SizeId,
+    projects: &[&str],
     tags_of_project: Option<&str>,
 ) -> StoreResult<Vec<Placed>> {
-    let rows = sqlx::query(
+    if projects.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list: Vec<String> = (0..projects.len()).map(|i| format!("${}", i + 3)).collect();
+    let sql = format!(
         "SELECT id, project_id, rack_id FROM machines \
-         WHERE partition_id = $1 AND size_id = $2 AND project_id IS NOT NULL ORDER BY id",
-    )
-    .bind(partition.as_str())
-    .bind(size.as_str())
-    .fetch_all(&mut *conn)
-    .await?;
+         WHERE partition_id = $1 AND size_id = $2 AND project_id IN ({}) ORDER BY id",
+        list.join(", ")
+    );
+    let mut q = sqlx::query(&sql)
+        .bind(partition.as_str())
+        .bind(size.as_str());
+    for p in projects {
+        q = q.bind(*p);
+    }
+    let rows = q.fetch_all(&mut *conn).await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in &rows {
         let project: String = r.try_get("project_id")?;

@@ -6,12 +6,24 @@
 //! choice with rack spreading, filesystem layout, a private and an external IP, an ASN, one
 //! transaction) and must succeed; distinct machines and IPs are checked at the end.
 //!
+//! On PostgreSQL the 32-client allocation rate is compared with a floor measured right after it
+//! in the same run: `pgbench` with 32 clients running a transaction of an allocation's shape
+//! for as long ([`floor`]). The last line is that ratio.
+//!
 //! Settings: `BENCH_SECONDS` per allocation run (default 5), `BENCH_BACKENDS` (sqlite,postgres),
-//! `BENCH_MACHINES` (default 10000).
+//! `BENCH_MACHINES` (default 10000), `BENCH_PROFILE=1` (statement counts and PostgreSQL
+//! backend states of the 32-client run, on stderr: [`profile`]), `PGBENCH` (the binary).
 //!
 //! Run: `cargo bench -p metalctl --bench fleet`
 
+#[path = "fleet/floor.rs"]
+mod floor;
+#[path = "fleet/profile.rs"]
+mod profile;
+
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use metal_testkit::{Backend, Caller, TestApi, TestClient};
@@ -153,6 +165,9 @@ async fn main() {
             }
         })
         .collect();
+    let profiling = std::env::var("BENCH_PROFILE").is_ok_and(|v| v == "1");
+    let statements = profiling.then(profile::Statements::install);
+    let mut ratio = None;
     println!("| backend | measurement | count | per second | p50 ms | p99 ms |");
     println!("|---|---|---|---|---|---|");
     for backend in backends {
@@ -165,14 +180,39 @@ async fn main() {
         );
         let mut all_machines = HashSet::new();
         let mut all_ips = HashSet::new();
+        let mut all_asns = HashSet::new();
         for clients in [1usize, 32] {
+            let profiled = profiling && clients == 32 && backend == Backend::Postgres;
+            let sampler = if profiled {
+                statements.as_ref().map(profile::Statements::reset);
+                let stop = Arc::new(AtomicBool::new(false));
+                let pool = sqlx::AnyPool::connect(&api.db.url).await.unwrap();
+                let db = api.db.url.rsplit('/').next().unwrap_or("").to_string();
+                let task = tokio::spawn(profile::sample_backends(pool, db, stop.clone()));
+                Some((stop, task))
+            } else {
+                None
+            };
             let (n, lat, got) = allocations(&api, &tenant, clients, secs).await;
+            if let Some((stop, task)) = sampler {
+                stop.store(true, Ordering::Relaxed);
+                let seen = task.await.unwrap();
+                if let Some(s) = &statements {
+                    s.print(n, secs);
+                }
+                profile::print_samples(&seen);
+            }
             for m in &got {
                 assert!(
                     all_machines.insert(m["id"].as_str().unwrap().to_string()),
                     "a machine was allocated twice"
                 );
-                for net in m["allocation"]["networks"].as_array().unwrap() {
+                let networks = m["allocation"]["networks"].as_array().unwrap();
+                assert!(
+                    all_asns.insert(networks[0]["asn"].as_u64().unwrap()),
+                    "an asn was given twice"
+                );
+                for net in networks {
                     assert!(
                         all_ips.insert(net["ips"][0].as_str().unwrap().to_string()),
                         "an ip was given twice"
@@ -185,6 +225,25 @@ async fn main() {
                 pct(&lat, 0.5),
                 pct(&lat, 0.99)
             );
+            eprintln!(
+                "{backend:?}: {} allocations so far: {} distinct machines, {} distinct ips, {} distinct asns; 0 errors (every request answered 200)",
+                all_machines.len(),
+                all_machines.len(),
+                all_ips.len(),
+                all_asns.len()
+            );
+            if clients == 32 && backend == Backend::Postgres {
+                let tps = floor::pgbench_tps(
+                    &metal_testkit::postgres_admin_url(),
+                    clients,
+                    secs.ceil() as u64,
+                );
+                println!(
+                    "| {backend:?} | pgbench floor: allocation-shaped transaction, {clients} clients | {:.0} | {tps:.0} | - | - |",
+                    tps * secs.ceil()
+                );
+                ratio = Some((n as f64 / secs, tps));
+            }
         }
         let c = api.client(Caller::View);
         let list = timed(&c, 10, |c| Box::pin(c.get("v1/machine"))).await;
@@ -232,5 +291,11 @@ async fn main() {
         walls.sort();
         println!("| {backend:?} | metalctl machine ls ({fleet} machines), wall time | 3 | - | {:.0} | {:.0} |", pct(&walls, 0.5), pct(&walls, 1.0));
         api.stop().await;
+    }
+    if let Some((rate, tps)) = ratio {
+        println!(
+            "ratio: allocations/s / pgbench tps = {:.2} (goal >= 0.20)",
+            rate / tps
+        );
     }
 }

@@ -19,6 +19,7 @@ use metal_domain::pool::{self, ASN};
 use metal_domain::project::Project;
 use metal_domain::sic::{self, SizeImageConstraint};
 use metal_domain::size::Size;
+use metal_store::docs::Stored;
 use metal_store::docs::{NetworkFilter, SizeReservationFilter};
 use metal_store::{docs, ipam, machines, Tx};
 use rand::Rng;
@@ -46,16 +47,31 @@ async fn build_spec(
 ) -> ApiResult<Spec> {
     let bad = |e: ApiError| ApiError::bad_request(e.to_string());
     allocation::check_request(&req)?;
+    if req.uuid.is_empty() {
+        // image and size read side by side; their errors count in the order of the checks
+        let (image, size) = tokio::join!(
+            super::image::latest(app, &req.imageid),
+            super::get::<Size>(app, &req.sizeid)
+        );
+        let image = image.map_err(bad)?;
+        let firewall_rules = allocation::check_role(&req, role, &image)?;
+        allocation::check_partition_and_size(&req)?;
+        let size = size.map_err(bad)?;
+        return Ok(Spec {
+            partition: PartitionId::new(&req.partitionid),
+            req,
+            role,
+            image,
+            size,
+            machine: None,
+            firewall_rules,
+        });
+    }
     let image = super::image::latest(app, &req.imageid).await.map_err(bad)?;
     let firewall_rules = allocation::check_role(&req, role, &image)?;
-    let machine = if req.uuid.is_empty() {
-        allocation::check_partition_and_size(&req)?;
-        None
-    } else {
-        let m = super::get::<Machine>(app, &req.uuid).await.map_err(bad)?;
-        allocation::place_on(&mut req, &m)?;
-        Some(m)
-    };
+    let m = super::get::<Machine>(app, &req.uuid).await.map_err(bad)?;
+    allocation::place_on(&mut req, &m)?;
+    let machine = Some(m);
     let size = super::get::<Size>(app, &req.sizeid).await.map_err(bad)?;
     Ok(Spec {
         partition: PartitionId::new(&req.partitionid),
@@ -68,29 +84,38 @@ async fn build_spec(
     })
 }
 
-/// Step B's checks that need no machine yet.
+/// Step B's checks that need no machine yet. The three reads run side by side (each on a
+/// pool connection of its own); their errors count in the order of the checks.
 async fn check_spec(app: &AppState, s: &Spec) -> ApiResult<(Project, FilesystemLayout)> {
     let req = &s.req;
     allocation::check_details(req, s.role)?;
-    let constraint = {
+    let constraint = async {
         let mut conn = app.store.reader().acquire().await.map_err(store_err)?;
-        docs::get::<SizeImageConstraint>(&mut conn, &s.size.id)
-            .await?
-            .map(|c| c.value)
+        Ok::<_, ApiError>(
+            docs::get::<SizeImageConstraint>(&mut conn, &s.size.id)
+                .await?
+                .map(|c| c.value),
+        )
     };
-    sic::check(constraint.as_ref(), &s.size.id, &s.image)?;
-    let project = super::get::<Project>(app, &req.projectid).await?;
-    let layout = if req.filesystemlayoutid.is_empty() {
-        let layouts = {
-            let mut conn = app.store.reader().acquire().await.map_err(store_err)?;
-            docs::list_by_creation::<FilesystemLayout>(&mut conn).await?
-        };
-        match fsl::from(&layouts, &s.size.id, &s.image.id) {
+    let project = super::get::<Project>(app, &req.projectid);
+    let layouts = async {
+        if !req.filesystemlayoutid.is_empty() {
+            return Ok(None);
+        }
+        let mut conn = app.store.reader().acquire().await.map_err(store_err)?;
+        Ok::<_, ApiError>(Some(
+            docs::list_by_creation::<FilesystemLayout>(&mut conn).await?,
+        ))
+    };
+    let (constraint, project, layouts) = tokio::join!(constraint, project, layouts);
+    sic::check(constraint?.as_ref(), &s.size.id, &s.image)?;
+    let project = project?;
+    let layout = match layouts? {
+        Some(layouts) => match fsl::from(&layouts, &s.size.id, &s.image.id) {
             Ok(l) => l.clone(),
             Err(e) => return Err(ApiError::unprocessable(e.to_string())),
-        }
-    } else {
-        super::get::<FilesystemLayout>(app, &req.filesystemlayoutid).await?
+        },
+        None => super::get::<FilesystemLayout>(app, &req.filesystemlayoutid).await?,
     };
     Ok((project, layout))
 }
@@ -120,8 +145,13 @@ pub async fn allocate(
     Ok(m)
 }
 
-/// The machine to allocate, claimed for this transaction.
-async fn pick(app: &AppState, tx: &mut Tx, s: &Spec, project: &Project) -> ApiResult<Machine> {
+/// The machine to allocate, claimed for this transaction, as stored.
+async fn pick(
+    app: &AppState,
+    tx: &mut Tx,
+    s: &Spec,
+    project: &Project,
+) -> ApiResult<Stored<Machine>> {
     let backend = app.store.backend();
     if let Some(quota) = project
         .quotas
@@ -144,7 +174,7 @@ async fn pick(app: &AppState, tx: &mut Tx, s: &Spec, project: &Project) -> ApiRe
                 m.id
             )));
         }
-        return Ok(docs::must_get::<Machine>(tx, &m.id).await?.value);
+        return Ok(docs::must_get::<Machine>(tx, &m.id).await?);
     }
     // Size reservations (§4.1 5d): every allocation of this size in this partition locks the
     // reservation rows that apply (in id order) before it counts candidates and placed
@@ -157,11 +187,28 @@ async fn pick(app: &AppState, tx: &mut Tx, s: &Spec, project: &Project) -> ApiRe
         }
     }
     let reservations = resv::for_allocation(&reserved, &s.size.id, &s.partition);
-    // candidates are counted per rack (no row per machine), then one is claimed
+    // candidates are counted per rack (no row per machine), then one is claimed; without
+    // reservations, counts up to a moment old serve (a hint: the claim decides, and "none"
+    // is only answered after counting afresh)
     let size = SizeId::new(&s.size.id);
-    let mut racks = machines::candidate_racks(tx, &s.partition, &size).await?;
+    let keep = reservations.is_empty();
+    let kept = if keep {
+        app.candidates.get(s.partition.as_str(), &s.size.id)
+    } else {
+        None
+    };
+    let mut fresh = kept.is_none();
+    let mut racks = match kept {
+        Some(r) => r,
+        None => count_candidates(app, tx, s, keep).await?,
+    };
+    // spreading looks at the project's machines, reservations at their projects' machines
+    let mut projects = vec![project.meta.id.as_str()];
+    projects.extend(reservations.iter().map(|r| r.project.as_str()));
+    projects.sort_unstable();
+    projects.dedup();
     let tags_of = (!s.req.placement_tags.is_empty()).then_some(project.meta.id.as_str());
-    let placed = machines::placed(tx, &s.partition, &size, tags_of).await?;
+    let placed = machines::placed(tx, &s.partition, &size, &projects, tags_of).await?;
     loop {
         let pick = rand::thread_rng().gen::<u32>() as usize;
         let Some((rack, offset)) = allocation::choose_slot(
@@ -173,19 +220,42 @@ async fn pick(app: &AppState, tx: &mut Tx, s: &Spec, project: &Project) -> ApiRe
             &reservations,
             pick,
         ) else {
+            if !fresh {
+                racks = count_candidates(app, tx, s, keep).await?;
+                fresh = true;
+                continue;
+            }
             return Err(ApiError::unprocessable(format!(
                 "no machine available in partition {} with size {}",
                 s.partition, s.size.id
             )));
         };
-        if let Some(id) =
+        if let Some(m) =
             machines::claim_in_rack(tx, backend, &s.partition, &size, &rack, offset).await?
         {
-            return Ok(docs::must_get::<Machine>(tx, &id).await?.value);
+            if keep {
+                app.candidates.took(s.partition.as_str(), &s.size.id, &rack);
+            }
+            return Ok(m);
         }
         // the rack's candidates were all taken by concurrent allocations: choose again
         racks.retain(|r| r.rack != rack);
     }
+}
+
+/// Counts the candidates per rack now, and keeps the count for the next allocations when
+/// `keep`.
+async fn count_candidates(
+    app: &AppState,
+    tx: &mut Tx,
+    s: &Spec,
+    keep: bool,
+) -> ApiResult<Vec<allocation::RackCount>> {
+    let racks = machines::candidate_racks(tx, &s.partition, &SizeId::new(&s.size.id)).await?;
+    if keep {
+        app.candidates.put(s.partition.as_str(), &s.size.id, &racks);
+    }
+    Ok(racks)
 }
 
 async fn allocate_to(
@@ -193,9 +263,10 @@ async fn allocate_to(
     s: &Spec,
     project: &Project,
     layout: &FilesystemLayout,
-    mut m: Machine,
+    stored: Stored<Machine>,
     creator: &str,
 ) -> ApiResult<Machine> {
+    let mut m = stored.value;
     let disks: Vec<(String, u64)> = m
         .hardware
         .disks
@@ -231,7 +302,7 @@ async fn allocate_to(
             firewall_rules: s.firewall_rules.clone(),
         },
     ));
-    let stored = docs::must_get::<Machine>(tx, &m.id).await?;
+    // the revision read when the machine was claimed (its row is locked since)
     docs::update(tx, &mut m, stored.revision).await?;
     Ok(m)
 }

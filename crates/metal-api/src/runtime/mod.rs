@@ -1,6 +1,7 @@
 //! The machinery that runs beside the requests, owned by the shared state: batching workers
 //! that serve concurrent allocations in one transaction ([`batch`], [`ipbatch`],
-//! [`netbatch`]), the wake-ups of waiting streams ([`wait`]) and the background jobs the server
+//! [`netbatch`]), allocation candidates counted per rack and kept for a moment
+//! ([`candidates`]), the wake-ups of waiting streams ([`wait`]) and the background jobs the server
 //! runs on a timer ([`jobs`]), and the forwarding of the audit trail to Splunk
 //! ([`auditforward`]).
 //!
@@ -11,6 +12,7 @@
 
 pub mod auditforward;
 pub mod batch;
+pub mod candidates;
 pub mod ipbatch;
 pub mod jobs;
 pub mod netbatch;
