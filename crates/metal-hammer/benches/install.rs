@@ -25,18 +25,38 @@ fn median(v: &[Duration]) -> Duration {
     v[v.len() / 2]
 }
 
-fn report(name: &str, runs: &[Duration], compressed: u64, tar: u64) {
-    let s = median(runs).as_secs_f64();
-    let all: Vec<String> = runs
-        .iter()
-        .map(|d| format!("{:.2}", d.as_secs_f64()))
-        .collect();
-    println!(
-        "{name:<36} median {s:>6.3} s  {:>7.1} MB/s compressed  {:>7.1} MB/s uncompressed  (runs: {})",
-        compressed as f64 / 1e6 / s,
-        tar as f64 / 1e6 / s,
-        all.join(" ")
-    );
+/// One variant's runs: wall-clock and CPU time (of the whole process with its server, and of
+/// its child processes).
+#[derive(Default)]
+struct Runs {
+    wall: Vec<Duration>,
+    cpu: Vec<Duration>,
+}
+
+impl Runs {
+    fn time<T>(&mut self, f: impl FnOnce() -> T) -> T {
+        let (t, c) = (Instant::now(), cpu_now());
+        let r = f();
+        self.wall.push(t.elapsed());
+        self.cpu.push(cpu_now().saturating_sub(c));
+        r
+    }
+
+    fn report(&self, name: &str, compressed: u64, tar: u64) {
+        let s = median(&self.wall).as_secs_f64();
+        let all: Vec<String> = self
+            .wall
+            .iter()
+            .map(|d| format!("{:.2}", d.as_secs_f64()))
+            .collect();
+        println!(
+            "{name:<36} median {s:>6.3} s  {:>6.1} MB/s compressed  {:>6.1} MB/s uncompressed  cpu {:.2} s  (runs: {})",
+            compressed as f64 / 1e6 / s,
+            tar as f64 / 1e6 / s,
+            median(&self.cpu).as_secs_f64(),
+            all.join(" ")
+        );
+    }
 }
 
 /// An empty directory for one run; the previous run's files are removed and everything
@@ -49,16 +69,28 @@ fn fresh(base: &Path, name: &str) -> PathBuf {
     d
 }
 
-fn shell(cmd: &str) -> Duration {
-    let t = Instant::now();
+/// CPU time of this process (the file server included) and of its waited-for children, from
+/// `/proc/self/stat` (clock ticks of 10 ms).
+fn cpu_now() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
+    // the fields after the command name in parentheses; utime..cstime are the 14th..17th
+    let rest = &stat[stat.rfind(')').expect("stat") + 2..];
+    let ticks: u64 = rest
+        .split_whitespace()
+        .skip(11)
+        .take(4)
+        .map(|f| f.parse::<u64>().expect("tick count"))
+        .sum();
+    Duration::from_millis(ticks * 10)
+}
+
+fn shell(cmd: &str) {
     let st = std::process::Command::new("bash")
         .arg("-c")
         .arg(format!("set -o pipefail; {cmd}"))
         .status()
         .expect("bash");
-    let d = t.elapsed();
     assert!(st.success(), "{cmd} failed");
-    d
 }
 
 fn env_or(name: &str, default: u64) -> u64 {
@@ -96,47 +128,40 @@ fn main() {
     let file_url = format!("file://{}", image.archive.display());
     let archive = image.archive.display().to_string();
 
-    let mut mh_http = Vec::new();
-    let mut mh_file = Vec::new();
-    let mut curl = Vec::new();
-    let mut lz4 = Vec::new();
+    let mut mh_http = Runs::default();
+    let mut mh_file = Runs::default();
+    let mut curl = Runs::default();
+    let mut lz4 = Runs::default();
     let mut stats: Vec<ImageStats> = Vec::new();
-    let install = |url: &str, d: &Path| -> (Duration, ImageStats) {
-        let t = Instant::now();
-        let s = rt.block_on(install_image(url, d)).expect("install");
-        (t.elapsed(), s)
-    };
+    let install = |url: &str, d: &Path| rt.block_on(install_image(url, d)).expect("install");
     for _ in 0..runs {
         let d = fresh(work.path(), "mh-http");
-        let (t, s) = install(&http_url, &d);
+        let s = mh_http.time(|| install(&http_url, &d));
         assert_eq!(s.md5, image.md5);
         assert_eq!(s.uncompressed_bytes, image.tar_bytes);
-        mh_http.push(t);
         stats.push(s);
 
         let d = fresh(work.path(), "curl");
-        curl.push(shell(&format!(
-            "curl -sSf {http_url} | lz4 -d | tar -x -C {}",
-            d.display()
-        )));
+        curl.time(|| {
+            shell(&format!(
+                "curl -sSf {http_url} | lz4 -d | tar -x -C {}",
+                d.display()
+            ))
+        });
 
         let d = fresh(work.path(), "mh-file");
-        let (t, s) = install(&file_url, &d);
+        let s = mh_file.time(|| install(&file_url, &d));
         assert_eq!(s.md5, image.md5);
-        mh_file.push(t);
 
         let d = fresh(work.path(), "lz4");
-        lz4.push(shell(&format!(
-            "lz4 -d < {archive} | tar -x -C {}",
-            d.display()
-        )));
+        lz4.time(|| shell(&format!("lz4 -d < {archive} | tar -x -C {}", d.display())));
     }
     let (c, u) = (image.compressed_bytes, image.tar_bytes);
-    println!("{runs} rounds, variants interleaved");
-    report("metal-hammer, HTTP loopback + md5", &mh_http, c, u);
-    report("curl | lz4 -d | tar -x (no checksum)", &curl, c, u);
-    report("metal-hammer, file:// + md5", &mh_file, c, u);
-    report("lz4 -d < img | tar -x (no checksum)", &lz4, c, u);
+    println!("{runs} rounds, variants interleaved; cpu: median CPU time of the process (with the file server) and its children");
+    mh_http.report("metal-hammer, HTTP loopback + md5", c, u);
+    curl.report("curl | lz4 -d | tar -x (no checksum)", c, u);
+    mh_file.report("metal-hammer, file:// + md5", c, u);
+    lz4.report("lz4 -d < img | tar -x (no checksum)", c, u);
 
     // the stages of the median HTTP run: time each thread worked, and waited for its input
     // and for room downstream
@@ -149,13 +174,17 @@ fn main() {
     );
     for st in &s.stages {
         println!(
-            "  {:<10} busy {:>6.3} s   waiting for input {:>6.3} s   waiting for output {:>6.3} s",
+            "  {:<9} busy {:>6.3} s  waiting for input {:>6.3} s  for output {:>6.3} s  cpu {}  {} chunks/blocks",
             st.name,
             st.busy.as_secs_f64(),
             st.input_wait.as_secs_f64(),
-            st.output_wait.as_secs_f64()
+            st.output_wait.as_secs_f64(),
+            st.cpu
+                .map(|c| format!("{:.3} s", c.as_secs_f64()))
+                .unwrap_or_else(|| "   -   ".into()),
+            st.items
         );
     }
-    let ratio = median(&curl).as_secs_f64() / median(&mh_http).as_secs_f64();
+    let ratio = median(&curl.wall).as_secs_f64() / median(&mh_http.wall).as_secs_f64();
     println!("ratio: metal-hammer throughput / pipeline throughput = {ratio:.2} (goal >= 0.90)");
 }

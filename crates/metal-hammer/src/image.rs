@@ -21,6 +21,7 @@
 //! unpacked are not removed on such an error (the target has pseudo filesystems and other mounts
 //! below it); the next attempt formats the disks again.
 
+use std::cell::RefCell;
 use std::fs::{File, FileTimes, OpenOptions};
 use std::io::{self, BufRead, Read, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -71,6 +72,8 @@ pub struct StageTime {
     pub output_wait: Duration,
     /// Chunks or blocks this stage passed on.
     pub items: u64,
+    /// CPU time of the stage's thread (`None` for the HTTP download, an async task).
+    pub cpu: Option<Duration>,
 }
 
 impl StageTime {
@@ -87,8 +90,24 @@ impl StageTime {
             input_wait,
             output_wait,
             items,
+            cpu: None,
         }
     }
+
+    /// With the CPU time the calling thread used since `cpu_start` ([`thread_cpu`]).
+    fn with_cpu(mut self, cpu_start: Option<Duration>) -> Self {
+        self.cpu = cpu_start
+            .zip(thread_cpu())
+            .map(|(a, b)| b.saturating_sub(a));
+        self
+    }
+}
+
+/// The CPU time the calling thread has used so far (Linux: `/proc/thread-self/schedstat`).
+fn thread_cpu() -> Option<Duration> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns = s.split_whitespace().next()?.parse().ok()?;
+    Some(Duration::from_nanos(ns))
 }
 
 /// An image that was not installed.
@@ -271,7 +290,7 @@ fn spawn_body(resp: reqwest::Response, times: smpsc::Sender<StageTime>) -> mpsc:
 fn spawn_file(mut file: File, times: smpsc::Sender<StageTime>) -> mpsc::Receiver<Chunk> {
     let (tx, rx) = mpsc::channel::<Chunk>(CHUNKS_IN_FLIGHT);
     std::thread::spawn(move || {
-        let start = Instant::now();
+        let (start, cpu) = (Instant::now(), thread_cpu());
         let (mut output_wait, mut items) = (Duration::ZERO, 0);
         loop {
             let mut buf = vec![0u8; FILE_CHUNK];
@@ -292,13 +311,16 @@ fn spawn_file(mut file: File, times: smpsc::Sender<StageTime>) -> mpsc::Receiver
                 break;
             }
         }
-        let _ = times.send(StageTime::new(
-            "download",
-            start.elapsed(),
-            Duration::ZERO,
-            output_wait,
-            items,
-        ));
+        let _ = times.send(
+            StageTime::new(
+                "download",
+                start.elapsed(),
+                Duration::ZERO,
+                output_wait,
+                items,
+            )
+            .with_cpu(cpu),
+        );
     });
     rx
 }
@@ -328,7 +350,7 @@ fn md5_stage(
     tx: smpsc::SyncSender<Chunk>,
     times: smpsc::Sender<StageTime>,
 ) -> Md5Result {
-    let start = Instant::now();
+    let (start, cpu) = (Instant::now(), thread_cpu());
     let (mut input_wait, mut output_wait, mut items) = (Duration::ZERO, Duration::ZERO, 0);
     let mut hasher = Md5::new();
     let mut bytes = 0u64;
@@ -363,13 +385,8 @@ fn md5_stage(
             );
         }
     }
-    let _ = times.send(StageTime::new(
-        "md5",
-        start.elapsed(),
-        input_wait,
-        output_wait,
-        items,
-    ));
+    let _ = times
+        .send(StageTime::new("md5", start.elapsed(), input_wait, output_wait, items).with_cpu(cpu));
     Some((hex::encode(hasher.finalize()), bytes))
 }
 
@@ -408,7 +425,7 @@ fn lz4_stage(
     free: smpsc::Receiver<Vec<u8>>,
     times: smpsc::Sender<StageTime>,
 ) -> io::Result<u64> {
-    let start = Instant::now();
+    let (start, cpu) = (Instant::now(), thread_cpu());
     let mut input = ChunkReader {
         rx,
         current: Bytes::new(),
@@ -456,29 +473,31 @@ fn lz4_stage(
     drop(full);
     // anything after the lz4 frame still belongs to the checksum
     io::copy(&mut input, &mut io::sink())?;
-    let _ = times.send(StageTime::new(
-        "lz4",
-        start.elapsed(),
-        input.wait,
-        output_wait,
-        items,
-    ));
+    let _ = times
+        .send(StageTime::new("lz4", start.elapsed(), input.wait, output_wait, items).with_cpu(cpu));
     Ok(uncompressed)
 }
 
 /// The tar stage's `Read` over the decompressed blocks; each block goes back to the pool once
 /// read. A closed channel is the end.
+///
+/// Regular files' contents do not go through `Read`: [`BlockReader::write_to`] writes them
+/// from the blocks to the file, and tar-rs, which then reads past them to the next header,
+/// gets their length without a copy.
 struct BlockReader {
     rx: smpsc::Receiver<Vec<u8>>,
     free: smpsc::SyncSender<Vec<u8>>,
     current: Vec<u8>,
     pos: usize,
+    /// Bytes written out by `write_to` that tar-rs has not read past yet.
+    written_ahead: u64,
     wait: Duration,
     items: u64,
 }
 
-impl Read for BlockReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+impl BlockReader {
+    /// Makes the next block current once this one is used up; `false` at the end.
+    fn fill(&mut self) -> bool {
         while self.pos == self.current.len() {
             let done = std::mem::take(&mut self.current);
             if done.capacity() > 0 {
@@ -494,13 +513,55 @@ impl Read for BlockReader {
                     self.pos = 0;
                     self.items += 1;
                 }
-                Err(_) => return Ok(0),
+                Err(_) => return false,
             }
+        }
+        true
+    }
+
+    /// Writes the next `n` bytes of the stream to `w` straight from the blocks (one `write`
+    /// per block); returns how many there were (fewer at the end of the stream).
+    fn write_to(&mut self, w: &mut impl Write, n: u64) -> io::Result<u64> {
+        let mut left = n;
+        while left > 0 && self.fill() {
+            let k =
+                (self.current.len() - self.pos).min(usize::try_from(left).unwrap_or(usize::MAX));
+            w.write_all(&self.current[self.pos..self.pos + k])?;
+            self.pos += k;
+            left -= k as u64;
+        }
+        self.written_ahead += n - left;
+        Ok(n - left)
+    }
+}
+
+impl Read for BlockReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.written_ahead > 0 {
+            // tar-rs skipping an entry's data that `write_to` wrote out: the length is all
+            // it needs (it discards what it reads)
+            let n = buf
+                .len()
+                .min(usize::try_from(self.written_ahead).unwrap_or(usize::MAX));
+            self.written_ahead -= n as u64;
+            return Ok(n);
+        }
+        if !self.fill() {
+            return Ok(0);
         }
         let n = buf.len().min(self.current.len() - self.pos);
         buf[..n].copy_from_slice(&self.current[self.pos..self.pos + n]);
         self.pos += n;
         Ok(n)
+    }
+}
+
+/// `Read` for tar-rs over the tar stage's [`BlockReader`], which [`FileWriter`] uses too.
+struct SharedBlocks<'a>(&'a RefCell<BlockReader>);
+
+impl Read for SharedBlocks<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.borrow_mut().read(buf)
     }
 }
 
@@ -513,7 +574,7 @@ fn unpack(
     times_tx: smpsc::Sender<StageTime>,
     times: smpsc::Receiver<StageTime>,
 ) -> io::Result<(ImageStats, String)> {
-    let start = Instant::now();
+    let (start, cpu) = (Instant::now(), thread_cpu());
     let (hashed_tx, hashed_rx) = smpsc::sync_channel::<Chunk>(CHUNKS_IN_FLIGHT);
     let (full_tx, full_rx) = smpsc::sync_channel::<Vec<u8>>(BLOCKS);
     let (free_tx, free_rx) = smpsc::sync_channel::<Vec<u8>>(BLOCKS);
@@ -531,22 +592,25 @@ fn unpack(
         .name("image-lz4".into())
         .spawn(move || lz4_stage(hashed_rx, full_tx, free_rx, t))?;
 
-    let mut reader = BlockReader {
+    let reader = RefCell::new(BlockReader {
         rx: full_rx,
         free: free_tx,
         current: Vec::new(),
         pos: 0,
+        written_ahead: 0,
         wait: Duration::ZERO,
         items: 0,
-    };
-    let unpacked = unpack_tar(&mut reader, target);
+    });
+    let unpacked = unpack_tar(&reader, target);
+    let reader = reader.into_inner();
     let tar_time = StageTime::new(
         "tar",
         start.elapsed(),
         reader.wait,
         Duration::ZERO,
         reader.items,
-    );
+    )
+    .with_cpu(cpu);
     drop(reader);
     let decompressed = lz4
         .join()
@@ -570,6 +634,7 @@ fn unpack(
             busy_s = s.busy.as_secs_f64(),
             input_wait_s = s.input_wait.as_secs_f64(),
             output_wait_s = s.output_wait.as_secs_f64(),
+            cpu_s = s.cpu.map(|c| c.as_secs_f64()),
             items = s.items,
             "image pipeline stage"
         );
@@ -589,9 +654,9 @@ fn unpack(
 
 /// Unpacks a tar stream into `target`, then reads it to its end; returns the entry count.
 /// Regular files are written by [`FileWriter`]; everything else by tar-rs.
-fn unpack_tar(stream: impl Read, target: &Path) -> io::Result<u64> {
+fn unpack_tar(blocks: &RefCell<BlockReader>, target: &Path) -> io::Result<u64> {
     let root = nix::unistd::geteuid().is_root();
-    let mut archive = tar::Archive::new(stream);
+    let mut archive = tar::Archive::new(SharedBlocks(blocks));
     archive.set_preserve_permissions(true);
     // the ramdisk runs as root; elsewhere (tests) ownership cannot be given away
     archive.set_preserve_ownerships(root);
@@ -603,7 +668,6 @@ fn unpack_tar(stream: impl Read, target: &Path) -> io::Result<u64> {
         target: target.to_path_buf(),
         canon_target: target.canonicalize()?,
         checked_parent: None,
-        buf: vec![0u8; BLOCK],
         root,
     };
     let mut entries = 0u64;
@@ -613,7 +677,7 @@ fn unpack_tar(stream: impl Read, target: &Path) -> io::Result<u64> {
         let kind = entry.header().entry_type();
         // (an old-style entry named `dir/` is a directory, which tar-rs knows)
         if kind.is_file() && !entry.path_bytes().ends_with(b"/") {
-            files.write(&mut entry)?;
+            files.write(&entry, blocks)?;
             continue;
         }
         // a symlink or anything else may replace a directory checked before
@@ -638,12 +702,16 @@ struct FileWriter {
     /// The last parent directory found inside the target (entries of a directory follow each
     /// other); forgotten whenever tar-rs unpacks something else.
     checked_parent: Option<PathBuf>,
-    buf: Vec<u8>,
     root: bool,
 }
 
 impl FileWriter {
-    fn write<R: Read>(&mut self, entry: &mut tar::Entry<'_, R>) -> io::Result<()> {
+    /// Writes `entry`, whose contents are the next bytes of `blocks`.
+    fn write<R: Read>(
+        &mut self,
+        entry: &tar::Entry<'_, R>,
+        blocks: &RefCell<BlockReader>,
+    ) -> io::Result<()> {
         let Some(dst) = inside(&self.target, &entry.path()?)? else {
             return Ok(());
         };
@@ -684,17 +752,7 @@ impl FileWriter {
             }
             r => r?,
         };
-        let mut written = 0u64;
-        loop {
-            let n = match entry.read(&mut self.buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
-            file.write_all(&self.buf[..n])?;
-            written += n as u64;
-        }
+        let written = blocks.borrow_mut().write_to(&mut file, size)?;
         if written != size {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
