@@ -35,10 +35,12 @@ use md5::{Digest, Md5};
 use tokio::sync::mpsc;
 use tracing::{debug, info};
 
-/// Compressed chunks in flight between the download, MD5 and lz4 stages (per channel).
-const CHUNKS_IN_FLIGHT: usize = 64;
+/// Compressed chunks in flight between the download, MD5 and lz4 stages (per channel; hyper
+/// hands over chunks of up to a few hundred KiB). The MD5 stage sets the pace, so a deeper
+/// queue before it would only hold more memory.
+const CHUNKS_IN_FLIGHT: usize = 16;
 /// `file://` images are read in chunks of this size.
-const FILE_CHUNK: usize = 1 << 20;
+const FILE_CHUNK: usize = 256 * 1024;
 /// Decompressed blocks handed from the lz4 to the tar stage: their size and how many exist.
 const BLOCK: usize = 1 << 20;
 const BLOCKS: usize = 8;
