@@ -10,8 +10,8 @@
 //! file); its chunks (`Bytes`, never copied) go through a bounded channel to the MD5 thread,
 //! which hashes them and passes the same chunks on to the lz4 thread. That one decompresses into
 //! a fixed pool of large blocks which the tar thread unpacks and hands back, so nothing is
-//! allocated per block. The tar thread writes regular files with one `write` per block (not
-//! tar-rs's 8 KiB copies) and syncs nothing. Each stage measures the time it worked and the
+//! allocated per block. The tar thread writes regular files' contents straight from those
+//! blocks, one `write` per block (tar-rs copied them in 8 KiB pieces), and syncs nothing. Each stage measures the time it worked and the
 //! time it waited for its input and for room downstream ([`StageTime`]).
 //!
 //! The checksum is computed over the compressed bytes; the lz4 stage reads the stream to its
