@@ -1,28 +1,49 @@
 //! The OS image (`img.tar.lz4` with `img.tar.lz4.md5`, §2.12.2, §9.1) streamed into the target
-//! root in one pass with bounded memory: a chain of `Read` adaptors
-//! source → [`Progress`] → [`Md5Reader`] → lz4 frame decoder → tar.
+//! root in one pass with bounded memory, as a pipeline over threads like
+//! `curl | lz4 -d | tar -x` is over processes:
 //!
-//! The source is an HTTP body (an async task sends its chunks through a bounded channel to the
-//! blocking unpack thread, [`ChannelReader`]) or a `file://` path. Hashing and decompression
-//! run on one thread, tar extraction on another, like `lz4 -d | tar -x`. The checksum is computed
-//! over the compressed bytes; after the tar ends the rest of the stream is drained and the MD5
-//! compared. Only then does [`install_image`] return `Ok`: a mismatch, an HTTP status ≥ 400, a
-//! broken or truncated stream are errors, and the caller must not go on to the installer.
-//! Files already unpacked are not removed on such an error (the target has pseudo filesystems
-//! and other mounts below it); the next attempt formats the disks again.
+//! ```text
+//! download ──chunks──▶ md5 ──chunks──▶ lz4 ──1 MiB blocks──▶ tar
+//! ```
+//!
+//! The download is an async task reading the HTTP body (or, for `file://`, a thread reading the
+//! file); its chunks (`Bytes`, never copied) go through a bounded channel to the MD5 thread,
+//! which hashes them and passes the same chunks on to the lz4 thread. That one decompresses into
+//! a fixed pool of large blocks which the tar thread unpacks and hands back, so nothing is
+//! allocated per block. The tar thread writes regular files' contents straight from those
+//! blocks, one `write` per block (tar-rs copied them in 8 KiB pieces), and syncs nothing. Each stage measures the time it worked and the
+//! time it waited for its input and for room downstream ([`StageTime`]).
+//!
+//! The checksum is computed over the compressed bytes; the lz4 stage reads the stream to its
+//! end (anything after the lz4 frame still belongs to it) and the MD5 is compared only then.
+//! Only then does [`install_image`] return `Ok`: a mismatch, an HTTP status ≥ 400, a broken or
+//! truncated stream are errors, and the caller must not go on to the installer. Files already
+//! unpacked are not removed on such an error (the target has pseudo filesystems and other mounts
+//! below it); the next attempt formats the disks again.
 
-use std::io::{self, BufReader, Read};
+use std::cell::RefCell;
+use std::fs::{File, FileTimes, OpenOptions};
+use std::io::{self, BufRead, Read, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::sync::mpsc as smpsc;
+use std::time::{Duration, Instant, SystemTime};
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 use futures::StreamExt;
 use md5::{Digest, Md5};
 use tokio::sync::mpsc;
-use tracing::info;
+use tracing::{debug, info};
 
-/// Chunks in flight between the download task and the unpack thread (~ a few MiB).
-const CHANNEL_CHUNKS: usize = 64;
+/// Compressed chunks in flight between the download, MD5 and lz4 stages (per channel; hyper
+/// hands over chunks of up to a few hundred KiB). The MD5 stage sets the pace, so a deeper
+/// queue before it would only hold more memory.
+const CHUNKS_IN_FLIGHT: usize = 16;
+/// `file://` images are read in chunks of this size.
+const FILE_CHUNK: usize = 256 * 1024;
+/// Decompressed blocks handed from the lz4 to the tar stage: their size and how many exist.
+const BLOCK: usize = 1 << 20;
+const BLOCKS: usize = 8;
 /// How often progress is logged.
 const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 
@@ -38,6 +59,57 @@ pub struct ImageStats {
     /// The verified MD5 (hex).
     pub md5: String,
     pub elapsed: Duration,
+    /// Where the time went, per pipeline stage (download, md5, lz4, tar).
+    pub stages: Vec<StageTime>,
+}
+
+/// Where one pipeline stage's time went: working, waiting for the stage before it (for the
+/// download: for the network and the HTTP client's connection task), waiting for room in the
+/// stage after it.
+#[derive(Debug, Clone)]
+pub struct StageTime {
+    pub name: &'static str,
+    pub busy: Duration,
+    pub input_wait: Duration,
+    pub output_wait: Duration,
+    /// Chunks or blocks this stage passed on.
+    pub items: u64,
+    /// CPU time of the stage's thread (`None` for the HTTP download, an async task).
+    pub cpu: Option<Duration>,
+}
+
+impl StageTime {
+    fn new(
+        name: &'static str,
+        total: Duration,
+        input_wait: Duration,
+        output_wait: Duration,
+        items: u64,
+    ) -> Self {
+        Self {
+            name,
+            busy: total.saturating_sub(input_wait + output_wait),
+            input_wait,
+            output_wait,
+            items,
+            cpu: None,
+        }
+    }
+
+    /// With the CPU time the calling thread used since `cpu_start` ([`thread_cpu`]).
+    fn with_cpu(mut self, cpu_start: Option<Duration>) -> Self {
+        self.cpu = cpu_start
+            .zip(thread_cpu())
+            .map(|(a, b)| b.saturating_sub(a));
+        self
+    }
+}
+
+/// The CPU time the calling thread has used so far (Linux: `/proc/thread-self/schedstat`).
+fn thread_cpu() -> Option<Duration> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns = s.split_whitespace().next()?.parse().ok()?;
+    Some(Duration::from_nanos(ns))
 }
 
 /// An image that was not installed.
@@ -86,50 +158,51 @@ pub async fn install_image(url: &str, target: &Path) -> Result<ImageStats, Image
     }
     let start = Instant::now();
     let md5_url = format!("{url}.md5");
-    let (expected, source): (String, Box<dyn Read + Send>) =
-        if let Some(path) = url.strip_prefix("file://") {
-            let md5_path = PathBuf::from(format!("{path}.md5"));
-            let text = std::fs::read_to_string(&md5_path).map_err(|source| ImageError::File {
-                path: md5_path,
+    let (times_tx, times) = smpsc::channel();
+    let (expected, chunks) = if let Some(path) = url.strip_prefix("file://") {
+        let md5_path = PathBuf::from(format!("{path}.md5"));
+        let text = std::fs::read_to_string(&md5_path).map_err(|source| ImageError::File {
+            path: md5_path,
+            source,
+        })?;
+        let expected = parse_md5(&text).ok_or(ImageError::BadChecksumFile { url: md5_url })?;
+        let file = std::fs::File::open(path).map_err(|source| ImageError::File {
+            path: path.into(),
+            source,
+        })?;
+        (expected, spawn_file(file, times_tx.clone()))
+    } else {
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .read_timeout(Duration::from_secs(60))
+            .build()
+            .map_err(|source| ImageError::Request {
+                url: url.into(),
                 source,
             })?;
-            let expected = parse_md5(&text).ok_or(ImageError::BadChecksumFile { url: md5_url })?;
-            let file = std::fs::File::open(path).map_err(|source| ImageError::File {
-                path: path.into(),
+        let text = get(&client, &md5_url)
+            .await?
+            .text()
+            .await
+            .map_err(|source| ImageError::Request {
+                url: md5_url.clone(),
                 source,
             })?;
-            (expected, Box::new(file))
-        } else {
-            let client = reqwest::Client::builder()
-                .connect_timeout(Duration::from_secs(10))
-                .read_timeout(Duration::from_secs(60))
-                .build()
-                .map_err(|source| ImageError::Request {
-                    url: url.into(),
-                    source,
-                })?;
-            let text = get(&client, &md5_url)
-                .await?
-                .text()
-                .await
-                .map_err(|source| ImageError::Request {
-                    url: md5_url.clone(),
-                    source,
-                })?;
-            let expected = parse_md5(&text).ok_or(ImageError::BadChecksumFile { url: md5_url })?;
-            let resp = get(&client, url).await?;
-            (expected, Box::new(spawn_body(resp)))
-        };
+        let expected = parse_md5(&text).ok_or(ImageError::BadChecksumFile { url: md5_url })?;
+        let resp = get(&client, url).await?;
+        (expected, spawn_body(resp, times_tx.clone()))
+    };
     info!(url, "installing image");
 
     let target_buf = target.to_path_buf();
-    let (mut stats, actual) = tokio::task::spawn_blocking(move || unpack(source, &target_buf))
-        .await?
-        .map_err(|source| ImageError::Unpack {
-            url: url.into(),
-            target: target.into(),
-            source,
-        })?;
+    let (mut stats, actual) =
+        tokio::task::spawn_blocking(move || unpack(chunks, &target_buf, times_tx, times))
+            .await?
+            .map_err(|source| ImageError::Unpack {
+                url: url.into(),
+                target: target.into(),
+                source,
+            })?;
     if actual != expected {
         return Err(ImageError::Checksum {
             url: url.into(),
@@ -175,172 +248,83 @@ pub fn parse_md5(text: &str) -> Option<String> {
         .then(|| token.to_ascii_lowercase())
 }
 
-/// Streams the response body into a bounded channel read by a [`ChannelReader`].
-fn spawn_body(resp: reqwest::Response) -> ChannelReader {
-    let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(CHANNEL_CHUNKS);
+/// A chunk of the compressed stream, or the error that ended it.
+type Chunk = io::Result<Bytes>;
+
+/// The download stage for HTTP: an async task sends the response body's chunks, as the client
+/// hands them over, into a bounded channel.
+fn spawn_body(resp: reqwest::Response, times: smpsc::Sender<StageTime>) -> mpsc::Receiver<Chunk> {
+    let (tx, rx) = mpsc::channel::<Chunk>(CHUNKS_IN_FLIGHT);
     tokio::spawn(async move {
+        let start = Instant::now();
+        let (mut input_wait, mut output_wait, mut items) = (Duration::ZERO, Duration::ZERO, 0);
         let mut body = resp.bytes_stream();
-        while let Some(chunk) = body.next().await {
+        loop {
+            let t = Instant::now();
+            let Some(chunk) = body.next().await else {
+                input_wait += t.elapsed();
+                break;
+            };
+            input_wait += t.elapsed();
             let item = chunk.map_err(io::Error::other);
             let failed = item.is_err();
-            // a closed channel means the unpack side stopped: nothing left to do
-            if tx.send(item).await.is_err() || failed {
+            let t = Instant::now();
+            // a closed channel means the later stages stopped: nothing left to do
+            let closed = tx.send(item).await.is_err();
+            output_wait += t.elapsed();
+            items += 1;
+            if closed || failed {
                 break;
             }
         }
+        let _ = times.send(StageTime::new(
+            "download",
+            start.elapsed(),
+            input_wait,
+            output_wait,
+            items,
+        ));
     });
-    ChannelReader {
-        rx,
-        current: Bytes::new(),
-    }
+    rx
 }
 
-/// A `Read` over chunks arriving through a channel; the sender's end is end-of-file.
-pub struct ChannelReader {
-    rx: mpsc::Receiver<io::Result<Bytes>>,
-    current: Bytes,
-}
-
-impl Read for ChannelReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while self.current.is_empty() {
-            match self.rx.blocking_recv() {
-                None => return Ok(0),
-                Some(Err(e)) => return Err(e),
-                Some(Ok(b)) => self.current = b,
-            }
-        }
-        let n = buf.len().min(self.current.len());
-        buf[..n].copy_from_slice(&self.current.split_to(n));
-        Ok(n)
-    }
-}
-
-/// Counts bytes and logs throughput every few seconds.
-pub struct Progress<R> {
-    inner: R,
-    bytes: u64,
-    start: Instant,
-    last: Instant,
-}
-
-impl<R> Progress<R> {
-    pub fn new(inner: R) -> Self {
-        let now = Instant::now();
-        Self {
-            inner,
-            bytes: 0,
-            start: now,
-            last: now,
-        }
-    }
-}
-
-impl<R: Read> Read for Progress<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.bytes += n as u64;
-        if self.last.elapsed() >= PROGRESS_EVERY {
-            self.last = Instant::now();
-            let secs = self.start.elapsed().as_secs_f64();
-            info!(
-                bytes = self.bytes,
-                mb_per_s = format!("{:.1}", self.bytes as f64 / 1e6 / secs),
-                "image download"
-            );
-        }
-        Ok(n)
-    }
-}
-
-/// MD5 over everything read through it.
-pub struct Md5Reader<R> {
-    inner: R,
-    hasher: Md5,
-    bytes: u64,
-}
-
-impl<R> Md5Reader<R> {
-    pub fn new(inner: R) -> Self {
-        Self {
-            inner,
-            hasher: Md5::new(),
-            bytes: 0,
-        }
-    }
-
-    /// The hex digest and the byte count.
-    pub fn finish(self) -> (String, u64) {
-        (hex::encode(self.hasher.finalize()), self.bytes)
-    }
-}
-
-impl<R: Read> Read for Md5Reader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.bytes += n as u64;
-        Ok(n)
-    }
-}
-
-/// Decompresses and unpacks `source` into `target`; returns the stats and the MD5 of all of
-/// `source` (drained to its end).
-///
-/// Two threads: this one unpacks the tar; a second one hashes and decompresses and hands over
-/// blocks through a bounded channel (like `lz4 -d | tar -x`, which also keeps two cores busy).
-pub fn unpack(source: Box<dyn Read + Send>, target: &Path) -> io::Result<(ImageStats, String)> {
-    const BLOCK: usize = 256 * 1024;
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(16);
-    let decompress = std::thread::spawn(move || -> io::Result<(String, u64, u64)> {
-        let hashed = Md5Reader::new(Progress::new(BufReader::with_capacity(BLOCK, source)));
-        let mut decoder = lz4_flex::frame::FrameDecoder::new(hashed);
-        let mut uncompressed = 0u64;
+/// The download stage for `file://`: a thread reads the file in large chunks.
+fn spawn_file(mut file: File, times: smpsc::Sender<StageTime>) -> mpsc::Receiver<Chunk> {
+    let (tx, rx) = mpsc::channel::<Chunk>(CHUNKS_IN_FLIGHT);
+    std::thread::spawn(move || {
+        let (start, cpu) = (Instant::now(), thread_cpu());
+        let (mut output_wait, mut items) = (Duration::ZERO, 0);
         loop {
-            let mut buf = vec![0u8; BLOCK];
-            let n = read_full(&mut decoder, &mut buf)?;
-            if n == 0 {
+            let mut buf = vec![0u8; FILE_CHUNK];
+            let item = match read_full(&mut file, &mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    buf.truncate(n);
+                    Ok(Bytes::from(buf))
+                }
+                Err(e) => Err(e),
+            };
+            let failed = item.is_err();
+            let t = Instant::now();
+            let closed = tx.blocking_send(item).is_err();
+            output_wait += t.elapsed();
+            items += 1;
+            if closed || failed {
                 break;
             }
-            uncompressed += n as u64;
-            buf.truncate(n);
-            if tx.send(buf).is_err() {
-                // the tar side stopped with an error it reports: stop downloading
-                return Ok((String::new(), 0, uncompressed));
-            }
         }
-        drop(tx);
-        // anything after the lz4 frame still belongs to the checksum
-        let mut hashed = decoder.into_inner();
-        io::copy(&mut hashed, &mut io::sink())?;
-        let (md5, compressed) = hashed.finish();
-        Ok((md5, compressed, uncompressed))
+        let _ = times.send(
+            StageTime::new(
+                "download",
+                start.elapsed(),
+                Duration::ZERO,
+                output_wait,
+                items,
+            )
+            .with_cpu(cpu),
+        );
     });
-
-    let unpacked = unpack_tar(
-        BlockReader {
-            rx,
-            current: Vec::new(),
-            pos: 0,
-        },
-        target,
-    );
-    let decompressed = decompress
-        .join()
-        .map_err(|_| io::Error::other("the decompression thread panicked"))?;
-    // a broken download or lz4 stream is the cause of whatever the tar side saw
-    let (md5, compressed_bytes, uncompressed_bytes) = decompressed?;
-    let entries = unpacked?;
-    Ok((
-        ImageStats {
-            compressed_bytes,
-            uncompressed_bytes,
-            entries,
-            md5: md5.clone(),
-            elapsed: Duration::ZERO,
-        },
-        md5,
-    ))
+    rx
 }
 
 /// Reads until `buf` is full or the end.
@@ -357,23 +341,215 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n)
 }
 
-/// A `Read` over blocks from a channel; a closed channel is the end.
+/// What the MD5 stage saw: the hex digest and the byte count, or `None` if it stopped before
+/// the end because the stream broke or the stages after it stopped.
+type Md5Result = Option<(String, u64)>;
+
+/// The MD5 stage: hashes every chunk and passes it on unchanged (a stream error too, which ends
+/// it); logs the download's progress every few seconds.
+fn md5_stage(
+    mut rx: mpsc::Receiver<Chunk>,
+    tx: smpsc::SyncSender<Chunk>,
+    times: smpsc::Sender<StageTime>,
+) -> Md5Result {
+    let (start, cpu) = (Instant::now(), thread_cpu());
+    let (mut input_wait, mut output_wait, mut items) = (Duration::ZERO, Duration::ZERO, 0);
+    let mut hasher = Md5::new();
+    let mut bytes = 0u64;
+    let mut last_log = start;
+    loop {
+        let t = Instant::now();
+        let item = rx.blocking_recv();
+        input_wait += t.elapsed();
+        let (item, ok) = match item {
+            None => break,
+            Some(Ok(chunk)) => {
+                hasher.update(&chunk);
+                bytes += chunk.len() as u64;
+                (Ok(chunk), true)
+            }
+            Some(Err(e)) => (Err(e), false),
+        };
+        let t = Instant::now();
+        let sent = tx.send(item).is_ok();
+        output_wait += t.elapsed();
+        items += 1;
+        if !(sent && ok) {
+            return None;
+        }
+        if last_log.elapsed() >= PROGRESS_EVERY {
+            last_log = Instant::now();
+            let secs = start.elapsed().as_secs_f64();
+            info!(
+                bytes,
+                mb_per_s = format!("{:.1}", bytes as f64 / 1e6 / secs),
+                "image download"
+            );
+        }
+    }
+    let _ = times
+        .send(StageTime::new("md5", start.elapsed(), input_wait, output_wait, items).with_cpu(cpu));
+    Some((hex::encode(hasher.finalize()), bytes))
+}
+
+/// A `Read` over the chunks arriving from the MD5 stage; the closed channel is the end.
+struct ChunkReader {
+    rx: smpsc::Receiver<Chunk>,
+    current: Bytes,
+    wait: Duration,
+}
+
+impl Read for ChunkReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.current.is_empty() {
+            let t = Instant::now();
+            let item = self.rx.recv();
+            self.wait += t.elapsed();
+            match item {
+                Err(_) => return Ok(0),
+                Ok(Err(e)) => return Err(e),
+                Ok(Ok(b)) => self.current = b,
+            }
+        }
+        let n = buf.len().min(self.current.len());
+        buf[..n].copy_from_slice(&self.current[..n]);
+        self.current.advance(n);
+        Ok(n)
+    }
+}
+
+/// The lz4 stage: decompresses the chunks into blocks taken from the pool (`free`) and sends
+/// them, full, to the tar stage; then reads the compressed stream to its end, so that the MD5
+/// stage sees all of it. Returns the decompressed byte count.
+fn lz4_stage(
+    rx: smpsc::Receiver<Chunk>,
+    full: smpsc::SyncSender<Vec<u8>>,
+    free: smpsc::Receiver<Vec<u8>>,
+    times: smpsc::Sender<StageTime>,
+) -> io::Result<u64> {
+    let (start, cpu) = (Instant::now(), thread_cpu());
+    let mut input = ChunkReader {
+        rx,
+        current: Bytes::new(),
+        wait: Duration::ZERO,
+    };
+    let (mut output_wait, mut items, mut uncompressed) = (Duration::ZERO, 0, 0u64);
+    {
+        let mut decoder = lz4_flex::frame::FrameDecoder::new(&mut input);
+        let mut block = Vec::new();
+        loop {
+            let data = decoder.fill_buf()?;
+            if data.is_empty() {
+                break;
+            }
+            if block.capacity() == 0 {
+                let t = Instant::now();
+                let next = free.recv();
+                output_wait += t.elapsed();
+                let Ok(next) = next else {
+                    // the tar side stopped with an error it reports: stop decompressing
+                    return Ok(uncompressed);
+                };
+                block = next;
+                block.clear();
+            }
+            let n = data.len().min(block.capacity() - block.len());
+            block.extend_from_slice(&data[..n]);
+            decoder.consume(n);
+            uncompressed += n as u64;
+            if block.len() == block.capacity() {
+                let t = Instant::now();
+                let sent = full.send(std::mem::take(&mut block)).is_ok();
+                output_wait += t.elapsed();
+                items += 1;
+                if !sent {
+                    return Ok(uncompressed);
+                }
+            }
+        }
+        if !block.is_empty() {
+            items += 1;
+            let _ = full.send(block);
+        }
+    }
+    drop(full);
+    // anything after the lz4 frame still belongs to the checksum
+    io::copy(&mut input, &mut io::sink())?;
+    let _ = times
+        .send(StageTime::new("lz4", start.elapsed(), input.wait, output_wait, items).with_cpu(cpu));
+    Ok(uncompressed)
+}
+
+/// The tar stage's `Read` over the decompressed blocks; each block goes back to the pool once
+/// read. A closed channel is the end.
+///
+/// Regular files' contents do not go through `Read`: [`BlockReader::write_to`] writes them
+/// from the blocks to the file, and tar-rs, which then reads past them to the next header,
+/// gets their length without a copy.
 struct BlockReader {
-    rx: std::sync::mpsc::Receiver<Vec<u8>>,
+    rx: smpsc::Receiver<Vec<u8>>,
+    free: smpsc::SyncSender<Vec<u8>>,
     current: Vec<u8>,
     pos: usize,
+    /// Bytes written out by `write_to` that tar-rs has not read past yet.
+    written_ahead: u64,
+    wait: Duration,
+    items: u64,
+}
+
+impl BlockReader {
+    /// Makes the next block current once this one is used up; `false` at the end.
+    fn fill(&mut self) -> bool {
+        while self.pos == self.current.len() {
+            let done = std::mem::take(&mut self.current);
+            if done.capacity() > 0 {
+                // the pool holds every block, so there is room; a gone lz4 stage needs none
+                let _ = self.free.try_send(done);
+            }
+            let t = Instant::now();
+            let next = self.rx.recv();
+            self.wait += t.elapsed();
+            match next {
+                Ok(b) => {
+                    self.current = b;
+                    self.pos = 0;
+                    self.items += 1;
+                }
+                Err(_) => return false,
+            }
+        }
+        true
+    }
+
+    /// Writes the next `n` bytes of the stream to `w` straight from the blocks (one `write`
+    /// per block); returns how many there were (fewer at the end of the stream).
+    fn write_to(&mut self, w: &mut impl Write, n: u64) -> io::Result<u64> {
+        let mut left = n;
+        while left > 0 && self.fill() {
+            let k =
+                (self.current.len() - self.pos).min(usize::try_from(left).unwrap_or(usize::MAX));
+            w.write_all(&self.current[self.pos..self.pos + k])?;
+            self.pos += k;
+            left -= k as u64;
+        }
+        self.written_ahead += n - left;
+        Ok(n - left)
+    }
 }
 
 impl Read for BlockReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while self.pos == self.current.len() {
-            match self.rx.recv() {
-                Ok(b) => {
-                    self.current = b;
-                    self.pos = 0;
-                }
-                Err(_) => return Ok(0),
-            }
+        if self.written_ahead > 0 {
+            // tar-rs skipping an entry's data that `write_to` wrote out: the length is all
+            // it needs (it discards what it reads)
+            let n = buf
+                .len()
+                .min(usize::try_from(self.written_ahead).unwrap_or(usize::MAX));
+            self.written_ahead -= n as u64;
+            return Ok(n);
+        }
+        if !self.fill() {
+            return Ok(0);
         }
         let n = buf.len().min(self.current.len() - self.pos);
         buf[..n].copy_from_slice(&self.current[self.pos..self.pos + n]);
@@ -382,21 +558,132 @@ impl Read for BlockReader {
     }
 }
 
+/// `Read` for tar-rs over the tar stage's [`BlockReader`], which [`FileWriter`] uses too.
+struct SharedBlocks<'a>(&'a RefCell<BlockReader>);
+
+impl Read for SharedBlocks<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.borrow_mut().read(buf)
+    }
+}
+
+/// Runs the MD5, lz4 and tar stages over the compressed `chunks` (the download stage already
+/// runs), unpacking into `target`; returns the stats and the MD5 of the whole stream. The tar
+/// stage runs on the calling thread.
+fn unpack(
+    chunks: mpsc::Receiver<Chunk>,
+    target: &Path,
+    times_tx: smpsc::Sender<StageTime>,
+    times: smpsc::Receiver<StageTime>,
+) -> io::Result<(ImageStats, String)> {
+    let (start, cpu) = (Instant::now(), thread_cpu());
+    let (hashed_tx, hashed_rx) = smpsc::sync_channel::<Chunk>(CHUNKS_IN_FLIGHT);
+    let (full_tx, full_rx) = smpsc::sync_channel::<Vec<u8>>(BLOCKS);
+    let (free_tx, free_rx) = smpsc::sync_channel::<Vec<u8>>(BLOCKS);
+    for _ in 0..BLOCKS {
+        free_tx
+            .try_send(Vec::with_capacity(BLOCK))
+            .expect("the pool channel holds every block");
+    }
+    let t = times_tx.clone();
+    let md5 = std::thread::Builder::new()
+        .name("image-md5".into())
+        .spawn(move || md5_stage(chunks, hashed_tx, t))?;
+    let t = times_tx.clone();
+    let lz4 = std::thread::Builder::new()
+        .name("image-lz4".into())
+        .spawn(move || lz4_stage(hashed_rx, full_tx, free_rx, t))?;
+
+    let reader = RefCell::new(BlockReader {
+        rx: full_rx,
+        free: free_tx,
+        current: Vec::new(),
+        pos: 0,
+        written_ahead: 0,
+        wait: Duration::ZERO,
+        items: 0,
+    });
+    let unpacked = unpack_tar(&reader, target);
+    let reader = reader.into_inner();
+    let tar_time = StageTime::new(
+        "tar",
+        start.elapsed(),
+        reader.wait,
+        Duration::ZERO,
+        reader.items,
+    )
+    .with_cpu(cpu);
+    drop(reader);
+    let decompressed = lz4
+        .join()
+        .map_err(|_| io::Error::other("the lz4 thread panicked"))?;
+    let hashed = md5
+        .join()
+        .map_err(|_| io::Error::other("the md5 thread panicked"))?;
+    // a broken download or lz4 stream is the cause of whatever the tar side saw
+    let uncompressed_bytes = decompressed?;
+    let entries = unpacked?;
+    let (md5, compressed_bytes) =
+        hashed.ok_or_else(|| io::Error::other("the compressed stream was not read to its end"))?;
+    let _ = times_tx.send(tar_time);
+    drop(times_tx);
+    let mut stages: Vec<StageTime> = times.try_iter().collect();
+    let order = ["download", "md5", "lz4", "tar"];
+    stages.sort_by_key(|s| order.iter().position(|n| *n == s.name));
+    for s in &stages {
+        debug!(
+            stage = s.name,
+            busy_s = s.busy.as_secs_f64(),
+            input_wait_s = s.input_wait.as_secs_f64(),
+            output_wait_s = s.output_wait.as_secs_f64(),
+            cpu_s = s.cpu.map(|c| c.as_secs_f64()),
+            items = s.items,
+            "image pipeline stage"
+        );
+    }
+    Ok((
+        ImageStats {
+            compressed_bytes,
+            uncompressed_bytes,
+            entries,
+            md5: md5.clone(),
+            elapsed: Duration::ZERO,
+            stages,
+        },
+        md5,
+    ))
+}
+
 /// Unpacks a tar stream into `target`, then reads it to its end; returns the entry count.
-fn unpack_tar(stream: impl Read, target: &Path) -> io::Result<u64> {
-    let mut archive = tar::Archive::new(stream);
+/// Regular files are written by [`FileWriter`]; everything else by tar-rs.
+fn unpack_tar(blocks: &RefCell<BlockReader>, target: &Path) -> io::Result<u64> {
+    let root = nix::unistd::geteuid().is_root();
+    let mut archive = tar::Archive::new(SharedBlocks(blocks));
     archive.set_preserve_permissions(true);
     // the ramdisk runs as root; elsewhere (tests) ownership cannot be given away
-    archive.set_preserve_ownerships(nix::unistd::geteuid().is_root());
+    archive.set_preserve_ownerships(root);
     archive.set_preserve_mtime(true);
     archive.set_overwrite(true);
     archive.set_unpack_xattrs(false);
     std::fs::create_dir_all(target)?;
+    let mut files = FileWriter {
+        target: target.to_path_buf(),
+        canon_target: target.canonicalize()?,
+        checked_parent: None,
+        root,
+    };
     let mut entries = 0u64;
     for entry in archive.entries()? {
         let mut entry = entry?;
         entries += 1;
         let kind = entry.header().entry_type();
+        // (an old-style entry named `dir/` is a directory, which tar-rs knows)
+        if kind.is_file() && !entry.path_bytes().ends_with(b"/") {
+            files.write(&entry, blocks)?;
+            continue;
+        }
+        // a symlink or anything else may replace a directory checked before
+        files.checked_parent = None;
         if kind.is_character_special() || kind.is_block_special() || kind.is_fifo() {
             make_node(&entry, target)?;
         } else {
@@ -408,11 +695,85 @@ fn unpack_tar(stream: impl Read, target: &Path) -> io::Result<u64> {
     Ok(entries)
 }
 
-/// Creates a device node or fifo entry (tar-rs would write it as a regular file).
-fn make_node<R: Read>(entry: &tar::Entry<'_, R>, target: &Path) -> io::Result<()> {
-    use nix::sys::stat::{makedev, mknod, Mode, SFlag};
-    let header = entry.header();
-    let rel = entry.path()?;
+/// Writes regular files' contents with large writes, then their owner (as root), mode and
+/// mtime, through the open file; as tar-rs does, an existing file is replaced, not written
+/// into, and the parent directory must resolve to a place inside the target.
+struct FileWriter {
+    target: PathBuf,
+    canon_target: PathBuf,
+    /// The last parent directory found inside the target (entries of a directory follow each
+    /// other); forgotten whenever tar-rs unpacks something else.
+    checked_parent: Option<PathBuf>,
+    root: bool,
+}
+
+impl FileWriter {
+    /// Writes `entry`, whose contents are the next bytes of `blocks`.
+    fn write<R: Read>(
+        &mut self,
+        entry: &tar::Entry<'_, R>,
+        blocks: &RefCell<BlockReader>,
+    ) -> io::Result<()> {
+        let Some(dst) = inside(&self.target, &entry.path()?)? else {
+            return Ok(());
+        };
+        let parent = dst.parent().unwrap_or(&self.target);
+        if self.checked_parent.as_deref() != Some(parent) {
+            std::fs::create_dir_all(parent)?;
+            if !parent.canonicalize()?.starts_with(&self.canon_target) {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("tar entry {} leaves the target", dst.display()),
+                ));
+            }
+            self.checked_parent = Some(parent.to_path_buf());
+        }
+        let header = entry.header();
+        let mode = header.mode()? & 0o7777;
+        let (uid, gid) = (header.uid()?, header.gid()?);
+        // as tar-rs: some tools take an mtime of 0 for none
+        let mtime = SystemTime::UNIX_EPOCH
+            .checked_add(Duration::from_secs(header.mtime()?.max(1)))
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "mtime out of range"))?;
+        let size = entry.size();
+
+        let open = || {
+            OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&dst)
+        };
+        let mut file = match open() {
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                match std::fs::remove_file(&dst) {
+                    Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                    _ => {}
+                }
+                open()?
+            }
+            r => r?,
+        };
+        let written = blocks.borrow_mut().write_to(&mut file, size)?;
+        if written != size {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("tar entry {}: {written} of {size} bytes", dst.display()),
+            ));
+        }
+        if self.root {
+            // before the mode: a change of owner clears set-id bits
+            std::os::unix::fs::fchown(&file, Some(uid as u32), Some(gid as u32))?;
+        }
+        file.set_permissions(std::fs::Permissions::from_mode(mode))?;
+        file.set_times(FileTimes::new().set_accessed(mtime).set_modified(mtime))?;
+        Ok(())
+    }
+}
+
+/// `rel` below `target`: root and `.` components dropped, `None` for an empty path (nothing to
+/// do), an error for a `..` component.
+fn inside(target: &Path, rel: &Path) -> io::Result<Option<PathBuf>> {
     let mut dst = target.to_path_buf();
     for c in rel.components() {
         match c {
@@ -426,6 +787,16 @@ fn make_node<R: Read>(entry: &tar::Entry<'_, R>, target: &Path) -> io::Result<()
             }
         }
     }
+    Ok((dst != target).then_some(dst))
+}
+
+/// Creates a device node or fifo entry (tar-rs would write it as a regular file).
+fn make_node<R: Read>(entry: &tar::Entry<'_, R>, target: &Path) -> io::Result<()> {
+    use nix::sys::stat::{makedev, mknod, Mode, SFlag};
+    let header = entry.header();
+    let Some(dst) = inside(target, &entry.path()?)? else {
+        return Ok(());
+    };
     if let Some(parent) = dst.parent() {
         std::fs::create_dir_all(parent)?;
     }
@@ -483,10 +854,49 @@ mod tests {
     }
 
     #[test]
-    fn md5_reader_hashes_what_passes() {
-        let mut r = Md5Reader::new(&b"hello"[..]);
-        io::copy(&mut r, &mut io::sink()).unwrap();
-        assert_eq!(r.finish(), ("5d41402abc4b2a76b9719d911017c592".into(), 5));
+    fn md5_stage_hashes_what_passes_and_passes_it_on() {
+        let (tx, rx) = mpsc::channel(4);
+        let (out_tx, out_rx) = smpsc::sync_channel(4);
+        let (times_tx, times) = smpsc::channel();
+        for part in [&b"hel"[..], b"", b"lo"] {
+            tx.try_send(Ok(Bytes::from_static(part))).unwrap();
+        }
+        drop(tx);
+        let md5 = md5_stage(rx, out_tx, times_tx);
+        assert_eq!(md5, Some(("5d41402abc4b2a76b9719d911017c592".into(), 5)));
+        let passed: Vec<u8> = out_rx.iter().flat_map(|c| c.unwrap().to_vec()).collect();
+        assert_eq!(passed, b"hello");
+        assert_eq!(times.try_iter().next().map(|t| t.items), Some(3));
+    }
+
+    #[test]
+    fn md5_stage_passes_a_stream_error_on_and_gives_no_digest() {
+        let (tx, rx) = mpsc::channel(4);
+        let (out_tx, out_rx) = smpsc::sync_channel(4);
+        let (times_tx, _times) = smpsc::channel();
+        tx.try_send(Ok(Bytes::from_static(b"hel"))).unwrap();
+        tx.try_send(Err(io::Error::other("connection reset")))
+            .unwrap();
+        tx.try_send(Ok(Bytes::from_static(b"lo"))).unwrap();
+        drop(tx);
+        assert_eq!(md5_stage(rx, out_tx, times_tx), None);
+        let passed: Vec<Chunk> = out_rx.iter().collect();
+        assert_eq!(passed.len(), 2);
+        assert_eq!(
+            passed[1].as_ref().unwrap_err().to_string(),
+            "connection reset"
+        );
+    }
+
+    #[test]
+    fn entry_paths_stay_inside_the_target() {
+        let t = Path::new("/mnt/target");
+        assert_eq!(
+            inside(t, Path::new("/./etc//os-release")).unwrap(),
+            Some(PathBuf::from("/mnt/target/etc/os-release"))
+        );
+        assert_eq!(inside(t, Path::new("./")).unwrap(), None);
+        assert!(inside(t, Path::new("etc/../../x")).is_err());
     }
 
     #[tokio::test]

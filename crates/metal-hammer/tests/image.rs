@@ -186,3 +186,121 @@ async fn a_cut_off_stream_is_an_error() {
         );
     }
 }
+
+/// Type, mode, owner, size, mtime (files) and contents or link target of everything below
+/// `root`, by relative path.
+fn tree(root: &Path) -> std::collections::BTreeMap<std::path::PathBuf, String> {
+    fn walk(
+        root: &Path,
+        dir: &Path,
+        out: &mut std::collections::BTreeMap<std::path::PathBuf, String>,
+    ) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            let m = std::fs::symlink_metadata(&p).unwrap();
+            let ft = m.file_type();
+            let what = if ft.is_dir() {
+                walk(root, &p, out);
+                "dir".to_string()
+            } else if ft.is_symlink() {
+                format!("symlink -> {}", std::fs::read_link(&p).unwrap().display())
+            } else if ft.is_file() {
+                let bytes = std::fs::read(&p).unwrap();
+                let digest = hex_digest(&bytes);
+                format!("file {} bytes md5 {digest} mtime {}", m.len(), m.mtime())
+            } else {
+                format!("other rdev {}", m.rdev())
+            };
+            out.insert(
+                p.strip_prefix(root).unwrap().to_path_buf(),
+                format!(
+                    "{what} mode {:o} owner {}:{}",
+                    m.permissions().mode() & 0o7777,
+                    m.uid(),
+                    m.gid()
+                ),
+            );
+        }
+    }
+    let mut out = std::collections::BTreeMap::new();
+    walk(root, root, &mut out);
+    out
+}
+
+fn hex_digest(bytes: &[u8]) -> String {
+    use md5::{Digest, Md5};
+    hex::encode(Md5::digest(bytes))
+}
+
+#[tokio::test]
+async fn unpacks_what_gnu_tar_unpacks() {
+    let tools = ["lz4", "tar"].iter().all(|t| {
+        std::process::Command::new(t)
+            .arg("--version")
+            .output()
+            .is_ok()
+    });
+    if !have_busybox("unpacks_what_gnu_tar_unpacks")
+        || !metal_testkit::tool_or_skip(
+            "unpacks_what_gnu_tar_unpacks",
+            tools,
+            "lz4 and tar",
+            "apt-get install lz4 tar",
+        )
+    {
+        return;
+    }
+    let images = tempfile::tempdir().unwrap();
+    // files of 1 KiB to 4 MiB: many span the pipeline's 1 MiB blocks
+    let image = OsImageBuilder::new()
+        .filler(24_000_000)
+        .build(images.path())
+        .unwrap();
+    let server = FileServer::start(images.path()).await.unwrap();
+    let target = tempfile::tempdir().unwrap();
+    let stats = install_image(&server.url("img.tar.lz4"), target.path())
+        .await
+        .unwrap();
+    assert_eq!(stats.uncompressed_bytes, image.tar_bytes);
+    assert_eq!(
+        stats.stages.iter().map(|s| s.name).collect::<Vec<_>>(),
+        ["download", "md5", "lz4", "tar"]
+    );
+
+    let reference = tempfile::tempdir().unwrap();
+    let st = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "lz4 -d < {} | tar -x -C {}",
+            image.archive.display(),
+            reference.path().display()
+        ))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let (ours, theirs) = (tree(target.path()), tree(reference.path()));
+    assert!(ours.len() > 20, "{ours:?}");
+    for (path, want) in &theirs {
+        assert_eq!(ours.get(path), Some(want), "{}", path.display());
+    }
+    assert_eq!(ours.len(), theirs.len());
+}
+
+#[tokio::test]
+async fn an_unpack_error_stops_the_pipeline() {
+    if !have_busybox("an_unpack_error_stops_the_pipeline") {
+        return;
+    }
+    let images = tempfile::tempdir().unwrap();
+    build(images.path());
+    let server = FileServer::start(images.path()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // the target is a file: the tar stage fails at once; the stages before it must stop
+    let target = dir.path().join("not-a-dir");
+    std::fs::write(&target, b"").unwrap();
+    let err = install_image(&server.url("img.tar.lz4"), &target)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ImageError::Unpack { .. }), "{err}");
+    assert!(err.to_string().contains("not installed"), "{err}");
+}
