@@ -388,33 +388,14 @@ async fn until_switch(api: &TestApi, what: &str, f: impl Fn(&Value) -> bool) -> 
     }
 }
 
-/// Writes into a shared buffer (metalctl's output, in-process).
-#[derive(Clone, Default)]
-struct Buf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Buf {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// metalctl, in-process, as the admin.
 async fn metalctl(api: &TestApi, args: &[&str]) -> String {
-    use clap::Parser;
     let url = api.url();
-    let mut argv = vec!["metalctl", "--api-url", &url, "--hmac", &api.keys.admin];
+    let mut argv = vec!["--api-url", &url, "--hmac", &api.keys.admin];
     argv.extend_from_slice(args);
-    let cli = metalctl::cli::Cli::try_parse_from(&argv).expect("metalctl command line");
-    let buf = Buf::default();
-    metalctl::run_to(cli, Box::new(buf.clone()))
+    metalctl::run_captured(&argv)
         .await
-        .unwrap_or_else(|e| panic!("metalctl {args:?}: {e:#}"));
-    let out = String::from_utf8_lossy(&buf.0.lock().unwrap()).into_owned();
-    out
+        .unwrap_or_else(|e| panic!("metalctl {args:?}: {e:#}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -46,6 +46,34 @@ pub async fn run_to(cli: Cli, out: Box<dyn std::io::Write + Send>) -> Result<()>
     run_with(cli, out, false).await
 }
 
+/// Runs metalctl in-process with `args` (the command line without the program's name) and
+/// answers what it printed (for tests and tools that drive metalctl as a library).
+pub async fn run_captured(args: &[&str]) -> Result<String> {
+    use clap::Parser;
+    let cli = Cli::try_parse_from(std::iter::once("metalctl").chain(args.iter().copied()))?;
+    let out = Captured::default();
+    run_to(cli, Box::new(out.clone())).await?;
+    let bytes = out.0.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// An output that keeps what is written, shared with its clones.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 async fn run_with(cli: Cli, out: Box<dyn std::io::Write + Send>, color: bool) -> Result<()> {
     if let Command::Completion { shell } = cli.command {
         return misc::completion(shell);
