@@ -19,8 +19,7 @@ use metal_domain::pool::{self, ASN};
 use metal_domain::project::Project;
 use metal_domain::sic::{self, SizeImageConstraint};
 use metal_domain::size::Size;
-use metal_store::docs::Stored;
-use metal_store::docs::{NetworkFilter, SizeReservationFilter};
+use metal_store::docs::{NetworkFilter, SizeReservationFilter, Stored};
 use metal_store::{docs, ipam, machines, Tx};
 use rand::Rng;
 
@@ -47,32 +46,32 @@ async fn build_spec(
 ) -> ApiResult<Spec> {
     let bad = |e: ApiError| ApiError::bad_request(e.to_string());
     allocation::check_request(&req)?;
-    if req.uuid.is_empty() {
-        // image and size read side by side; their errors count in the order of the checks
+    // without a machine, image and size are read side by side (a machine's size is known only
+    // once it is read); their errors count in the order of the checks
+    let (image, size) = if req.uuid.is_empty() {
         let (image, size) = tokio::join!(
             super::image::latest(app, &req.imageid),
             super::get::<Size>(app, &req.sizeid)
         );
-        let image = image.map_err(bad)?;
-        let firewall_rules = allocation::check_role(&req, role, &image)?;
-        allocation::check_partition_and_size(&req)?;
-        let size = size.map_err(bad)?;
-        return Ok(Spec {
-            partition: PartitionId::new(&req.partitionid),
-            req,
-            role,
-            image,
-            size,
-            machine: None,
-            firewall_rules,
-        });
-    }
-    let image = super::image::latest(app, &req.imageid).await.map_err(bad)?;
+        (image, Some(size))
+    } else {
+        (super::image::latest(app, &req.imageid).await, None)
+    };
+    let image = image.map_err(bad)?;
     let firewall_rules = allocation::check_role(&req, role, &image)?;
-    let m = super::get::<Machine>(app, &req.uuid).await.map_err(bad)?;
-    allocation::place_on(&mut req, &m)?;
-    let machine = Some(m);
-    let size = super::get::<Size>(app, &req.sizeid).await.map_err(bad)?;
+    let machine = if req.uuid.is_empty() {
+        allocation::check_partition_and_size(&req)?;
+        None
+    } else {
+        let m = super::get::<Machine>(app, &req.uuid).await.map_err(bad)?;
+        allocation::place_on(&mut req, &m)?;
+        Some(m)
+    };
+    let size = match size {
+        Some(size) => size,
+        None => super::get::<Size>(app, &req.sizeid).await,
+    }
+    .map_err(bad)?;
     Ok(Spec {
         partition: PartitionId::new(&req.partitionid),
         req,
