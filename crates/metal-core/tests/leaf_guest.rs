@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use metal_domain::machine::{BootInfo, MachineBlockDevice, MachineHardware, MachineNic};
 use metal_sim::vm::debian::{DebianGuest, GuestRun, NETWORK};
 use metal_sim::vm::{Nic, Vm};
-use metal_testkit::{Backend, TestApi, TestClient};
+use metal_testkit::{Backend, TestApi};
 use serde_json::{json, Value};
 
 const TOOLS: &[(&str, &str)] = &[
@@ -171,20 +171,6 @@ grep -v DEBUG /tmp/metal-core.log | sed 's/^/LEAF-LOG: /'
 echo "LEAF-DONE"
 "#;
 
-async fn ok(c: &TestClient, method: &str, path: &str, body: Value) -> Value {
-    let r = match method {
-        "PUT" => c.put(path, body).await,
-        _ => c.post(path, body).await,
-    };
-    assert!(
-        (200..300).contains(&r.status),
-        "{method} {path}: {} {:?}",
-        r.status,
-        r.body
-    );
-    r.body
-}
-
 fn leaf(id: &str, name: &str, ports: &[(&str, &str)]) -> Value {
     let nics: Vec<Value> = ports
         .iter()
@@ -200,44 +186,39 @@ fn leaf(id: &str, name: &str, ports: &[(&str, &str)]) -> Value {
 /// Answers the machine's IP and the VRF.
 async fn allocated_machine(api: &TestApi) -> (String, u64) {
     let c = api.admin();
-    ok(
-        &c,
+    c.ok(
         "PUT",
         "v1/tenant",
         json!({"meta": {"id": "acme"}, "name": "acme"}),
     )
     .await;
-    ok(
-        &c,
+    c.ok(
         "PUT",
         "v1/project",
         json!({"meta": {"id": "p1"}, "name": "p1", "tenant_id": "acme"}),
     )
     .await;
-    ok(&c, "PUT", "v1/partition", json!({"id": "fra", "name": "fra", "privatenetworkprefixlength": 24,
+    c.ok("PUT", "v1/partition", json!({"id": "fra", "name": "fra", "privatenetworkprefixlength": 24,
         "bootconfig": {"imageurl": "http://images.test/hammer.img", "kernelurl": "http://images.test/vmlinuz", "commandline": "console=ttyS0"}})).await;
-    ok(
-        &c,
+    c.ok(
         "PUT",
         "v1/network",
         json!({"id": "tenant-super", "partitionid": "fra", "prefixes": ["10.128.0.0/16"],
         "destinationprefixes": [], "privatesuper": true}),
     )
     .await;
-    ok(
-        &c,
+    c.ok(
         "PUT",
         "v1/size",
         json!({"id": "n1", "constraints": [{"type": "cores", "min": 4, "max": 4}]}),
     )
     .await;
-    ok(&c, "PUT", "v1/image", json!({"id": "ubuntu-24.04", "url": "http://images.test/u.tar.lz4", "features": ["machine"]})).await;
-    ok(&c, "PUT", "v1/filesystemlayout", json!({"id": "default", "constraints": {"sizes": ["n1"], "images": {"ubuntu": "*"}},
+    c.ok("PUT", "v1/image", json!({"id": "ubuntu-24.04", "url": "http://images.test/u.tar.lz4", "features": ["machine"]})).await;
+    c.ok("PUT", "v1/filesystemlayout", json!({"id": "default", "constraints": {"sizes": ["n1"], "images": {"ubuntu": "*"}},
         "disks": [{"device": "/dev/sda", "partitions": [{"number": 1, "size": 0, "gpttype": "8300"}]}],
         "filesystems": [{"path": "/", "device": "/dev/sda1", "format": "ext4"}]})).await;
     let edit = api.client(metal_testkit::Caller::Edit);
-    ok(
-        &edit,
+    edit.ok(
         "POST",
         "v1/switch/register",
         leaf(
@@ -247,8 +228,7 @@ async fn allocated_machine(api: &TestApi) -> (String, u64) {
         ),
     )
     .await;
-    ok(
-        &edit,
+    edit.ok(
         "POST",
         "v1/switch/register",
         leaf("leaf02", "leaf02", &[("swp1", LEAF02_SWP1_MAC)]),
@@ -295,23 +275,23 @@ async fn allocated_machine(api: &TestApi) -> (String, u64) {
     metal_api::app::boot::set_waiting(app, MACHINE, true)
         .await
         .expect("waiting");
-    let net = ok(
-        &edit,
-        "POST",
-        "v1/network/allocate",
-        json!({"partitionid": "fra", "projectid": "p1", "name": "p1-net"}),
-    )
-    .await;
+    let net = edit
+        .ok(
+            "POST",
+            "v1/network/allocate",
+            json!({"partitionid": "fra", "projectid": "p1", "name": "p1-net"}),
+        )
+        .await;
     let network = net["id"].as_str().unwrap().to_string();
     let vrf = net["vrf"].as_u64().expect("a VRF");
-    let m = ok(
-        &edit,
-        "POST",
-        "v1/machine/allocate",
-        json!({"uuid": MACHINE, "projectid": "p1", "imageid": "ubuntu-24.04",
+    let m = edit
+        .ok(
+            "POST",
+            "v1/machine/allocate",
+            json!({"uuid": MACHINE, "projectid": "p1", "imageid": "ubuntu-24.04",
         "name": "web-1", "hostname": "web-1", "networks": [{"networkid": network}]}),
-    )
-    .await;
+        )
+        .await;
     let ip = m["allocation"]["networks"][0]["ips"][0]
         .as_str()
         .expect("the machine's IP")
@@ -347,32 +327,9 @@ fn port<'a>(s: &'a Value, name: &str) -> &'a Value {
 
 /// Waits for `marker` on the console (the guest fails with `LEAF-FAILED`).
 fn phase(vm: &mut Vm, marker: &str, timeout: Duration) {
-    let started = Instant::now();
-    let r = tokio::task::block_in_place(|| vm.wait_for(marker, timeout));
-    let lines = vm.console().lines();
-    let failed: Vec<String> = match lines.iter().position(|l| l.text.contains("LEAF-FAILED")) {
-        Some(at) => lines[at.saturating_sub(30)..]
-            .iter()
-            .map(|l| l.text.clone())
-            .collect(),
-        None => Vec::new(),
-    };
-    assert!(
-        failed.is_empty(),
-        "the guest failed:\n{}",
-        failed.join("\n")
-    );
-    if let Err(e) = r {
-        let tail: Vec<String> = lines
-            .iter()
-            .rev()
-            .take(80)
-            .rev()
-            .map(|l| l.text.clone())
-            .collect();
-        panic!("{marker}: {e}\n{}", tail.join("\n"));
-    }
-    eprintln!("{marker} after {:?}", started.elapsed());
+    let took = tokio::task::block_in_place(|| vm.phase(marker, "LEAF-FAILED", timeout))
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    eprintln!("{marker} after {took:?}");
 }
 
 /// Polls metal-api until `f` holds for the switch document.
@@ -501,8 +458,7 @@ async fn leaf_applies_metal_apis_view() {
     // 4. a change FRR rejects
     let edit = api.client(metal_testkit::Caller::Edit);
     let ports = [("swp1", SWP1_MAC), ("swp31", SWP31_MAC)];
-    ok(
-        &edit,
+    edit.ok(
         "POST",
         "v1/switch/register",
         leaf("leaf01", "leaf01 rack r1", &ports),
@@ -522,8 +478,7 @@ async fn leaf_applies_metal_apis_view() {
     let ls = metalctl(&api, &["switch", "ls", "-o", "wide"]).await;
     assert!(ls.contains("rejected"), "{ls}");
     phase(&mut vm, "LEAF-REJECTED-OK", Duration::from_secs(200));
-    ok(
-        &edit,
+    edit.ok(
         "POST",
         "v1/switch/register",
         leaf("leaf01", "leaf01", &ports),

@@ -65,8 +65,7 @@ impl Leaf {
     }
 }
 
-/// The uplink of every leaf, to the exit router.
-pub const UPLINK: &str = "swp31";
+/// The uplink of every leaf, to the exit router: `swp<UPLINK_PORT>`.
 pub const UPLINK_PORT: u8 = 31;
 /// The management network the leaves' eth0 are on; the guest routes it to metal-api.
 pub const MANAGEMENT_GATEWAY: Ipv4Addr = Ipv4Addr::new(10, 9, 0, 1);
@@ -127,7 +126,7 @@ address-family l2vpn evpn\n  advertise ipv4 unicast\n exit-address-family\nexit\
 ///   applied with ifreload, and FRR started;
 /// - `exit_node`: the exit router and the external host.
 pub const FABRIC_SH: &str = r#"
-N=/nodes
+N=@NODES@
 node() {
   n=$1; d=$N/$n
   mkdir -p $d/etc/frr $d/etc/network/interfaces.d $d/etc/iproute2 $d/etc/systemd/network $d/etc/nftables
@@ -244,6 +243,7 @@ EOF
 /// [`FABRIC_SH`] with the lab's addresses filled in.
 pub fn fabric_sh() -> String {
     FABRIC_SH
+        .replace("@NODES@", NODES)
         .replace("@MGMT_GW@", &MANAGEMENT_GATEWAY.to_string())
         .replace("@MGMT_LEN@", &MANAGEMENT_PREFIX_LEN.to_string())
         .replace("@EXIT_FRR@", exit_frr_conf().trim_end())
@@ -255,6 +255,17 @@ pub fn fabric_sh() -> String {
         .replace("@INTERNET@", INTERNET_PREFIX)
 }
 
+/// The first `@NAME@` placeholder (upper case and `_`) left in a script, if any; the shell's
+/// own `"$@"` is none.
+pub fn unfilled(script: &str) -> Option<&str> {
+    script.match_indices('@').find_map(|(at, _)| {
+        let len = script[at + 1..]
+            .find(|c: char| !(c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'))
+            .unwrap_or(script.len() - at - 1);
+        (len > 0 && script[at + 1 + len..].starts_with('@')).then(|| &script[at..at + len + 2])
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -262,15 +273,8 @@ mod tests {
     #[test]
     fn every_placeholder_is_filled() {
         let sh = fabric_sh();
-        // a placeholder is @NAME@; "$@" is the shell's
-        let left = sh.match_indices('@').find(|(at, _)| {
-            let name: String = sh[at + 1..]
-                .chars()
-                .take_while(|c| c.is_ascii_uppercase() || *c == '_')
-                .collect();
-            !name.is_empty() && sh[at + 1 + name.len()..].starts_with('@')
-        });
-        assert_eq!(left, None, "{sh}");
+        assert_eq!(unfilled(&sh), None, "{sh}");
+        assert_eq!(unfilled("a \"$@\" @M1_IP@ b"), Some("@M1_IP@"));
         assert!(sh.contains("vrf vrfInternet\n vni 104009\n ip route 0.0.0.0/0 203.0.113.100"));
     }
 

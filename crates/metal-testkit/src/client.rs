@@ -192,4 +192,19 @@ impl TestClient {
     pub async fn delete(&self, path: &str) -> TestResponse {
         self.send(Method::DELETE, path, None).await
     }
+
+    /// Sends a request that must succeed (2xx) and answers its body; otherwise the test fails
+    /// naming the request, the status and the body.
+    pub async fn ok(&self, method: &str, path: &str, body: Value) -> Value {
+        let m = Method::from_bytes(method.as_bytes())
+            .unwrap_or_else(|e| panic!("{method:?} is no HTTP method: {e}"));
+        let r = self.send(m, path, Some(&body)).await;
+        assert!(
+            (200..300).contains(&r.status),
+            "{method} {path}: {} {:?}",
+            r.status,
+            r.body
+        );
+        r.body
+    }
 }

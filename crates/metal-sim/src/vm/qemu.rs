@@ -381,6 +381,31 @@ impl Vm {
         }
     }
 
+    /// Waits for the line `marker` of a guest script that reports its own failure with a line
+    /// containing `failed` (and then powers off). A failure is an error with the console from
+    /// 40 lines before that line to the guest's end; a timeout is [`Vm::wait_for`]'s error.
+    /// Answers how long the wait took.
+    pub fn phase(&mut self, marker: &str, failed: &str, timeout: Duration) -> Result<Duration> {
+        let started = Instant::now();
+        let r = self.wait_for(marker, timeout);
+        let at = self
+            .console
+            .lines()
+            .iter()
+            .position(|l| l.text.contains(failed));
+        if let Some(at) = at {
+            // the script prints what it knows before it powers off
+            let _ = self.wait_exit(Duration::from_secs(60));
+            let lines: Vec<String> = self.console.lines()[at.saturating_sub(40)..]
+                .iter()
+                .map(|l| l.text.clone())
+                .collect();
+            bail!("{}: the guest failed:\n{}", self.name, lines.join("\n"));
+        }
+        r.map_err(|e| anyhow::anyhow!("{marker}: {e}"))?;
+        Ok(started.elapsed())
+    }
+
     /// Waits for qemu to exit (e.g. after `poweroff -f`).
     pub fn wait_exit(&mut self, timeout: Duration) -> Result<ExitStatus> {
         let deadline = Instant::now() + timeout;
