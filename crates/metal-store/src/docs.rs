@@ -117,6 +117,64 @@ pub async fn find<T: Document>(
     rows.iter().map(|r| decode(r).map(|s| s.value)).collect()
 }
 
+/// A machine's stored document and its provisioning event container's (`None` without one),
+/// as [`machines_with_events`] streams them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MachineDocs {
+    pub machine: String,
+    pub events: Option<String>,
+}
+
+/// The search for the documents of the machines matching every filter, ordered by id, each
+/// with its event container's: one query whose rows [`MachinesWithEvents::fetch`] streams,
+/// so a fleet-sized answer is never held whole.
+#[derive(Debug, Clone)]
+pub struct MachinesWithEvents {
+    sql: String,
+    binds: Vec<String>,
+}
+
+impl MachinesWithEvents {
+    pub fn new(filters: &[MachineFilter<'_>]) -> Self {
+        let mut sql = String::from(
+            "SELECT m.doc AS doc, e.doc AS events FROM machines m \
+             LEFT JOIN event_containers e ON e.id = m.id",
+        );
+        // The filters select ids, so that the documents are read in the order of the primary
+        // key: filtered directly, SQLite reads them in the order of the filter's index and
+        // sorts them, documents and all (4 times the cost of reading them, measured).
+        if !filters.is_empty() {
+            sql.push_str(" WHERE m.id IN (SELECT id FROM machines");
+            push_where(&mut sql, filters);
+            sql.push(')');
+        }
+        sql.push_str(" ORDER BY m.id");
+        let binds = filters.iter().map(|f| f.value().into_owned()).collect();
+        Self { sql, binds }
+    }
+
+    /// The rows, one at a time as the database sends them.
+    pub fn fetch<'c>(
+        &'c self,
+        conn: &'c mut AnyConnection,
+    ) -> futures::stream::BoxStream<'c, StoreResult<MachineDocs>> {
+        use futures::{StreamExt, TryStreamExt};
+        let mut q = sqlx::query(&self.sql);
+        for b in &self.binds {
+            q = q.bind(b.as_str());
+        }
+        q.fetch(conn)
+            .map_err(StoreError::from)
+            .and_then(|row| async move {
+                Ok(MachineDocs {
+                    machine: row.try_get("doc")?,
+                    events: row.try_get("events")?,
+                })
+            })
+            .boxed()
+    }
+}
+
 /// Counts the entities matching every filter (AND).
 pub async fn count<T: Document>(
     conn: &mut AnyConnection,

@@ -142,6 +142,25 @@ impl TestClient {
         self.exchange(rb, method, path, &url).await
     }
 
+    /// Signs and sends a request and hands back the answer unread (for benchmarks that time
+    /// the body's arrival without building it; not checked against the contract).
+    pub async fn send_unread(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> reqwest::Response {
+        let url = format!("{}{}", self.base, path.trim_start_matches('/'));
+        let mut rb = self.http.request(method.clone(), &url);
+        if let Some(b) = body {
+            rb = rb.json(b);
+        }
+        self.sign(rb, &method)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{method} {url}: {e}"))
+    }
+
     /// Sends a `multipart/form-data` body with one file field `field` holding `content` (what
     /// `curl -F field=@file` sends).
     pub async fn send_file(

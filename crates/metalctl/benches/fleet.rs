@@ -245,7 +245,8 @@ async fn main() {
                 ratio = Some((n as f64 / secs, tps));
             }
         }
-        let c = api.client(Caller::View);
+        // unchecked: the reference-contract check of 10,000 machines is the client's cost, not the server's
+        let c = api.client(Caller::View).unchecked();
         let list = timed(&c, 10, |c| Box::pin(c.get("v1/machine"))).await;
         println!("| {backend:?} | GET /v1/machine ({fleet} machines, one at a time) | 10 | {:.1} | {:.0} | {:.0} |", 10.0 / list.iter().map(Duration::as_secs_f64).sum::<f64>(), pct(&list, 0.5), pct(&list, 0.99));
         let find = timed(&c, 10, |c| {

@@ -28,14 +28,9 @@ pub async fn get(app: &AppState, id: &str, role: Option<Role>) -> ApiResult<Mach
     view(app, m).await
 }
 
-/// The stored machines matching every field of `q` (and, for the firewall endpoints, of
-/// `role`): the indexed columns narrow the rows in the database, `matches` checks the rest.
-pub async fn matching(
-    conn: &mut Conn,
-    q: &MachineFindRequest,
-    role: Option<Role>,
-) -> ApiResult<Vec<Machine>> {
-    let filters: Vec<MachineFilter> = [
+/// The indexed columns `q` (and, for the firewall endpoints, `role`) narrows the machines by.
+pub fn filters(q: &MachineFindRequest, role: Option<Role>) -> Vec<MachineFilter<'_>> {
+    [
         given(&q.id).map(MachineFilter::Id),
         given(&q.partition_id).map(MachineFilter::Partition),
         given(&q.sizeid).map(MachineFilter::Size),
@@ -49,23 +44,37 @@ pub async fn matching(
     ]
     .into_iter()
     .flatten()
-    .collect();
-    Ok(docs::find::<Machine>(conn, &filters)
+    .collect()
+}
+
+/// Whether [`filters`] alone decide the search: `q` asks for nothing else, so the documents
+/// need not be read to check it.
+pub fn indexed_only(q: &MachineFindRequest) -> bool {
+    let rest = MachineFindRequest {
+        id: None,
+        partition_id: None,
+        sizeid: None,
+        rackid: None,
+        allocation_project: None,
+        allocation_image_id: None,
+        allocation_role: None,
+        ..q.clone()
+    };
+    rest == MachineFindRequest::default()
+}
+
+/// The stored machines matching every field of `q` (and, for the firewall endpoints, of
+/// `role`): the indexed columns narrow the rows in the database, `matches` checks the rest.
+pub async fn matching(
+    conn: &mut Conn,
+    q: &MachineFindRequest,
+    role: Option<Role>,
+) -> ApiResult<Vec<Machine>> {
+    Ok(docs::find::<Machine>(conn, &filters(q, role))
         .await?
         .into_iter()
         .filter(|m| q.matches(m))
         .collect())
-}
-
-/// All machines matching `q` (and, for the firewall endpoints, of that role).
-pub async fn find(
-    app: &AppState,
-    q: &MachineFindRequest,
-    role: Option<Role>,
-) -> ApiResult<Vec<MachineResponse>> {
-    let mut conn = app.store.reader().acquire().await.map_err(store_err)?;
-    let found = matching(&mut conn, q, role).await?;
-    views(&mut conn, found).await
 }
 
 /// `POST /v1/machine/ipmi/find`: the machines matching `q` with their BMC data.

@@ -19,6 +19,7 @@ pub mod ip;
 pub mod ipmi;
 pub mod issues;
 pub mod machine;
+pub mod machine_list;
 pub mod machine_view;
 pub mod netgroup;
 pub mod network;

@@ -2,6 +2,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::Extensions;
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Json;
 use metal_domain::machine::*;
@@ -45,10 +46,8 @@ pub(super) fn routes(t: &mut RouteTable) {
     );
 }
 
-pub async fn firewall_list(State(a): State<App>) -> ApiResult<Json<Vec<MachineResponse>>> {
-    Ok(Json(
-        app::machine::find(&a, &MachineFindRequest::default(), Some(Role::Firewall)).await?,
-    ))
+pub async fn firewall_list(State(a): State<App>) -> ApiResult<Response> {
+    app::machine_list::respond(&a, MachineFindRequest::default(), Some(Role::Firewall)).await
 }
 pub async fn firewall_get(
     State(a): State<App>,
@@ -61,10 +60,8 @@ pub async fn firewall_get(
 pub async fn firewall_find(
     State(a): State<App>,
     JsonBody(q): JsonBody<MachineFindRequest>,
-) -> ApiResult<Json<Vec<MachineResponse>>> {
-    Ok(Json(
-        app::machine::find(&a, &q, Some(Role::Firewall)).await?,
-    ))
+) -> ApiResult<Response> {
+    app::machine_list::respond(&a, q, Some(Role::Firewall)).await
 }
 pub async fn firewall_allocate(
     State(a): State<App>,

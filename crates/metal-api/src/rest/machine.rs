@@ -3,6 +3,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::Extensions;
+use axum::response::Response;
 use axum::routing::{delete, get, post};
 use axum::Json;
 use metal_domain::firmware::MachineUpdateFirmwareRequest;
@@ -195,10 +196,8 @@ pub(super) fn action_routes(t: &mut RouteTable) {
     );
 }
 
-pub async fn machine_list(State(a): State<App>) -> ApiResult<Json<Vec<MachineResponse>>> {
-    Ok(Json(
-        app::machine::find(&a, &MachineFindRequest::default(), None).await?,
-    ))
+pub async fn machine_list(State(a): State<App>) -> ApiResult<Response> {
+    app::machine_list::respond(&a, MachineFindRequest::default(), None).await
 }
 pub async fn machine_get(
     State(a): State<App>,
@@ -209,8 +208,8 @@ pub async fn machine_get(
 pub async fn machine_find(
     State(a): State<App>,
     JsonBody(q): JsonBody<MachineFindRequest>,
-) -> ApiResult<Json<Vec<MachineResponse>>> {
-    Ok(Json(app::machine::find(&a, &q, None).await?))
+) -> ApiResult<Response> {
+    app::machine_list::respond(&a, q, None).await
 }
 pub async fn machine_ipmi_get(
     State(a): State<App>,

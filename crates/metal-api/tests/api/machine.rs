@@ -469,3 +469,69 @@ backend_test!(reinstall_console_password_and_capacity, |api| {
         json!([])
     );
 });
+
+// Hundreds of machines make an answer of several 256 KiB blocks: the streamed list must still
+// be one JSON array with every machine once, in id order, with searches narrowing it in the
+// database (indexed fields) and on each document (the rest).
+backend_test!(a_fleet_sized_list_is_one_whole_answer, |api| {
+    world(api, 0).await;
+    metal_testkit::seed_waiting_machines(
+        api.store(),
+        "fleet-",
+        1500,
+        "fra",
+        "n1-medium-x86",
+        20,
+        4,
+    )
+    .await
+    .unwrap();
+    let c = api.client(Caller::View);
+    let r = c.get("v1/machine").await;
+    assert_eq!(r.status, 200);
+    let ids: Vec<&str> = r
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 1500);
+    assert!(
+        r.body.to_string().len() > 3 * 256 * 1024,
+        "the answer spans several blocks"
+    );
+    assert!(
+        ids.windows(2).all(|w| w[0] < w[1]),
+        "ordered by id, none twice"
+    );
+    assert_eq!(r.body[0]["partition"]["id"], "fra");
+    assert_eq!(r.body[0]["size"]["id"], "n1-medium-x86");
+    assert_eq!(r.body[0]["liveliness"], "Alive");
+    let find = |q: Value| {
+        let c = &c;
+        async move {
+            let r = c.post("v1/machine/find", q).await;
+            assert_eq!(r.status, 200, "{:?}", r.body);
+            r.body.as_array().unwrap().len()
+        }
+    };
+    assert_eq!(find(json!({"rackid": "rack-7"})).await, 75);
+    assert_eq!(
+        find(json!({"rackid": "rack-7", "partition_id": "fra"})).await,
+        75
+    );
+    assert_eq!(
+        find(json!({"nics_mac_addresses": ["aa:00:00:00:07:01"]})).await,
+        1
+    );
+    assert_eq!(
+        find(json!({"hardware_cpu_cores": 4, "rackid": "rack-7"})).await,
+        75
+    );
+    assert_eq!(find(json!({"hardware_cpu_cores": 8})).await, 0);
+    assert_eq!(find(json!({"partition_id": "nowhere"})).await, 0);
+    let fw = c.get("v1/firewall").await;
+    assert_eq!(fw.status, 200);
+    assert_eq!(fw.body, json!([]), "no machine is a firewall");
+});
