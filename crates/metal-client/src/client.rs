@@ -6,6 +6,7 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 pub use reqwest::Method;
 use serde::de::DeserializeOwned;
@@ -210,7 +211,8 @@ impl Client {
         B: Serialize + ?Sized,
     {
         let url = self.url(path);
-        self.send(method, &url, body).await
+        let (status, bytes) = self.send(method, &url, body).await?;
+        Ok((status, bytes.into()))
     }
 
     pub(crate) async fn get<R: DeserializeOwned>(&self, path: &str) -> Result<R> {
@@ -256,7 +258,7 @@ impl Client {
         decode(&method, &url, &bytes)
     }
 
-    async fn send<B>(&self, method: Method, url: &str, body: Option<&B>) -> Result<(u16, Vec<u8>)>
+    async fn send<B>(&self, method: Method, url: &str, body: Option<&B>) -> Result<(u16, Bytes)>
     where
         B: Serialize + ?Sized,
     {
@@ -280,7 +282,7 @@ impl Client {
         method: Method,
         url: &str,
         body: Option<(String, Vec<u8>)>,
-    ) -> Result<(u16, Vec<u8>)> {
+    ) -> Result<(u16, Bytes)> {
         let mut req = self.http.request(method.clone(), url);
         if let Some((content_type, body)) = body {
             req = req.header(CONTENT_TYPE, content_type).body(body);
@@ -311,7 +313,8 @@ impl Client {
             elapsed_ms = started.elapsed().as_millis() as u64,
             "metal-api request"
         );
-        Ok((status, bytes.to_vec()))
+        // the body as received, not copied (a fleet's machine list is tens of megabytes)
+        Ok((status, bytes))
     }
 }
 
