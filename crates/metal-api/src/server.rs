@@ -328,8 +328,10 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
     if let Some(t) = spawn_allocation_listener(&app, stop_rx.clone()) {
         tasks.push(t);
     }
-    tasks.extend(spawn_jobs(&app, &stop_rx));
+    // the fleet metrics first: the whole-fleet jobs take turns (`AppState::fleet_jobs`), and
+    // the first metric set should not wait for a resurrection run
     tasks.extend(crate::fleetmetrics::spawn(&app, stop_rx.clone()));
+    tasks.extend(spawn_jobs(&app, &stop_rx));
     let mut rx = stop_rx;
     tasks.push(tokio::spawn(async move {
         let _ = axum::serve(metrics_listener, metrics_router)
@@ -435,6 +437,12 @@ fn spawn_jobs(app: &App, stop: &watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
                     _ = tick.tick() => {}
                     _ = stopped(&mut stop) => return,
                 }
+                // the turn first: the time and the lease are those of the run
+                let turn = tokio::select! {
+                    t = app.fleet_jobs.acquire() => t,
+                    _ = stopped(&mut stop) => return,
+                };
+                let Ok(_turn) = turn else { return };
                 let now = metal_store::time::now();
                 let ttl = chrono::Duration::from_std(every).unwrap_or(chrono::Duration::minutes(1));
                 match crate::runtime::jobs::lease(&app, job, &holder, now, ttl).await {

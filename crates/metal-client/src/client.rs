@@ -5,8 +5,8 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
 use bytes::Bytes;
+use chrono::Utc;
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 pub use reqwest::Method;
 use serde::de::DeserializeOwned;

@@ -18,6 +18,8 @@
 
 #[path = "fleet/floor.rs"]
 mod floor;
+#[path = "fleet/machine_ls.rs"]
+mod machine_ls;
 #[path = "fleet/profile.rs"]
 mod profile;
 
@@ -267,29 +269,7 @@ async fn main() {
             pct(&find1, 0.5),
             pct(&find1, 0.99)
         );
-        // metalctl machine ls
-        let mut walls = Vec::new();
-        for _ in 0..3 {
-            let t = Instant::now();
-            let out = std::process::Command::new(env!("CARGO_BIN_EXE_metalctl"))
-                .args(["machine", "ls"])
-                .env("HOME", api.data_dir.path())
-                .env("METALCTL_API_URL", api.url())
-                .env("METALCTL_HMAC", &api.keys.admin)
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            assert!(
-                out.stdout.iter().filter(|b| **b == b'\n').count() > fleet,
-                "a row per machine"
-            );
-            walls.push(t.elapsed());
-        }
-        walls.sort();
+        let walls = machine_ls::wall_times(&api, fleet, 3);
         println!("| {backend:?} | metalctl machine ls ({fleet} machines), wall time | 3 | - | {:.0} | {:.0} |", pct(&walls, 0.5), pct(&walls, 1.0));
         api.stop().await;
     }

@@ -27,6 +27,9 @@
 //!
 //! Run: `cargo bench -p metalctl --bench fleetview`
 
+#[path = "fleet/machine_ls.rs"]
+mod machine_ls;
+
 use std::time::{Duration, Instant};
 
 use metal_domain::event::{EventContainer, EventType, ProvisioningEvent};
@@ -399,27 +402,7 @@ async fn main() {
                 listing / 1024
             );
             if n == 10_000 {
-                let mut walls = Vec::new();
-                for _ in 0..3 {
-                    let t = Instant::now();
-                    let out = std::process::Command::new(env!("CARGO_BIN_EXE_metalctl"))
-                        .args(["machine", "ls"])
-                        .env("HOME", api.data_dir.path())
-                        .env("METALCTL_API_URL", api.url())
-                        .env("METALCTL_HMAC", &api.keys.admin)
-                        .output()
-                        .unwrap();
-                    assert!(
-                        out.status.success(),
-                        "{}",
-                        String::from_utf8_lossy(&out.stderr)
-                    );
-                    assert!(
-                        out.stdout.iter().filter(|b| **b == b'\n').count() > n,
-                        "a row per machine"
-                    );
-                    walls.push(t.elapsed());
-                }
+                let walls = machine_ls::wall_times(&api, n, 3);
                 eprintln!("{backend:?}: metalctl machine ls over {n} machines: p50 {:.0} ms wall time (goal < 300 ms)", p50(walls));
             }
             pool.close().await;

@@ -12,7 +12,8 @@
 //! as the single-machine endpoints answer it; the test below holds the two to the same JSON.
 //!
 //! The answer is written in blocks of [`BLOCK`] bytes while the rows arrive, so the server
-//! holds one block and one row, not the list. A database error after the first block can
+//! holds a few blocks (the one being written, two queued for the connection) and one row, not
+//! the list. A database error after the first block can
 //! only cut the answer short (the status is sent): it is logged and the connection closed,
 //! so the client sees a broken answer, never a short list that looks whole.
 
@@ -84,7 +85,7 @@ pub async fn respond(
     };
     let rest = tokio_stream::wrappers::ReceiverStream::new(rx).map(|block| {
         block.map_err(|e| {
-            tracing::error!(error = %e, "machine list cut short");
+            tracing::error!(error = ?e, "machine list cut short");
             std::io::Error::other("machine list cut short")
         })
     });

@@ -161,6 +161,12 @@ pub fn spawn(app: &App, mut stop: watch::Receiver<bool>) -> Option<JoinHandle<()
                 _ = tick.tick() => {}
                 _ = stop.wait_for(|s| *s) => return,
             }
+            // one whole-fleet job at a time (`AppState::fleet_jobs`)
+            let turn = tokio::select! {
+                t = app.fleet_jobs.acquire() => t,
+                _ = stop.wait_for(|s| *s) => return,
+            };
+            let Ok(_turn) = turn else { return };
             let started = Instant::now();
             let run = tokio::time::timeout(UPDATE_TIMEOUT, update(&app));
             tokio::select! {
