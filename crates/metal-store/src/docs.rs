@@ -118,7 +118,7 @@ pub async fn find<T: Document>(
 }
 
 /// A machine's stored document and its provisioning event container's (`None` without one),
-/// as [`machines_with_events`] streams them.
+/// as [`MachinesWithEvents::fetch`] streams them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MachineDocs {
     pub machine: String,
@@ -141,8 +141,9 @@ impl MachinesWithEvents {
              LEFT JOIN event_containers e ON e.id = m.id",
         );
         // The filters select ids, so that the documents are read in the order of the primary
-        // key: filtered directly, SQLite reads them in the order of the filter's index and
-        // sorts them, documents and all (4 times the cost of reading them, measured).
+        // key: filtered directly, SQLite read them in the order of the filter's index and
+        // sorted them, documents and all (a search of every machine measured 4.0x the floor of
+        // reading the documents, against 2.2x for the unfiltered list).
         if !filters.is_empty() {
             sql.push_str(" WHERE m.id IN (SELECT id FROM machines");
             push_where(&mut sql, filters);
