@@ -59,6 +59,18 @@ def main():
     FirewallApi(api_client=driver.client).find_firewall(firewall.id)
 
     machines = MachineApi(api_client=driver.client)
+    # the streamed lists, read through the client's models (nulls as the client sends them)
+    listed = {m.id for m in machines.list_machines()}
+    assert firewall.id in listed, listed
+    for machine_id in args["ipmi_machines"]:
+        assert machine_id in listed, (machine_id, listed)
+    found = machines.find_machines(
+        {"partition_id": fw["partitionid"], "allocation_role": "firewall", "id": None, "tags": None}
+    )
+    assert [m.id for m in found] == [firewall.id], [m.id for m in found]
+    firewalls = FirewallApi(api_client=driver.client)
+    assert [f.id for f in firewalls.list_firewalls()] == [firewall.id]
+    assert [f.id for f in firewalls.find_firewalls({"allocation_project": fw["projectid"], "name": None})] == [firewall.id]
     for machine_id in args["ipmi_machines"]:
         m = machines.find_ipmi_machine(machine_id)
         assert m.id == machine_id, m.id
