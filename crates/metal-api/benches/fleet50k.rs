@@ -174,20 +174,6 @@ async fn checked(base: &str, keys: &Keys, path: &str) -> Value {
     r.body
 }
 
-/// A `VmRSS`/`VmHWM` line of `/proc/<pid>/status`, in MiB.
-fn status_mib(pid: &str, key: &str) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(key))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(f64::NAN)
-}
-
 /// One row of the results.
 struct Row {
     backend: Backend,
@@ -352,7 +338,12 @@ async fn binary(
     })
     .await
     .max(metrics);
-    let mem = || Some((status_mib(&pid, "VmRSS:"), status_mib(&pid, "VmHWM:")));
+    let mem = || {
+        Some((
+            sim::status_mib(&pid, "VmRSS:"),
+            sim::status_mib(&pid, "VmHWM:"),
+        ))
+    };
     for (op, ms) in [
         ("metal-api: start to first answer", first),
         ("metal-api: start to first fleet metric set", metrics),

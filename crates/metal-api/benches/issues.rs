@@ -68,20 +68,6 @@ fn time_runs<T>(runs: usize, mut f: impl FnMut() -> T) -> Vec<Duration> {
     lat
 }
 
-/// A `VmRSS`/`VmHWM` line of `/proc/self/status`, in MiB.
-fn proc_status_mib(key: &str) -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(key))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(f64::NAN)
-}
-
 /// Resets `VmHWM` to the current RSS (Linux ≥ 4.0); false when the kernel refuses.
 fn reset_hwm() -> bool {
     std::fs::write("/proc/self/clear_refs", "5").is_ok()
@@ -205,7 +191,7 @@ fn domain(now: DateTime<Utc>) {
         let events = events_by_id(containers);
         let input = HEAP.current_usage() - before;
         let hwm_reset = reset_hwm();
-        let rss_before = proc_status_mib("VmRSS:");
+        let rss_before = sim::status_mib("self", "VmRSS:");
         black_box(issues::evaluate(&machines, &events, now, &config)); // warm-up
 
         // memory of one evaluation: peak above the baseline, and what the answer keeps
@@ -224,7 +210,7 @@ fn domain(now: DateTime<Utc>) {
         let wire = time_runs(runs, || {
             issues::responses(issues::evaluate(&machines, &events, now, &config))
         });
-        let hwm = proc_status_mib("VmHWM:");
+        let hwm = sim::status_mib("self", "VmHWM:");
         println!(
             "| {n} | {runs} | {:.2} | {:.2} | {:.2} | {:.2} | {:.3} | {flagged} | {:.1} | {} | {} | {:.0} | {:.0}{} |",
             pct(&eval, 0.5),
@@ -242,7 +228,7 @@ fn domain(now: DateTime<Utc>) {
     }
     println!(
         "\nprocess VmHWM after part 1: {:.0} MiB\n",
-        proc_status_mib("VmHWM:")
+        sim::status_mib("self", "VmHWM:")
     );
 
     print!("{}", mix.expect("10,000 evaluated"));
@@ -517,7 +503,7 @@ async fn end_to_end(backends: &[Backend], runs: usize) {
             critical.len()
         );
         drop(app);
-        rss.push((backend, proc_status_mib("VmHWM:")));
+        rss.push((backend, sim::status_mib("self", "VmHWM:")));
         api.stop().await;
     }
     println!();
@@ -561,7 +547,7 @@ fn main() {
     pairwise(now);
     println!(
         "process VmHWM at the end: {:.0} MiB; total {:.0} s",
-        proc_status_mib("VmHWM:"),
+        sim::status_mib("self", "VmHWM:"),
         started.elapsed().as_secs_f64()
     );
 }

@@ -469,3 +469,17 @@ pub async fn store(
     }
     Ok(())
 }
+
+/// A `VmRSS`/`VmHWM` line of `/proc/<pid>/status` (`self` for this process), in MiB.
+pub fn status_mib(pid: &str, key: &str) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(key))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(f64::NAN)
+}
