@@ -13,7 +13,8 @@
 //!     └────────────┴── m1
 //! ```
 //!
-//! A node is a network namespace with its own mount namespace, a container in all but name:
+//! A node is a network namespace with its own mount and UTS namespace (its hostname is the
+//! node's name, which FRR announces to its BGP peers), a container in all but name:
 //! `/etc/frr`, `/etc/network`, `/etc/iproute2`, `/etc/systemd/network` and `/etc/nftables` are
 //! the node's own, and FRR's, ifupdown2's and networkd's run-time directories are private. So
 //! each switch runs metal-core, ifupdown2 and FRR with the paths of a real switch, and each host
@@ -54,9 +55,40 @@ impl Leaf {
         Ipv4Addr::new(10, 9, 0, 10 + self.index)
     }
 
-    /// The SVI of the PXE VLAN (metal-core's `--cidr`).
+    /// The SVI of the PXE VLAN (metal-core's `--cidr`): each leaf has its own half of
+    /// 10.255.255.0/24, as mini-lab's leaves have (10.0.1.1/25 and 10.0.1.128/25), so the DHCP
+    /// server answers a relayed request from the range of the relay's `giaddr`, and the reply to
+    /// an address of that range is routed back to the leaf that relayed it.
     pub fn pxe_cidr(self) -> String {
-        format!("10.255.255.{}/24", 1 + self.index)
+        format!("{}/{PXE_PREFIX_LEN}", self.pxe_gateway())
+    }
+
+    /// The PXE SVI's address: the relay's `giaddr` and the machines' router while they boot.
+    pub fn pxe_gateway(self) -> Ipv4Addr {
+        Ipv4Addr::new(10, 255, 255, 1 + self.pxe_base())
+    }
+
+    /// The PXE subnet of the leaf (`10.255.255.0/25`, `10.255.255.128/25`).
+    pub fn pxe_subnet(self) -> String {
+        format!(
+            "{}/{PXE_PREFIX_LEN}",
+            Ipv4Addr::new(10, 255, 255, self.pxe_base())
+        )
+    }
+
+    /// pixie's `--dhcp-range` for the machines behind this leaf's relay.
+    pub fn dhcp_range(self) -> String {
+        let b = self.pxe_base();
+        format!(
+            "{}-{}/{PXE_PREFIX_LEN},router={}",
+            Ipv4Addr::new(10, 255, 255, b + 10),
+            Ipv4Addr::new(10, 255, 255, b + 120),
+            self.pxe_gateway()
+        )
+    }
+
+    fn pxe_base(self) -> u8 {
+        (self.index - 1) * 128
     }
 
     /// The MAC of switch port `swp<port>`: 52:54:00:0<leaf>:00:<port>.
@@ -65,9 +97,13 @@ impl Leaf {
     }
 }
 
+/// The prefix length of each leaf's PXE subnet.
+pub const PXE_PREFIX_LEN: u8 = 25;
+
 /// The uplink of every leaf, to the exit router: `swp<UPLINK_PORT>`.
 pub const UPLINK_PORT: u8 = 31;
-/// The management network the leaves' eth0 are on; the guest routes it to metal-api.
+/// The management network the leaves' eth0 are on: in the fabric test the guest routes it to
+/// metal-api, in the routed lab it is the management server's own address (metal-api, pixie).
 pub const MANAGEMENT_GATEWAY: Ipv4Addr = Ipv4Addr::new(10, 9, 0, 1);
 pub const MANAGEMENT_PREFIX_LEN: u8 = 24;
 
@@ -112,26 +148,54 @@ address-family l2vpn evpn\n  advertise ipv4 unicast\n exit-address-family\nexit\
     s
 }
 
+/// The exit router's `frr.conf` in the routed lab: [`exit_frr_conf`], plus the way between the
+/// leaves' PXE relays and the management server: the exit's leg on the management network
+/// (`mgmt0`, [`EXIT_MANAGEMENT_IP`]) is announced to the leaves with the loopbacks, and each
+/// leaf's PXE subnet is routed to that leaf's loopback (the leaves announce only their
+/// loopbacks). So the relays reach pixie, and pixie's replies and the booting machines' traffic
+/// reach the relay that asked, through the underlay as in a data centre whose management
+/// servers hang off the spines.
+pub fn lab_exit_frr_conf() -> String {
+    let mut s = exit_frr_conf();
+    for leaf in Leaf::ALL {
+        s.push_str(&format!(
+            "ip route {} {}\n",
+            leaf.pxe_subnet(),
+            leaf.loopback()
+        ));
+    }
+    s.push_str("!\nroute-map LOOPBACKS permit 20\n match interface mgmt0\nexit\n!\n");
+    s
+}
+
+/// The exit router's address on the management network (routed lab).
+pub const EXIT_MANAGEMENT_IP: Ipv4Addr = Ipv4Addr::new(10, 9, 0, 21);
+
 /// The shell library of the fabric guest (POSIX sh, sourced by the guest's script):
 ///
 /// - `node NAME [ro]`: makes the node (see the module's documentation); `ro` mounts `/sys`
 ///   read-only in it, which systemd-networkd needs to manage links without udev;
 /// - `on NAME CMD...`: runs a command in the node;
 /// - `cable NODE_A PORT_A MAC_A NODE_B PORT_B MAC_B`: a veth pair between two nodes;
+/// - `uplink LEAF PORT MAC EXIT_PORT EXIT_MAC`: a cable from a leaf to the exit, MTU 9216;
 /// - `frr_start NAME`: starts FRR in the node with its `/etc/frr`, and returns once FRR runs
 ///   that configuration;
 /// - `management`: the guest's NIC (qemu's user network, metal-api at 10.0.2.2) and the
 ///   management bridge the leaves' eth0 are on, masqueraded to the NIC;
 /// - `leaf_base NAME LOOPBACK MGMT_IP`: a leaf as its installer leaves it (lo, eth0 in VRF mgmt),
 ///   applied with ifreload, and FRR started;
-/// - `exit_node`: the exit router and the external host.
+/// - `exit_node`: the exit router and the external host;
+/// - `lab_management MAC`: (routed lab) the management bridge on the guest's NIC with that MAC,
+///   which qemu puts on the lab's management network; no address, no NAT;
+/// - `exit_management`: (routed lab) the exit's leg `mgmt0` on the management bridge.
 pub const FABRIC_SH: &str = r#"
 N=@NODES@
 node() {
   n=$1; d=$N/$n
-  mkdir -p $d/etc/frr $d/etc/network/interfaces.d $d/etc/iproute2 $d/etc/systemd/network $d/etc/nftables
+  mkdir -p $d/etc/frr $d/etc/network/interfaces.d $d/etc/iproute2 $d/etc/systemd/network $d/etc/nftables $d/etc/default
   mkdir -p /etc/nftables /etc/systemd/network /etc/network
   cp -a /etc/frr/. $d/etc/frr/
+  cp -a /etc/default/. $d/etc/default/
   cp -a /etc/iproute2/. $d/etc/iproute2/
   cp -a /etc/network/. $d/etc/network/
   sed -i -e 's/^bgpd=no/bgpd=yes/' $d/etc/frr/daemons
@@ -142,24 +206,29 @@ node() {
   chown -R frr:frr $d/etc/frr
   ip netns add $n
   ip -n $n link set lo up
-  ip netns exec $n unshare -m --propagation private sh -c '
-    d=$1
-    for p in etc/frr etc/network etc/iproute2 etc/systemd/network etc/nftables; do mount --bind $d/$p /$p; done
+  ip netns exec $n unshare -m -u --propagation private sh -c '
+    d=$1; hostname $3
+    for p in etc/frr etc/network etc/iproute2 etc/systemd/network etc/nftables etc/default; do mount --bind $d/$p /$p; done
     for p in /run/frr /run/network /run/systemd/netif /var/log/frr /var/tmp/network; do mkdir -p $p; mount -t tmpfs tmpfs $p; done
     chown frr:frr /run/frr /var/log/frr
     mkdir -p /run/systemd/netif/links /run/systemd/netif/leases /run/systemd/netif/lldp
     chown -R systemd-network:systemd-network /run/systemd/netif
     if [ "$2" = ro ]; then mount -o remount,bind,ro /sys; fi
     touch $d/ready
-    exec sleep infinity' sh $d "$2" > $d/holder.log 2>&1 &
+    exec sleep infinity' sh $d "$2" $n > $d/holder.log 2>&1 &
   echo $! > $d/pid
   for i in $(seq 1 100); do [ -f $d/ready ] && return 0; sleep 0.1; done
   echo "node $n did not come up: $(cat $d/holder.log)"; return 1
 }
-on() { n=$1; shift; [ -f $N/$n/pid ] || { echo "no node $n"; return 1; }; nsenter -t "$(cat $N/$n/pid)" -m -n -- "$@"; }
+on() { n=$1; shift; [ -f $N/$n/pid ] || { echo "no node $n"; return 1; }; nsenter -t "$(cat $N/$n/pid)" -m -n -u -- "$@"; }
 cable() {
   ip link add "$2" address "$3" netns "$1" type veth peer name "$5" address "$6" netns "$4"
   ip -n "$1" link set "$2" up; ip -n "$4" link set "$5" up
+}
+uplink() { # leaf port mac exit-port exit-mac: a fabric link; it carries VXLAN, so jumbo frames
+  # on both ends, as metal-core sets on the leaf's uplink and mini-lab's links have (a machine's
+  # full-size frame in VXLAN is 1550 bytes)
+  cable "$1" "$2" "$3" exit "$4" "$5" && ip -n "$1" link set "$2" mtu 9216 && ip -n exit link set "$4" mtu 9216
 }
 frr_start() {
   on "$1" /usr/lib/frr/frrinit.sh start > $N/$1/frr-start.log 2>&1
@@ -186,6 +255,19 @@ table ip fabric-mgmt {
   chain post { type nat hook postrouting priority 100; oifname "$nic" masquerade; }
 }
 EOF
+}
+lab_management() { # mac
+  nic=""
+  for l in $(ls /sys/class/net); do
+    [ "$(cat /sys/class/net/$l/address)" = "$1" ] && nic=$l
+  done
+  [ -n "$nic" ] || { echo "no NIC with MAC $1 for the management network"; return 1; }
+  ip link add mgmt type bridge; ip link set "$nic" master mgmt; ip link set "$nic" up; ip link set mgmt up
+}
+exit_management() {
+  ip link add mgmt0 netns exit type veth peer name mgmt-exit
+  ip link set mgmt-exit master mgmt; ip link set mgmt-exit up
+  on exit ip addr add @EXIT_MGMT@/@MGMT_LEN@ dev mgmt0 && on exit ip link set mgmt0 up
 }
 leaf_base() { # name loopback management-ip
   n=$1
@@ -240,13 +322,23 @@ EOF
 }
 "#;
 
-/// [`FABRIC_SH`] with the lab's addresses filled in.
+/// [`FABRIC_SH`] with the fabric test's addresses filled in.
 pub fn fabric_sh() -> String {
+    fabric_sh_with(&exit_frr_conf())
+}
+
+/// [`FABRIC_SH`] for the routed lab (the exit with [`lab_exit_frr_conf`]).
+pub fn lab_fabric_sh() -> String {
+    fabric_sh_with(&lab_exit_frr_conf())
+}
+
+fn fabric_sh_with(exit_conf: &str) -> String {
     FABRIC_SH
         .replace("@NODES@", NODES)
         .replace("@MGMT_GW@", &MANAGEMENT_GATEWAY.to_string())
         .replace("@MGMT_LEN@", &MANAGEMENT_PREFIX_LEN.to_string())
-        .replace("@EXIT_FRR@", exit_frr_conf().trim_end())
+        .replace("@EXIT_FRR@", exit_conf.trim_end())
+        .replace("@EXIT_MGMT@", &EXIT_MANAGEMENT_IP.to_string())
         .replace("@EXIT_LO@", &EXIT_LOOPBACK.to_string())
         .replace("@INTERNET_VNI@", &INTERNET_VNI.to_string())
         .replace("@EXIT_EXT@", &EXIT_EXTERNAL_IP.to_string())
@@ -288,6 +380,31 @@ mod tests {
     }
 
     #[test]
+    fn each_leaf_relays_from_its_own_pxe_subnet() {
+        let [a, b] = Leaf::ALL;
+        assert_eq!(a.pxe_cidr(), "10.255.255.1/25");
+        assert_eq!(b.pxe_cidr(), "10.255.255.129/25");
+        assert_eq!(
+            a.dhcp_range(),
+            "10.255.255.10-10.255.255.120/25,router=10.255.255.1"
+        );
+        assert_eq!(
+            b.dhcp_range(),
+            "10.255.255.138-10.255.255.248/25,router=10.255.255.129"
+        );
+        let conf = lab_exit_frr_conf();
+        assert!(
+            conf.contains("ip route 10.255.255.0/25 10.0.0.11\n"),
+            "{conf}"
+        );
+        assert!(
+            conf.contains("ip route 10.255.255.128/25 10.0.0.12\n"),
+            "{conf}"
+        );
+        assert_eq!(unfilled(&lab_fabric_sh()), None);
+    }
+
+    #[test]
     fn the_exit_config_passes_vtysh() {
         // vtysh -C checks the file the exit router starts with (skipped without FRR installed,
         // except in privileged runs such as CI's; the fabric test runs the file for real)
@@ -297,8 +414,10 @@ mod tests {
             return;
         }
         let dir = tempfile::tempdir().unwrap();
-        let f = dir.path().join("frr.conf");
-        std::fs::write(&f, exit_frr_conf()).unwrap();
-        metal_util::tool::check_file("vtysh", &["-C", "-f"], &f).unwrap();
+        for conf in [exit_frr_conf(), lab_exit_frr_conf()] {
+            let f = dir.path().join("frr.conf");
+            std::fs::write(&f, conf).unwrap();
+            metal_util::tool::check_file("vtysh", &["-C", "-f"], &f).unwrap();
+        }
     }
 }

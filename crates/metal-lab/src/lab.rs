@@ -35,6 +35,12 @@ pub struct State {
     pub bmc_password: String,
     pub private_network: String,
     pub started: String,
+    /// the leaves are nodes of the fabric guest (`up --routed`)
+    #[serde(default)]
+    pub routed: bool,
+    /// the fabric guest's command service takes requests with this token (`metal-lab exec`)
+    #[serde(default)]
+    pub exec_token: String,
 }
 
 impl State {
@@ -52,7 +58,7 @@ impl State {
     }
 
     pub fn plan(&self) -> anyhow::Result<Plan> {
-        Plan::new(&self.name, &self.dir, self.machines)
+        Plan::new(&self.name, &self.dir, self.machines)?.routed(self.routed)
     }
 
     /// metal-api's REST URL on the host (through `metal-lab forward`).
@@ -91,6 +97,9 @@ pub struct UpOptions {
     pub power_on: bool,
     /// seconds between two phone-home batches of metal-core
     pub phone_home_interval: u64,
+    /// the leaves as Cumulus-style switches in the fabric guest, machines PXE-booting through
+    /// their DHCP relays ([`crate::routed`])
+    pub routed: bool,
 }
 
 const BINARIES: &[&str] = &[
@@ -101,6 +110,9 @@ const BINARIES: &[&str] = &[
     "metal-hammer",
     "metal-lldpd",
 ];
+
+/// What building and running the fabric guest of a routed lab takes beyond [`TOOLS`].
+const ROUTED_TOOLS: &[(&str, &str)] = &[("debootstrap", "debootstrap"), ("mkfs.ext4", "e2fsprogs")];
 
 const TOOLS: &[(&str, &str)] = &[
     ("ip", "iproute2"),
@@ -125,7 +137,7 @@ pub fn default_bin_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
-fn check_host(bin_dir: &Path) -> anyhow::Result<()> {
+fn check_host(bin_dir: &Path, routed: bool) -> anyhow::Result<()> {
     if !nix::unistd::geteuid().is_root() {
         bail!("metal-lab makes network namespaces and tap devices: run it as root");
     }
@@ -141,8 +153,10 @@ fn check_host(bin_dir: &Path) -> anyhow::Result<()> {
             bin_dir.display()
         );
     }
+    let extra = if routed { ROUTED_TOOLS } else { &[] };
     let missing: Vec<String> = TOOLS
         .iter()
+        .chain(extra)
         .filter(|(t, _)| metal_sim::vm::initramfs::find_program(t).is_err())
         .map(|(t, p)| format!("{t} (package {p})"))
         .collect();
@@ -178,7 +192,7 @@ fn free_port() -> anyhow::Result<u16> {
 /// Brings the lab up. On any failure everything made so far is removed again.
 pub async fn up(o: UpOptions) -> anyhow::Result<State> {
     // the request first, then the lab already there, then the host: nothing is made before
-    let plan = Plan::new(&o.name, &o.dir, o.machines)?;
+    let plan = Plan::new(&o.name, &o.dir, o.machines)?.routed(o.routed)?;
     let left = net::lab_namespaces(&o.name)?;
     if !left.is_empty() || plan.state_file().exists() {
         bail!(
@@ -191,7 +205,7 @@ pub async fn up(o: UpOptions) -> anyhow::Result<State> {
             }
         );
     }
-    check_host(&o.bin_dir)?;
+    check_host(&o.bin_dir, o.routed)?;
     for d in [plan.run_dir(), plan.log_dir()] {
         std::fs::create_dir_all(&d).with_context(|| format!("creating {}", d.display()))?;
     }
@@ -234,6 +248,8 @@ async fn bring_up(plan: &Plan, o: &UpOptions) -> anyhow::Result<State> {
         bmc_password: random_hex(8),
         private_network: String::new(),
         started: chrono::Utc::now().to_rfc3339(),
+        routed: o.routed,
+        exec_token: random_hex(24),
     };
     state.save()?;
 
@@ -249,6 +265,17 @@ async fn bring_up(plan: &Plan, o: &UpOptions) -> anyhow::Result<State> {
             art.image.compressed_bytes / 1_000_000
         ),
     );
+
+    let guest = if o.routed {
+        let g = tokio::task::spawn_blocking(|| {
+            metal_sim::vm::debian::DebianGuest::get(&metal_sim::vm::debian::NETWORK)
+        })
+        .await??;
+        step(t0, "the fabric guest's Debian image is ready");
+        Some(g)
+    } else {
+        None
+    };
 
     net::create(plan)?;
     for m in plan.all_machines() {
@@ -307,6 +334,16 @@ async fn bring_up(plan: &Plan, o: &UpOptions) -> anyhow::Result<State> {
     ]))?;
     let pixie_dir = plan.dir.join("pixie");
     std::fs::create_dir_all(pixie_dir.join("cache"))?;
+    let ranges: Vec<String> = if o.routed {
+        crate::fabric::Leaf::ALL
+            .iter()
+            .map(|l| l.dhcp_range())
+            .collect()
+    } else {
+        vec![format!(
+            "{DHCP_FIRST}-{DHCP_LAST}/{PXE_PREFIX_LEN},router={MGMT_IP}"
+        )]
+    };
     spawn(
         Daemon::new("pixie", bin("pixie"))
             .netns(&mgmt)
@@ -322,8 +359,6 @@ async fn bring_up(plan: &Plan, o: &UpOptions) -> anyhow::Result<State> {
                 "pxe",
                 "--dhcp-mode",
                 "full",
-                "--dhcp-range",
-                &format!("{DHCP_FIRST}-{DHCP_LAST}/{PXE_PREFIX_LEN},router={MGMT_IP}"),
                 "--lease-file",
                 &pixie_dir.join("leases.json").display().to_string(),
                 "--cache-dir",
@@ -331,6 +366,7 @@ async fn bring_up(plan: &Plan, o: &UpOptions) -> anyhow::Result<State> {
                 "--token-ttl",
                 "10m",
             ])
+            .args(ranges.iter().flat_map(|r| ["--dhcp-range", r.as_str()]))
             .env("PIXIE_METAL_API_VIEW_HMAC", &state.hmac_view),
     )?;
 
@@ -376,9 +412,12 @@ async fn bring_up(plan: &Plan, o: &UpOptions) -> anyhow::Result<State> {
             .env("METAL_BMC_IPMI_PASSWORD", &state.bmc_password),
     )?;
 
+    if let Some(guest) = &guest {
+        start_fabric(plan, o, &state, guest, t0).await?;
+    }
     // the leaves: the switch's LLDP announcements and metal-core's phone home
     let ports = plan.switch_ports().join(",");
-    for j in 0..LEAVES {
+    for j in (0..LEAVES).filter(|_| !o.routed) {
         let leaf = Plan::leaf_name(j);
         let ns = plan.ns_leaf(j);
         spawn(
@@ -478,6 +517,13 @@ async fn bring_up(plan: &Plan, o: &UpOptions) -> anyhow::Result<State> {
         t0,
         "metal-core registered the leaves, metal-bmc reported every BMC",
     );
+    if o.routed {
+        wait_synced(plan, &client).await?;
+        step(
+            t0,
+            "metal-core configured both leaves (interfaces, FRR, DHCP relay) and reported the sync; BGP to the exit established",
+        );
+    }
     if o.power_on {
         for m in &machines {
             power(&client, &m.uuid, "on").await?;
@@ -485,6 +531,128 @@ async fn bring_up(plan: &Plan, o: &UpOptions) -> anyhow::Result<State> {
         step(t0, "machines powered on through metal-bmc");
     }
     Ok(state)
+}
+
+/// Starts the fabric guest of a routed lab (qemu in the hosts namespace, console in
+/// `log/fabric.log`) and waits until its nodes run.
+async fn start_fabric(
+    plan: &Plan,
+    o: &UpOptions,
+    state: &State,
+    guest: &metal_sim::vm::debian::DebianGuest,
+    t0: Instant,
+) -> anyhow::Result<()> {
+    let params = crate::routed::FabricParams {
+        machines: plan.machines,
+        hmac_edit: state.hmac_edit.clone(),
+        exec_token: state.exec_token.clone(),
+        phone_home_interval: o.phone_home_interval,
+    };
+    let run = crate::routed::guest_run(&params, &o.bin_dir)?;
+    let args = crate::routed::qemu_args(guest, &run, plan, &crate::routed::guest_dir(plan))?;
+    let qemu = std::env::var("METAL_VM_QEMU").unwrap_or_else(|_| "qemu-system-x86_64".into());
+    Daemon::new("fabric", qemu)
+        .netns(&plan.ns_hosts())
+        .args(args)
+        .spawn(&plan.run_dir(), &plan.log_dir())?;
+    let console = crate::routed::console_log(plan);
+    let ready = try_until(
+        "the fabric guest",
+        Duration::from_secs(900),
+        Duration::from_secs(1),
+        async || {
+            let text = std::fs::read_to_string(&console).unwrap_or_default();
+            match crate::routed::readiness(&text) {
+                Ok(true) => Some(Ok(())),
+                Err(e) => Some(Err(e)),
+                Ok(false) => {
+                    let pid = procs::pid_of(&plan.run_dir(), "fabric");
+                    (!pid.is_some_and(procs::alive)).then(|| {
+                        Err(anyhow!(
+                            "the fabric guest stopped; its console is {}",
+                            console.display()
+                        ))
+                    })
+                }
+            }
+        },
+    )
+    .await;
+    match ready {
+        Ok(r) => r?,
+        Err(_) => bail!(
+            "the fabric guest is not ready after 900 s; its console is {}",
+            console.display()
+        ),
+    }
+    step(
+        t0,
+        "fabric guest up: leaf01, leaf02 (metal-core, LLDP), exit and external host",
+    );
+    Ok(())
+}
+
+/// Waits until metal-core reported a sync without error for every leaf (its first
+/// reconfiguration: ifreload and FRR's reload under software emulation take minutes).
+async fn wait_synced(plan: &Plan, client: &Client) -> anyhow::Result<()> {
+    for j in 0..LEAVES {
+        let leaf = Plan::leaf_name(j);
+        let synced = try_until(
+            &format!("{leaf} synced"),
+            Duration::from_secs(900),
+            Duration::from_secs(2),
+            async || {
+                let path = format!("v1/switch/{leaf}");
+                if let Ok(s) = client.request::<(), Value>(Method::GET, &path, None).await {
+                    if s["last_sync"]["time"].is_string() && s.get("last_sync_error").is_none() {
+                        return Some(Ok(()));
+                    }
+                }
+                let pid = procs::pid_of(&plan.run_dir(), "fabric");
+                (!pid.is_some_and(procs::alive)).then(|| {
+                    Err(anyhow!(
+                        "the fabric guest stopped; its console is {}",
+                        crate::routed::console_log(plan).display()
+                    ))
+                })
+            },
+        )
+        .await;
+        match synced {
+            Ok(r) => r?,
+            Err(_) => bail!(
+                "{leaf} did not report a sync without error in 900 s (metal-core's log: metal-lab exec {leaf} -- cat /nodes/{leaf}/metal-core.log)"
+            ),
+        }
+    }
+    // the reload restarted the leaves' BGP sessions: up once they are established again
+    let state = State::load(&plan.dir)?;
+    for j in 0..LEAVES {
+        let leaf = Plan::leaf_name(j);
+        let st = state.clone();
+        let established = try_until(
+            &format!("{leaf}'s BGP sessions"),
+            Duration::from_secs(300),
+            Duration::from_secs(2),
+            async || {
+                let (st, leaf) = (st.clone(), leaf.clone());
+                let rows = tokio::task::spawn_blocking(move || {
+                    crate::exec::capture(&st, &leaf, &["vtysh", "-c", "show bgp summary json"])
+                })
+                .await
+                .ok()?
+                .ok()?;
+                crate::status::all_established(&rows.stdout_text()).then_some(())
+            },
+        )
+        .await;
+        if established.is_err() {
+            bail!(
+                "{leaf}'s BGP sessions to the exit are not established after 300 s (metal-lab exec {leaf} -- vtysh -c 'show bgp summary')"
+            );
+        }
+    }
+    Ok(())
 }
 
 async fn wait_healthy(c: &Client, limit: Duration) -> anyhow::Result<()> {

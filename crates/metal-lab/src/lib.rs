@@ -4,6 +4,7 @@
 pub mod artifacts;
 pub mod cycle;
 pub mod down;
+pub mod exec;
 pub mod fabric;
 pub mod forward;
 pub mod lab;
@@ -11,6 +12,7 @@ pub mod machine;
 pub mod net;
 pub mod plan;
 pub mod procs;
+pub mod routed;
 pub mod seed;
 pub mod sim;
 pub mod status;

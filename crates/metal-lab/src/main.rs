@@ -52,6 +52,17 @@ enum Command {
         /// seconds between two phone-home batches of metal-core (metal-stack: 60)
         #[arg(long, env = "METAL_LAB_PHONE_HOME_INTERVAL", default_value_t = 10)]
         phone_home_interval: u64,
+        /// the leaves as Cumulus-style switches (metal-core, FRR, DHCP relay) in a Debian guest
+        /// with the exit router, machines PXE-booting through the leaves' relays (at most 8)
+        #[arg(long, env = "METAL_LAB_ROUTED")]
+        routed: bool,
+    },
+    /// Run a command in a node of a routed lab's fabric: leaf01, leaf02, exit or external
+    /// (metal-lab exec leaf01 -- vtysh -c 'show bgp summary').
+    Exec {
+        node: String,
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+        command: Vec<String>,
     },
     /// Show the lab's daemons and machines.
     Status,
@@ -92,6 +103,19 @@ fn init_logging(level: &str) {
         .init();
 }
 
+/// `metal-lab exec`: the command's output as it comes, its exit code as ours.
+fn exec(dir: &std::path::Path, node: &str, command: &[String]) -> anyhow::Result<i32> {
+    use std::io::Write;
+    let state = lab::State::load(dir)?;
+    let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
+    metal_lab::exec::run(&state, node, command, &mut |s, d| {
+        let _ = match s {
+            metal_lab::exec::Stream::Stdout => out.write_all(d).and_then(|_| out.flush()),
+            metal_lab::exec::Stream::Stderr => err.write_all(d),
+        };
+    })
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -101,6 +125,15 @@ fn main() -> ExitCode {
             forward::run(&netns, listen, to)
         }
         Command::Down => lab::down(&cli.name, &cli.dir, false),
+        Command::Exec { node, command } => {
+            return match exec(&cli.dir, &node, &command) {
+                Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+                Err(e) => {
+                    eprintln!("metal-lab: {e:#}");
+                    ExitCode::from(255)
+                }
+            };
+        }
         Command::Env => lab::State::load(&cli.dir).map(|s| print!("{}", s.env())),
         command => {
             let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
@@ -112,6 +145,7 @@ fn main() -> ExitCode {
                         bin_dir,
                         no_power_on,
                         phone_home_interval,
+                        routed,
                     } => {
                         init_logging("warn");
                         let state = lab::up(lab::UpOptions {
@@ -122,6 +156,7 @@ fn main() -> ExitCode {
                             bin_dir: bin_dir.unwrap_or_else(lab::default_bin_dir),
                             power_on: !no_power_on,
                             phone_home_interval: phone_home_interval.max(1),
+                            routed,
                         })
                         .await?;
                         println!(
@@ -144,7 +179,10 @@ fn main() -> ExitCode {
                         init_logging("info");
                         lab::serve(&dir, listen).await
                     }
-                    Command::Forward { .. } | Command::Down | Command::Env => unreachable!(),
+                    Command::Forward { .. }
+                    | Command::Down
+                    | Command::Env
+                    | Command::Exec { .. } => unreachable!(),
                 }
             })
         }

@@ -78,6 +78,9 @@ pub fn create(plan: &Plan) -> anyhow::Result<()> {
     }
     ipn(&hosts, &["link", "set", "bmc", "up"])?;
 
+    if plan.routed {
+        return create_routed(plan);
+    }
     // the leaves: a bridge with an uplink into the provisioning network
     for j in 0..LEAVES {
         let leaf = plan.ns_leaf(j);
@@ -109,20 +112,6 @@ pub fn create(plan: &Plan) -> anyhow::Result<()> {
         for j in 0..LEAVES {
             let (tap, br, end) = (&m.taps[j], &m.cable_bridges[j], &m.cable_ends[j]);
             let leaf = plan.ns_leaf(j);
-            ipn(&hosts, &["tuntap", "add", "dev", tap, "mode", "tap"])?;
-            // 0x4000: forward 01:80:c2:00:00:0e, so LLDP crosses this piece of "cable"
-            ipn(
-                &hosts,
-                &[
-                    "link",
-                    "add",
-                    br,
-                    "type",
-                    "bridge",
-                    "group_fwd_mask",
-                    "0x4000",
-                ],
-            )?;
             ipn(
                 &hosts,
                 &[
@@ -138,9 +127,7 @@ pub fn create(plan: &Plan) -> anyhow::Result<()> {
                     &leaf,
                 ],
             )?;
-            ipn(&hosts, &["link", "set", tap, "master", br, "up"])?;
-            ipn(&hosts, &["link", "set", end, "master", br, "up"])?;
-            ipn(&hosts, &["link", "set", br, "up"])?;
+            cable_bridge(&hosts, tap, br, &[end])?;
             ipn(
                 &leaf,
                 &["link", "set", &m.switch_port, "master", "br0", "up"],
@@ -149,6 +136,81 @@ pub fn create(plan: &Plan) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// A tap, a bridge that forwards LLDP (group address 01:80:c2:00:00:0e, bit 14 of the mask),
+/// and the bridge's other ports, all in `ns` and up: one piece of "cable".
+fn cable_bridge(ns: &str, tap: &str, bridge: &str, others: &[&str]) -> anyhow::Result<()> {
+    ipn(ns, &["tuntap", "add", "dev", tap, "mode", "tap"])?;
+    ipn(
+        ns,
+        &[
+            "link",
+            "add",
+            bridge,
+            "type",
+            "bridge",
+            "group_fwd_mask",
+            "0x4000",
+        ],
+    )?;
+    for port in std::iter::once(&tap).chain(others) {
+        ipn(ns, &["link", "set", port, "master", bridge, "up"])?;
+    }
+    ipn(ns, &["link", "set", bridge, "up"])
+}
+
+/// The routed lab's cables (see [`crate::plan`]): the fabric guest's management NIC on the
+/// management bridge, and each machine NIC's tap bridged with the fabric guest's tap of its
+/// switch port; the management server's route to the leaves' PXE subnets, through the exit.
+fn create_routed(plan: &Plan) -> anyhow::Result<()> {
+    let (mgmt, hosts) = (plan.ns_mgmt(), plan.ns_hosts());
+    ipn(
+        &mgmt,
+        &[
+            "route",
+            "add",
+            crate::routed::PXE_SUPERNET,
+            "via",
+            &crate::fabric::EXIT_MANAGEMENT_IP.to_string(),
+        ],
+    )?;
+    ipn(
+        &hosts,
+        &[
+            "link",
+            "add",
+            FABRIC_VETH,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "fabric",
+            "netns",
+            &mgmt,
+        ],
+    )?;
+    ipn(&mgmt, &["link", "set", "fabric", "master", "pxe", "up"])?;
+    cable_bridge(&hosts, FABRIC_MGMT_TAP, "fabmb", &[FABRIC_VETH])?;
+    for m in plan.all_machines() {
+        for j in 0..LEAVES {
+            ipn(
+                &hosts,
+                &["tuntap", "add", "dev", &m.fabric_taps[j], "mode", "tap"],
+            )?;
+            cable_bridge(
+                &hosts,
+                &m.taps[j],
+                &m.cable_bridges[j],
+                &[&m.fabric_taps[j]],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// The fabric guest's management NIC (a tap in the hosts namespace).
+pub const FABRIC_MGMT_TAP: &str = "fabm";
+const FABRIC_VETH: &str = "fabv";
 
 /// Deletes the namespaces (and with them every link in them). Missing ones are fine.
 pub fn delete(namespaces: &[String]) -> anyhow::Result<()> {

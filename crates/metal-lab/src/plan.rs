@@ -10,6 +10,18 @@
 //! ```
 //! Every address lives inside the lab's namespaces; the host only gets a loopback listener
 //! (`metal-lab forward`) in front of metal-api's REST port.
+//!
+//! A routed lab (`up --routed`, [`Plan::routed`]) has no leaf namespaces: the leaves are nodes
+//! of the fabric guest ([`crate::routed`]), and each machine NIC's cable bridge joins the
+//! machine's tap with a tap of the fabric guest (`fItJ`) instead of a veth into a leaf.
+//!
+//! ```text
+//!  <name>-hosts                                               <name>-mgmt
+//!  qemu machine-i ─tap mItJ─ bridge mIbJ ─tap fItJ─┐          bridge pxe 10.9.0.1/24: metal-api,
+//!                                                  qemu fabric   pixie (relayed DHCP), images;
+//!                            bridge fabmb ─tap fabm┘ (leaves,    route 10.255.255.0/24 via the
+//!                              └ veth fabv ══════════ exit)      exit's leg 10.9.0.21
+//! ```
 
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
@@ -18,12 +30,14 @@ use anyhow::bail;
 
 /// The partition of the lab.
 pub const PARTITION: &str = "lab";
-/// pixie, metal-api and the image server on the provisioning bridge.
-pub const MGMT_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
-pub const PXE_PREFIX_LEN: u8 = 24;
-/// Addresses pixie leases to the machines' NICs.
-pub const DHCP_FIRST: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 100);
-pub const DHCP_LAST: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 199);
+/// pixie, metal-api and the image server on the provisioning bridge (the management server:
+/// the fabric's management gateway, so the routed lab's leaves reach it on eth0).
+pub const MGMT_IP: Ipv4Addr = crate::fabric::MANAGEMENT_GATEWAY;
+pub const PXE_PREFIX_LEN: u8 = crate::fabric::MANAGEMENT_PREFIX_LEN;
+/// Addresses pixie leases to the machines' NICs (bridged lab; the routed lab's come from the
+/// leaves' PXE subnets, [`crate::fabric::Leaf::dhcp_range`]).
+pub const DHCP_FIRST: Ipv4Addr = Ipv4Addr::new(10, 9, 0, 100);
+pub const DHCP_LAST: Ipv4Addr = Ipv4Addr::new(10, 9, 0, 199);
 /// metal-bmc's address on the BMC network.
 pub const BMC_NET_IP: Ipv4Addr = Ipv4Addr::new(10, 1, 0, 1);
 pub const API_PORT: u16 = 8080;
@@ -35,6 +49,9 @@ pub const IPMI_PORT: u16 = 623;
 pub const BMC_USER: &str = "ADMIN";
 pub const LEAVES: usize = 2;
 pub const MAX_MACHINES: usize = 32;
+/// Machines of a routed lab: each one is a busy core under software emulation, beside the
+/// fabric guest's two.
+pub const MAX_ROUTED_MACHINES: usize = 8;
 
 /// One lab: its name (prefix of its namespaces), directory and size.
 #[derive(Debug, Clone)]
@@ -42,6 +59,8 @@ pub struct Plan {
     pub name: String,
     pub dir: PathBuf,
     pub machines: usize,
+    /// leaves in the fabric guest (see the module's documentation)
+    pub routed: bool,
 }
 
 /// What belongs to one machine.
@@ -59,6 +78,8 @@ pub struct MachinePlan {
     pub cable_bridges: [String; LEAVES],
     /// the host end of the cable, per NIC (in the hosts namespace)
     pub cable_ends: [String; LEAVES],
+    /// routed lab: the fabric guest's tap cabled to NIC j (in the hosts namespace)
+    pub fabric_taps: [String; LEAVES],
     /// the switch port the NIC is cabled to, in leaf j
     pub switch_port: String,
     pub bmc_ip: Ipv4Addr,
@@ -77,7 +98,20 @@ impl Plan {
             name: name.to_string(),
             dir: dir.to_path_buf(),
             machines,
+            routed: false,
         })
+    }
+
+    /// The plan of a routed lab (at most [`MAX_ROUTED_MACHINES`] machines).
+    pub fn routed(mut self, routed: bool) -> anyhow::Result<Plan> {
+        if routed && self.machines > MAX_ROUTED_MACHINES {
+            bail!(
+                "--machines must be between 1 and {MAX_ROUTED_MACHINES} in a routed lab, got {}",
+                self.machines
+            );
+        }
+        self.routed = routed;
+        Ok(self)
     }
 
     pub fn ns_mgmt(&self) -> String {
@@ -100,13 +134,15 @@ impl Plan {
     /// Every namespace of the lab, in creation order.
     pub fn namespaces(&self) -> Vec<String> {
         let mut v = vec![self.ns_mgmt(), self.ns_hosts()];
-        v.extend((0..LEAVES).map(|j| self.ns_leaf(j)));
+        if !self.routed {
+            v.extend((0..LEAVES).map(|j| self.ns_leaf(j)));
+        }
         v
     }
 
     /// The address of leaf `j` on the provisioning network (metal-core reaches metal-api).
     pub fn leaf_ip(j: usize) -> Ipv4Addr {
-        Ipv4Addr::new(10, 0, 0, 2 + j as u8)
+        crate::fabric::Leaf::ALL[j].management_ip()
     }
 
     pub fn machine(&self, index: usize) -> MachinePlan {
@@ -120,6 +156,7 @@ impl Plan {
             taps: [format!("m{i}t0"), format!("m{i}t1")],
             cable_bridges: [format!("m{i}b0"), format!("m{i}b1")],
             cable_ends: [format!("m{i}v0"), format!("m{i}v1")],
+            fabric_taps: [format!("f{i}t0"), format!("f{i}t1")],
             switch_port: format!("swp{i}"),
             bmc_ip: Ipv4Addr::new(10, 1, 0, 10 + i as u8),
             bmc_serial_port: 9000 + i as u16,
@@ -199,6 +236,7 @@ mod tests {
                 .iter()
                 .chain(&m.cable_bridges)
                 .chain(&m.cable_ends)
+                .chain(&m.fabric_taps)
                 .chain([&m.switch_port])
             {
                 assert!(n.len() <= 15, "{n}");
@@ -236,5 +274,16 @@ mod tests {
             .to_string();
         assert!(e.contains("--machines"), "{e}");
         assert!(Plan::new("lab", Path::new("/x"), 33).is_err());
+        let e = Plan::new("lab", Path::new("/x"), 9)
+            .unwrap()
+            .routed(true)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("routed"), "{e}");
+        let routed = Plan::new("mlab", Path::new("/x"), 8)
+            .unwrap()
+            .routed(true)
+            .unwrap();
+        assert_eq!(routed.namespaces(), ["mlab-mgmt", "mlab-hosts"]);
     }
 }

@@ -126,7 +126,7 @@ pub async fn seed(c: &Client) -> anyhow::Result<String> {
         c,
         "v1/network",
         json!({"id": INTERNET, "name": INTERNET,
-        "prefixes": ["203.0.113.0/24"], "destinationprefixes": ["0.0.0.0/0"], "privatesuper": false,
+        "prefixes": [crate::fabric::INTERNET_PREFIX], "destinationprefixes": ["0.0.0.0/0"], "privatesuper": false,
         "nat": true, "underlay": false, "vrf": 104009}),
     )
     .await?;

@@ -51,8 +51,11 @@ pub async fn status(dir: &Path) -> anyhow::Result<String> {
         seed::PROJECT,
         state.private_network
     ));
-    out.push_str("\nMACHINE\tUUID\tBMC\tPOWER\tLAST EVENT\tALLOCATION\n");
     let client = state.client()?;
+    if state.routed {
+        out.push_str(&switches(&state, &client).await);
+    }
+    out.push_str("\nMACHINE\tUUID\tBMC\tPOWER\tLAST EVENT\tALLOCATION\n");
     for m in plan.all_machines() {
         let r = crate::cycle::machine(&client, &m.uuid).await;
         let power = client
@@ -81,4 +84,121 @@ pub async fn status(dir: &Path) -> anyhow::Result<String> {
         ));
     }
     Ok(out)
+}
+
+/// A routed lab's switches: metal-api's sync state of each leaf, and the BGP sessions FRR has
+/// on it (read through the fabric guest's command service).
+async fn switches(state: &State, client: &metal_client::Client) -> String {
+    let mut out = String::from("\nSWITCH\tLAST SYNC\tDURATION\tERROR\n");
+    for leaf in crate::fabric::Leaf::ALL {
+        let path = format!("v1/switch/{}", leaf.name());
+        let s = client
+            .request::<(), serde_json::Value>(metal_client::Method::GET, &path, None)
+            .await;
+        let row = match s {
+            Ok(s) => format!(
+                "{}\t{}\t{}\t{}",
+                leaf.name(),
+                s["last_sync"]["time"].as_str().unwrap_or("never"),
+                s["last_sync"]["duration"]
+                    .as_i64()
+                    .map_or("-".into(), |d| format!("{:.1}s", d as f64 / 1e9)),
+                s["last_sync_error"]["error"].as_str().unwrap_or("-")
+            ),
+            Err(e) => format!("{}\t({e})\t-\t-", leaf.name()),
+        };
+        out.push_str(&row);
+        out.push('\n');
+    }
+    out.push_str("\nSWITCH\tVRF\tNEIGHBOR\tHOST\tFAMILY\tSTATE\tPREFIXES\n");
+    for node in ["leaf01", "leaf02", "exit"] {
+        let st = state.clone();
+        let r = tokio::task::spawn_blocking(move || {
+            crate::exec::capture(&st, node, &["vtysh", "-c", "show bgp vrf all summary json"])
+        })
+        .await;
+        match r {
+            Ok(Ok(o)) if o.code == 0 => out.push_str(&bgp_rows(node, &o.stdout_text())),
+            Ok(Ok(o)) => out.push_str(&format!(
+                "{node}\t(vtysh exited {}: {})\n",
+                o.code,
+                String::from_utf8_lossy(&o.stderr).trim()
+            )),
+            Ok(Err(e)) => out.push_str(&format!("{node}\t({e:#})\n")),
+            Err(e) => out.push_str(&format!("{node}\t({e})\n")),
+        }
+    }
+    out
+}
+
+/// Rows of FRR's `show bgp vrf all summary json`: one per VRF, neighbour and address family.
+pub fn bgp_rows(node: &str, json: &str) -> String {
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(json) else {
+        return format!("{node}\t(not JSON: {})\n", json.trim());
+    };
+    let mut out = String::new();
+    for (vrf, families) in v.as_object().into_iter().flatten() {
+        for (family, f) in families.as_object().into_iter().flatten() {
+            for (peer, p) in f["peers"].as_object().into_iter().flatten() {
+                out.push_str(&format!(
+                    "{node}\t{vrf}\t{peer}\t{}\t{family}\t{}\t{}\n",
+                    p["hostname"].as_str().unwrap_or("-"),
+                    p["state"].as_str().unwrap_or("?"),
+                    p["pfxRcd"].as_u64().map_or("-".into(), |n| n.to_string()),
+                ));
+            }
+        }
+    }
+    if out.is_empty() {
+        out = format!("{node}\t(no BGP sessions)\n");
+    }
+    out
+}
+
+/// Whether FRR's `show bgp [vrf all] summary json` has sessions, and all of them established.
+pub fn all_established(json: &str) -> bool {
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(json) else {
+        return false;
+    };
+    // `show bgp summary json` has the families at the top, `vrf all` a level deeper
+    let families: Vec<&serde_json::Value> = if v.get("ipv4Unicast").is_some() {
+        vec![&v]
+    } else {
+        v.as_object()
+            .into_iter()
+            .flatten()
+            .map(|(_, f)| f)
+            .collect()
+    };
+    let states: Vec<&str> = families
+        .iter()
+        .flat_map(|f| f.as_object().into_iter().flatten())
+        .flat_map(|(_, f)| f["peers"].as_object().into_iter().flatten())
+        .map(|(_, p)| p["state"].as_str().unwrap_or("?"))
+        .collect();
+    !states.is_empty() && states.iter().all(|s| *s == "Established")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bgp_sessions_are_one_row_each() {
+        let json = r#"{"default":{"ipv4Unicast":{"routerId":"10.0.0.11","peers":{"swp31":{"hostname":"exit","remoteAs":4200000021,"state":"Established","pfxRcd":3}}},
+            "l2VpnEvpn":{"peers":{"swp31":{"hostname":"exit","state":"Established","pfxRcd":12}}}},
+            "vrf30":{"ipv4Unicast":{"peers":{"swp1":{"state":"Active"}}}}}"#;
+        let rows = bgp_rows("leaf01", json);
+        assert_eq!(rows.lines().count(), 3, "{rows}");
+        assert!(rows.contains("leaf01\tdefault\tswp31\texit\tipv4Unicast\tEstablished\t3\n"));
+        assert!(rows.contains("leaf01\tvrf30\tswp1\t-\tipv4Unicast\tActive\t-\n"));
+        assert_eq!(bgp_rows("exit", "{}"), "exit\t(no BGP sessions)\n");
+        assert!(!all_established(json), "vrf30's session is not");
+        let up = r#"{"ipv4Unicast":{"peers":{"swp31":{"state":"Established"}}},"l2VpnEvpn":{"peers":{"swp31":{"state":"Established"}}}}"#;
+        assert!(all_established(up));
+        assert!(!all_established(
+            &up.replace("Established\"}}},\"l2", "Idle\"}}},\"l2")
+        ));
+        assert!(!all_established("{}") && !all_established("no json"));
+    }
 }

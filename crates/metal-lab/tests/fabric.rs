@@ -489,7 +489,7 @@ fn cables() -> String {
     }
     for (i, leaf) in Leaf::ALL.iter().enumerate() {
         s.push_str(&format!(
-            "cable {} swp{UPLINK_PORT} {} exit swp{} 52:54:00:e0:00:{:02x} || fail \"the uplink of {}\"\n",
+            "uplink {} swp{UPLINK_PORT} {} swp{} 52:54:00:e0:00:{:02x} || fail \"the uplink of {}\"\n",
             leaf.name(),
             leaf.port_mac(UPLINK_PORT),
             i + 1,

@@ -264,36 +264,72 @@ pub fn send(
 }
 
 /// Calls `seen(interface, neighbour)` for every LLDP frame received on the interfaces from
-/// another MAC, from a thread per interface that lives as long as the process.
+/// another MAC, from a thread per interface that lives as long as the process. A port that goes
+/// down (a reboot of the machine behind it, the switch moving it into a VRF) makes the raw
+/// socket fail; the thread then opens a new one on the interface of that name, once a second
+/// until it succeeds, so a flap never ends the listening.
 pub fn listen(
     interfaces: &[String],
     seen: impl Fn(&str, Neighbor) + Send + Clone + 'static,
 ) -> std::io::Result<usize> {
     let mut n = 0;
     for (iface, mac) in selected(interfaces) {
-        let (_, mut rx) = channel(&iface)
+        let (_, rx) = channel(&iface)
             .map_err(|e| std::io::Error::other(format!("{}: raw socket: {e}", iface.name)))?;
         let name = iface.name.clone();
         let seen = seen.clone();
-        std::thread::spawn(move || loop {
-            match rx.next() {
-                Ok(f) => {
-                    if let Some((nb, src)) = parse_frame(f) {
-                        if src != mac {
-                            seen(&name, nb);
-                        }
-                    }
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
-                Err(e) => {
-                    tracing::warn!(interface = name, error = %e, "LLDP receiver stopped");
-                    return;
-                }
-            }
-        });
+        std::thread::spawn(move || receive(&name, mac, rx, seen));
         n += 1;
     }
     Ok(n)
+}
+
+fn receive(
+    name: &str,
+    mac: [u8; 6],
+    mut rx: Box<dyn pnet_datalink::DataLinkReceiver>,
+    seen: impl Fn(&str, Neighbor),
+) {
+    loop {
+        match rx.next() {
+            Ok(f) => {
+                if let Some((nb, src)) = parse_frame(f) {
+                    if src != mac {
+                        seen(name, nb);
+                    }
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(e) => {
+                tracing::info!(interface = name, error = %e, "LLDP receiver failed, reopening");
+                rx = reopen(name);
+            }
+        }
+    }
+}
+
+/// A new receiver on the interface called `name`, once it exists and takes a raw socket.
+fn reopen(name: &str) -> Box<dyn pnet_datalink::DataLinkReceiver> {
+    let mut logged = false;
+    loop {
+        std::thread::sleep(Duration::from_secs(1));
+        let opened = selected(&[name.to_string()])
+            .into_iter()
+            .next()
+            .ok_or_else(|| std::io::Error::other("no such interface"))
+            .and_then(|(iface, _)| channel(&iface));
+        match opened {
+            Ok((_, rx)) => {
+                tracing::info!(interface = name, "LLDP receiver reopened");
+                return rx;
+            }
+            Err(e) if !logged => {
+                tracing::warn!(interface = name, error = %e, "LLDP receiver cannot reopen yet");
+                logged = true;
+            }
+            Err(_) => {}
+        }
+    }
 }
 
 /// Announces `system_name`/`system_description` every `interval` on each interface and

@@ -82,6 +82,12 @@ impl FullDhcp {
                 }
                 let want = requested.unwrap_or(req.ciaddr);
                 let ok = range.contains(want) && self.leases.free_for(want, mac, now);
+                if !ok && server_id.is_some() && self.offered_through_another_relay(req, want) {
+                    // The client took our offer made through another relay of its segment (a
+                    // PXE VLAN stretched over several leaves, each relaying every broadcast);
+                    // that relay's copy of this request is answered, a NAK here would race it.
+                    return Outcome::default();
+                }
                 if !ok {
                     let mut nak = req.reply(MessageType::Nak);
                     nak.set(opt::SERVER_ID, iface_ip.octets());
@@ -136,6 +142,16 @@ impl FullDhcp {
             }
             MessageType::Offer | MessageType::Ack | MessageType::Nak => Outcome::default(),
         }
+    }
+
+    /// Whether `want`, asked for in a relayed request, lies in another of our ranges than the
+    /// one of this request's relay: the address came from our offer through another relay.
+    fn offered_through_another_relay(&self, req: &Packet, want: Ipv4Addr) -> bool {
+        !req.giaddr.is_unspecified()
+            && self
+                .ranges
+                .iter()
+                .any(|r| r.contains(want) && !r.subnet_contains(req.giaddr))
     }
 
     fn answer(
@@ -293,6 +309,40 @@ mod tests {
         let mut unknown = msg(1, 2);
         unknown.giaddr = Ipv4Addr::new(192, 168, 0, 1);
         assert!(s.handle(&unknown, SERVER, None, 100).reply.is_none());
+    }
+
+    #[test]
+    fn a_request_relayed_twice_is_answered_only_through_the_relay_of_its_offer() {
+        // one segment, two relays (10.0.0.1 and 10.9.0.1): each DISCOVER and REQUEST arrives
+        // twice; the client takes the offer made through the second relay
+        let mut s = server();
+        let relayed = |kind: u8, giaddr: [u8; 4]| {
+            let mut p = msg(kind, 1);
+            p.giaddr = Ipv4Addr::from(giaddr);
+            p
+        };
+        s.handle(&relayed(1, [10, 0, 0, 1]), SERVER, None, 100);
+        let offer = reply(&s.handle(&relayed(1, [10, 9, 0, 1]), SERVER, None, 100)).yiaddr;
+        assert_eq!(offer, Ipv4Addr::new(10, 9, 0, 10));
+        let request = |giaddr| {
+            let mut p = relayed(3, giaddr);
+            p.set(opt::REQUESTED_IP, offer.octets());
+            p.set(opt::SERVER_ID, SERVER.octets());
+            p
+        };
+        // the copy through the first relay: no NAK
+        assert!(s
+            .handle(&request([10, 0, 0, 1]), SERVER, None, 101)
+            .reply
+            .is_none());
+        let ack = reply(&s.handle(&request([10, 9, 0, 1]), SERVER, None, 101)).clone();
+        assert_eq!(ack.message_type(), Some(MessageType::Ack));
+        assert_eq!(ack.yiaddr, offer);
+        // an address of no range of ours is still refused
+        let mut foreign = request([10, 0, 0, 1]);
+        foreign.set(opt::REQUESTED_IP, [192, 168, 1, 1]);
+        let nak = reply(&s.handle(&foreign, SERVER, None, 102)).clone();
+        assert_eq!(nak.message_type(), Some(MessageType::Nak));
     }
 
     #[test]
