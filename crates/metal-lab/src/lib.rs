@@ -7,6 +7,7 @@ pub mod down;
 pub mod exec;
 pub mod fabric;
 pub mod forward;
+pub mod images;
 pub mod lab;
 pub mod machine;
 pub mod net;

@@ -51,6 +51,10 @@ fn bad_names_and_sizes_are_refused_before_anything_is_made() {
             "--machines must be between 1 and 32",
         ),
         (vec!["--name", "Bad", "down"], "the lab name must be"),
+        (
+            vec!["--name", "clibad", "up", "--routed", "--machines", "9"],
+            "between 1 and 8 in a routed lab",
+        ),
     ] {
         let out = metal_lab(&dir, &args);
         refused(&out, needle);
@@ -81,5 +85,38 @@ fn env_and_status_without_a_lab_say_so() {
     let dir = tmp.path().join("none");
     refused(&metal_lab(&dir, &["env"]), "no lab in");
     refused(&metal_lab(&dir, &["status"]), "no lab in");
+    refused(
+        &metal_lab(&dir, &["exec", "leaf01", "--", "true"]),
+        "no lab in",
+    );
     assert!(!dir.exists());
+}
+
+#[test]
+fn exec_needs_a_routed_lab_a_node_of_its_fabric_and_a_command() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("lab");
+    std::fs::create_dir_all(&dir).unwrap();
+    let state = |routed: bool| {
+        serde_json::json!({"name": "cliexec", "dir": dir, "machines": 1, "api_port": 1,
+            "hmac_view": "v", "hmac_edit": "e", "hmac_admin": "a", "bmc_password": "p",
+            "private_network": "", "started": "now", "routed": routed, "exec_token": "t"})
+        .to_string()
+    };
+    std::fs::write(dir.join("lab.json"), state(false)).unwrap();
+    let out = metal_lab(&dir, &["exec", "leaf01", "--", "true"]);
+    refused(&out, "has no fabric");
+    assert_eq!(out.status.code(), Some(255));
+    std::fs::write(dir.join("lab.json"), state(true)).unwrap();
+    refused(
+        &metal_lab(&dir, &["exec", "machine-1", "--", "true"]),
+        "is not a node of the fabric; the nodes are leaf01, leaf02, exit, external",
+    );
+    // a routed lab whose namespaces are gone
+    refused(
+        &metal_lab(&dir, &["exec", "exit", "--", "ip", "route"]),
+        "network namespace cliexec-mgmt",
+    );
+    // clap: the command is required
+    refused(&metal_lab(&dir, &["exec", "leaf01"]), "COMMAND");
 }

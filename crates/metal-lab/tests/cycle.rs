@@ -11,10 +11,11 @@
 //!
 //! Runs only with `METAL_PRIVILEGED_TESTS=1` (root, qemu); takes about 2 minutes under TCG.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
+
 use std::time::{Duration, Instant};
 
+use common::{down_leaves_nothing, metal_lab, Down};
 use metal_lab::cycle::{allocate, events, facts_since, free, machine, marks, wait_for_event, Role};
 use metal_lab::lab::{self, State};
 use metal_lab::machine::{CONSOLE_LOG, SOL_LOG};
@@ -35,30 +36,6 @@ fn privileged(test: &str) -> bool {
             ("/usr/lib/ipxe/qemu/efi-virtio.rom", "ipxe-qemu"),
         ],
     )
-}
-
-fn metal_lab(name: &str, dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_metal-lab"))
-        .args(["--name", name, "--dir"])
-        .arg(dir)
-        .args(args)
-        .output()
-        .expect("running metal-lab")
-}
-
-/// Takes the lab down when the test ends, also when it fails.
-struct Down {
-    name: String,
-    dir: PathBuf,
-}
-
-impl Drop for Down {
-    fn drop(&mut self) {
-        let out = metal_lab(&self.name, &self.dir, &["down"]);
-        if !out.status.success() {
-            eprintln!("metal-lab down: {}", String::from_utf8_lossy(&out.stderr));
-        }
-    }
 }
 
 fn in_order(ev: &[String], expected: &[&str]) {
@@ -323,20 +300,5 @@ async fn two_machines_are_powered_on_provisioned_phone_home_freed_and_wait_again
         lvm_to_phoned_home.as_secs_f64()
     );
 
-    // down leaves nothing behind
-    drop(guard);
-    let out = Command::new("ip").args(["netns", "list"]).output().unwrap();
-    let left = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        !left.lines().any(|l| l.starts_with(&format!("{name}-"))),
-        "namespaces left: {left}"
-    );
-    let mounts = std::fs::read_to_string("/proc/mounts").unwrap();
-    assert!(
-        !mounts.contains(&format!("/run/netns/{name}-")),
-        "mounts left: {mounts}"
-    );
-    let procs = metal_lab::procs::with_cmdline_containing(&dir.display().to_string());
-    assert!(procs.is_empty(), "processes left: {procs:?}");
-    assert!(!dir.exists(), "{} left", dir.display());
+    down_leaves_nothing(guard);
 }

@@ -26,9 +26,12 @@
 //! Privileged (root, qemu, debootstrap); the guest image is shared with metal-core's and
 //! os-installer's guest tests and cached.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::time::Duration;
 
+use common::bin;
 use metal_domain::machine::{
     BootInfo, MachineBlockDevice, MachineHardware, MachineNic, MachineResponse,
 };
@@ -454,22 +457,6 @@ async fn install_yaml(api: &TestApi, h: &Host) -> String {
     .expect("an install request");
     let cfg = metal_hammer::install::installer_config(&req, "", chrono::Utc::now());
     serde_yaml::to_string(&cfg).unwrap()
-}
-
-/// A workspace binary: beside this test's metal-lab, built when `cargo test -p metal-lab`
-/// alone did not.
-fn bin(package: &str, name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_BIN_EXE_metal-lab")).parent().unwrap();
-    let path = dir.join(name);
-    if !path.is_file() {
-        let status = std::process::Command::new(env!("CARGO"))
-            .args(["build", "-p", package, "--bins"])
-            .status()
-            .unwrap();
-        assert!(status.success(), "cargo build -p {package}");
-    }
-    assert!(path.is_file(), "{} missing", path.display());
-    path
 }
 
 fn cables() -> String {

@@ -12,10 +12,12 @@
 //! Privileged (root, qemu, debootstrap); the fabric guest's image is shared with the fabric,
 //! metal-core and os-installer guest tests and cached.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
+
+use std::path::Path;
 use std::time::{Duration, Instant};
 
+use common::{down_leaves_nothing, metal_lab, Down};
 use metal_lab::cycle::{allocate, free, marks, wait_for_event, Role};
 use metal_lab::lab::State;
 use serde_json::Value;
@@ -30,29 +32,6 @@ const TOOLS: &[(&str, &str)] = &[
     ("mdadm", "mdadm"),
     ("/usr/share/OVMF/OVMF_CODE_4M.fd", "ovmf"),
 ];
-
-fn metal_lab(name: &str, dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_metal-lab"))
-        .args(["--name", name, "--dir"])
-        .arg(dir)
-        .args(args)
-        .output()
-        .expect("running metal-lab")
-}
-
-struct Down {
-    name: String,
-    dir: PathBuf,
-}
-
-impl Drop for Down {
-    fn drop(&mut self) {
-        let out = metal_lab(&self.name, &self.dir, &["down"]);
-        if !out.status.success() {
-            eprintln!("metal-lab down: {}", String::from_utf8_lossy(&out.stderr));
-        }
-    }
-}
 
 /// `metal-lab exec node -- argv`: (exit code, stdout, stderr).
 fn exec(name: &str, dir: &Path, node: &str, argv: &[&str]) -> (i32, String, String) {
@@ -296,14 +275,5 @@ async fn machines_pxe_boot_through_the_leaves_relays_and_their_ports_follow_the_
         t.elapsed()
     );
 
-    drop(guard);
-    let out = Command::new("ip").args(["netns", "list"]).output().unwrap();
-    let left = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        !left.lines().any(|l| l.starts_with(&format!("{name}-"))),
-        "namespaces left: {left}"
-    );
-    let procs = metal_lab::procs::with_cmdline_containing(&dir.display().to_string());
-    assert!(procs.is_empty(), "processes left: {procs:?}");
-    assert!(!dir.exists(), "{} left", dir.display());
+    down_leaves_nothing(guard);
 }

@@ -61,6 +61,27 @@ pub const NETWORK: GuestSpec = GuestSpec {
     ],
 };
 
+/// The root of the lab's Debian machine and firewall images (`metal-lab`): what os-installer's
+/// contract asks of an image (systemd with networkd, FRR, nftables, `useradd`), the kernel and
+/// an initrd that assembles RAID and LVM roots, sshd, and Python for the lab's test services.
+pub const MACHINE_ROOT: GuestSpec = GuestSpec {
+    name: "machine-root",
+    packages: &[
+        "linux-image-amd64",
+        "systemd-sysv",
+        "kmod",
+        "procps",
+        "iproute2",
+        "frr",
+        "nftables",
+        "openssh-server",
+        "python3",
+        "mdadm",
+        "lvm2",
+        "sudo",
+    ],
+};
+
 /// PID 1 of the guest. The kernel command line's `metal.modules=a,b` are loaded first.
 pub const GUEST_INIT: &str = r#"#!/bin/sh
 # metal-sim Debian guest init: kernel file systems, modules, the run's script, power off.
@@ -212,6 +233,72 @@ impl DebianGuest {
     }
 }
 
+/// A Debian root file system packed as an uncompressed tar archive (numeric owners), the base
+/// of an OS image: `<METAL_VM_CACHE>/debian-root-<name>-<digest>/root.tar`.
+#[derive(Debug, Clone)]
+pub struct DebianRoot {
+    pub tar: PathBuf,
+}
+
+impl DebianRoot {
+    /// The root of `spec`, built on first use (needs root, debootstrap and the archive).
+    pub fn get(spec: &GuestSpec) -> Result<Self> {
+        let entry = format!("debian-root-{}-{}", spec.name, &digest(spec)[..16]);
+        super::cached(&super::kernel::cache_dir(), &entry, Self::at, |dir| {
+            build_root(spec, dir)
+        })
+    }
+
+    pub fn at(dir: &Path) -> Result<Self> {
+        let tar = dir.join("root.tar");
+        if !tar.is_file() {
+            bail!("{}: missing", tar.display());
+        }
+        Ok(Self { tar })
+    }
+}
+
+/// debootstrap, without apt's downloaded packages, packed.
+fn build_root(spec: &GuestSpec, dir: &Path) -> Result<()> {
+    let root = dir.join("root");
+    debootstrap(spec, &root)?;
+    let _ = fs::remove_dir_all(root.join("var/cache/apt/archives"));
+    run_checked(
+        Command::new("tar")
+            .args(["--numeric-owner", "--xattrs", "-C"])
+            .arg(&root)
+            .arg("-cf")
+            .arg(dir.join("root.tar"))
+            .arg("."),
+    )?;
+    fs::remove_dir_all(&root)?;
+    Ok(())
+}
+
+fn debootstrap(spec: &GuestSpec, root: &Path) -> Result<()> {
+    let started = std::time::Instant::now();
+    run_checked(
+        Command::new("debootstrap")
+            .args(["--variant=minbase", "--merged-usr"])
+            .arg(format!("--include={}", spec.packages.join(",")))
+            .arg(SUITE)
+            .arg(root)
+            .arg(mirror()?),
+    )
+    .with_context(|| {
+        format!(
+            "debootstrap of the Debian {} (needs root and the Debian archive)",
+            spec.name
+        )
+    })?;
+    tracing::info!(
+        guest = spec.name,
+        secs = started.elapsed().as_secs(),
+        "debootstrap done"
+    );
+    Ok(())
+}
+
 /// The digest of what the image holds.
 fn digest(spec: &GuestSpec) -> String {
     let mut h = Sha256::new();
@@ -258,21 +345,7 @@ fn mirror_in(deb822: &str, list: &str) -> Option<String> {
 /// debootstrap, the init, the kernel and initrd copied out, the ext4 image.
 fn build(spec: &GuestSpec, dir: &Path) -> Result<()> {
     let root = dir.join("root");
-    let started = std::time::Instant::now();
-    run_checked(
-        Command::new("debootstrap")
-            .args(["--variant=minbase", "--merged-usr"])
-            .arg(format!("--include={}", spec.packages.join(",")))
-            .arg(SUITE)
-            .arg(&root)
-            .arg(mirror()?),
-    )
-    .context("debootstrap of the Debian guest (needs root and the Debian archive)")?;
-    tracing::info!(
-        guest = spec.name,
-        secs = started.elapsed().as_secs(),
-        "debootstrap done"
-    );
+    debootstrap(spec, &root)?;
     let init = root.join("metal-init");
     fs::write(&init, GUEST_INIT)?;
     set_mode(&init, 0o755)?;

@@ -1,0 +1,67 @@
+//! What the lab's privileged tests share: running the `metal-lab` binary, a guard that takes
+//! the lab down, the check that `down` left nothing behind, and the workspace's binaries.
+#![allow(dead_code)] // each test binary uses its part
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// `metal-lab --name NAME --dir DIR args...`
+pub fn metal_lab(name: &str, dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_metal-lab"))
+        .args(["--name", name, "--dir"])
+        .arg(dir)
+        .args(args)
+        .output()
+        .expect("running metal-lab")
+}
+
+/// Takes the lab down when the test ends, also when it fails.
+pub struct Down {
+    pub name: String,
+    pub dir: PathBuf,
+}
+
+impl Drop for Down {
+    fn drop(&mut self) {
+        let out = metal_lab(&self.name, &self.dir, &["down"]);
+        if !out.status.success() {
+            eprintln!("metal-lab down: {}", String::from_utf8_lossy(&out.stderr));
+        }
+    }
+}
+
+/// Takes the lab down and checks that no namespace, mount, process or file of it is left.
+pub fn down_leaves_nothing(guard: Down) {
+    let (name, dir) = (guard.name.clone(), guard.dir.clone());
+    drop(guard);
+    let out = Command::new("ip").args(["netns", "list"]).output().unwrap();
+    let left = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !left.lines().any(|l| l.starts_with(&format!("{name}-"))),
+        "namespaces left: {left}"
+    );
+    let mounts = std::fs::read_to_string("/proc/mounts").unwrap();
+    assert!(
+        !mounts.contains(&format!("/run/netns/{name}-")),
+        "mounts left: {mounts}"
+    );
+    let procs = metal_lab::procs::with_cmdline_containing(&dir.display().to_string());
+    assert!(procs.is_empty(), "processes left: {procs:?}");
+    assert!(!dir.exists(), "{} left", dir.display());
+}
+
+/// A workspace binary: beside this test's metal-lab, built when `cargo test -p metal-lab`
+/// alone did not.
+pub fn bin(package: &str, name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_BIN_EXE_metal-lab")).parent().unwrap();
+    let path = dir.join(name);
+    if !path.is_file() {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "-p", package, "--bins"])
+            .status()
+            .unwrap();
+        assert!(status.success(), "cargo build -p {package}");
+    }
+    assert!(path.is_file(), "{} missing", path.display());
+    path
+}
