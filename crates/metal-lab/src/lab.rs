@@ -100,6 +100,8 @@ pub struct UpOptions {
     /// the leaves as Cumulus-style switches in the fabric guest, machines PXE-booting through
     /// their DHCP relays ([`crate::routed`])
     pub routed: bool,
+    /// also build and register the Debian machine and firewall images ([`crate::images`])
+    pub debian_images: bool,
 }
 
 const BINARIES: &[&str] = &[
@@ -113,6 +115,13 @@ const BINARIES: &[&str] = &[
 
 /// What building and running the fabric guest of a routed lab takes beyond [`TOOLS`].
 const ROUTED_TOOLS: &[(&str, &str)] = &[("debootstrap", "debootstrap"), ("mkfs.ext4", "e2fsprogs")];
+
+/// What building the Debian images takes beyond [`TOOLS`].
+const IMAGE_TOOLS: &[(&str, &str)] = &[
+    ("debootstrap", "debootstrap"),
+    ("lz4", "lz4"),
+    ("tar", "tar"),
+];
 
 const TOOLS: &[(&str, &str)] = &[
     ("ip", "iproute2"),
@@ -137,12 +146,18 @@ pub fn default_bin_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
-fn check_host(bin_dir: &Path, routed: bool) -> anyhow::Result<()> {
+fn check_host(bin_dir: &Path, routed: bool, debian_images: bool) -> anyhow::Result<()> {
     if !nix::unistd::geteuid().is_root() {
         bail!("metal-lab makes network namespaces and tap devices: run it as root");
     }
+    let image_bins: &[&str] = if debian_images {
+        &["os-installer", "droptailer-client"]
+    } else {
+        &[]
+    };
     let missing: Vec<String> = BINARIES
         .iter()
+        .chain(image_bins)
         .filter(|b| !bin_dir.join(b).is_file())
         .map(|b| b.to_string())
         .collect();
@@ -154,9 +169,11 @@ fn check_host(bin_dir: &Path, routed: bool) -> anyhow::Result<()> {
         );
     }
     let extra = if routed { ROUTED_TOOLS } else { &[] };
+    let images = if debian_images { IMAGE_TOOLS } else { &[] };
     let missing: Vec<String> = TOOLS
         .iter()
         .chain(extra)
+        .chain(images)
         .filter(|(t, _)| metal_sim::vm::initramfs::find_program(t).is_err())
         .map(|(t, p)| format!("{t} (package {p})"))
         .collect();
@@ -205,7 +222,7 @@ pub async fn up(o: UpOptions) -> anyhow::Result<State> {
             }
         );
     }
-    check_host(&o.bin_dir, o.routed)?;
+    check_host(&o.bin_dir, o.routed, o.debian_images)?;
     for d in [plan.run_dir(), plan.log_dir()] {
         std::fs::create_dir_all(&d).with_context(|| format!("creating {}", d.display()))?;
     }
@@ -324,6 +341,25 @@ async fn bring_up(plan: &Plan, o: &UpOptions) -> anyhow::Result<State> {
     state.private_network = seed::seed(&client).await?;
     state.save()?;
     step(t0, "master data created");
+    if o.debian_images {
+        let (files, bins) = (plan.files_dir(), o.bin_dir.clone());
+        tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+            for kind in [crate::images::Kind::Machine, crate::images::Kind::Firewall] {
+                crate::images::build(&files, &bins, kind)?;
+            }
+            Ok(())
+        })
+        .await??;
+        seed::debian_images(&client).await?;
+        step(
+            t0,
+            &format!(
+                "Debian images {} and {} built and registered",
+                seed::DEBIAN_MACHINE_IMAGE,
+                seed::DEBIAN_FIREWALL_IMAGE
+            ),
+        );
+    }
 
     spawn(Daemon::new("images", &me).netns(&mgmt).args([
         "serve",

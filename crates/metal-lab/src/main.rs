@@ -56,6 +56,10 @@ enum Command {
         /// with the exit router, machines PXE-booting through the leaves' relays (at most 8)
         #[arg(long, env = "METAL_LAB_ROUTED")]
         routed: bool,
+        /// also build the Debian machine and firewall images (debootstrap the first time,
+        /// then cached) and register them as debian-12.1 and firewall-debian-3.1
+        #[arg(long, env = "METAL_LAB_DEBIAN_IMAGES")]
+        debian_images: bool,
     },
     /// Run a command in a node of a routed lab's fabric: leaf01, leaf02, exit or external
     /// (metal-lab exec leaf01 -- vtysh -c 'show bgp summary').
@@ -146,6 +150,7 @@ fn main() -> ExitCode {
                         no_power_on,
                         phone_home_interval,
                         routed,
+                        debian_images,
                     } => {
                         init_logging("warn");
                         let state = lab::up(lab::UpOptions {
@@ -157,6 +162,7 @@ fn main() -> ExitCode {
                             power_on: !no_power_on,
                             phone_home_interval: phone_home_interval.max(1),
                             routed,
+                            debian_images,
                         })
                         .await?;
                         println!(

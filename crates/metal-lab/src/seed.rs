@@ -16,6 +16,9 @@ pub const PROJECT: &str = "lab-project";
 pub const MACHINE_IMAGE: &str = "debian-12.0.20261121";
 pub const MACHINE_IMAGE_LVM: &str = "debian-13.0.20261121";
 pub const FIREWALL_IMAGE: &str = "firewall-debian-3.0.20261121";
+/// The Debian images of `up --debian-images` ([`crate::images`]).
+pub const DEBIAN_MACHINE_IMAGE: &str = "debian-12.1.20261207";
+pub const DEBIAN_FIREWALL_IMAGE: &str = "firewall-debian-3.1.20261207";
 pub const SUPER_NETWORK: &str = "tenant-super-network-lab";
 pub const INTERNET: &str = "internet-lab";
 pub const UNDERLAY: &str = "underlay-lab";
@@ -77,6 +80,33 @@ async fn put(c: &Client, path: &str, body: Value) -> anyhow::Result<Value> {
 }
 
 /// Creates the master data; returns the id of the project's private network.
+/// Registers the Debian images built into the lab's files ([`crate::images`]).
+pub async fn debian_images(c: &Client) -> anyhow::Result<()> {
+    let files = format!("http://{MGMT_IP}:{IMAGES_PORT}");
+    for (id, kind, feature) in [
+        (
+            DEBIAN_MACHINE_IMAGE,
+            crate::images::Kind::Machine,
+            "machine",
+        ),
+        (
+            DEBIAN_FIREWALL_IMAGE,
+            crate::images::Kind::Firewall,
+            "firewall",
+        ),
+    ] {
+        let url = format!("{files}/{}/img.tar.lz4", kind.dir_name());
+        put(
+            c,
+            "v1/image",
+            json!({"id": id, "name": id, "url": url, "features": [feature],
+                "description": "Debian bookworm with os-installer (metal-lab)"}),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
 pub async fn seed(c: &Client) -> anyhow::Result<String> {
     let files = format!("http://{MGMT_IP}:{IMAGES_PORT}");
     put(

@@ -2,7 +2,8 @@
 //!
 //! In an installed OS it plays go-lldpd: system name = the machine uuid (read from metal-hammer's
 //! `/etc/metal/install.yaml`, key `machineuuid`), system description = `provisioned since
-//! <time>`, on every `eth*` interface; metal-core turns these beacons into Phoned Home events.
+//! <time>`, on every physical interface (one with a device: `eth*` in the lab's small image,
+//! `lan*` once os-installer's `.link` files named them in a Debian image); metal-core turns these beacons into Phoned Home events.
 //! On a lab leaf it plays the switch's LLDP daemon, so that metal-hammer sees two switches.
 
 use std::time::Duration;
@@ -13,7 +14,7 @@ use clap::Parser;
 #[derive(Debug, Parser)]
 #[command(name = "metal-lldpd", version, about)]
 struct Args {
-    /// interfaces to send on (default: every eth* interface)
+    /// interfaces to send on (default: every physical interface)
     #[arg(long = "interface", value_delimiter = ',')]
     interfaces: Vec<String>,
     /// the system name to announce
@@ -60,8 +61,8 @@ fn main() -> anyhow::Result<()> {
         std::fs::read_dir("/sys/class/net")
             .context("listing /sys/class/net")?
             .filter_map(Result::ok)
+            .filter(|e| e.path().join("device").exists())
             .filter_map(|e| e.file_name().into_string().ok())
-            .filter(|n| n.starts_with("eth"))
             .collect()
     } else {
         a.interfaces.clone()
