@@ -13,9 +13,9 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{down_leaves_nothing, metal_lab, Down};
+use common::{down_leaves_nothing, metal_lab, up, Up};
 use metal_lab::cycle::{allocate, events, facts_since, free, machine, marks, wait_for_event, Role};
 use metal_lab::lab::{self, State};
 use metal_lab::machine::{CONSOLE_LOG, SOL_LOG};
@@ -51,35 +51,21 @@ async fn two_machines_are_powered_on_provisioned_phone_home_freed_and_wait_again
     if !privileged(test) {
         return;
     }
-    let name = format!("mlt{}", std::process::id() % 100_000);
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("lab");
-    let guard = Down {
-        name: name.clone(),
-        dir: dir.clone(),
-    };
-    let up_started = Instant::now();
-    let out = metal_lab(
-        &name,
-        &dir,
-        &[
-            "up",
-            "--machines",
-            "2",
-            "--api-port",
-            "0",
-            "--no-power-on",
-            "--phone-home-interval",
-            "5",
-        ],
-    );
+    let Up {
+        name,
+        dir,
+        guard,
+        out,
+        took,
+        tmp: _tmp,
+    } = up("mlt", &[]);
     assert!(
         out.status.success(),
         "metal-lab up failed:\n{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    let up_took = up_started.elapsed();
+    let up_took = took;
     let state = State::load(&dir).unwrap();
     let plan = state.plan().unwrap();
     let c = state.client().unwrap();

@@ -17,7 +17,7 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{down_leaves_nothing, metal_lab, Down};
+use common::{down_leaves_nothing, metal_lab, up, Up};
 use metal_lab::cycle::{allocate, free, marks, wait_for_event, Role};
 use metal_lab::lab::State;
 use serde_json::Value;
@@ -74,29 +74,14 @@ async fn machines_pxe_boot_through_the_leaves_relays_and_their_ports_follow_the_
     if !metal_testkit::privileged(test, TOOLS) {
         return;
     }
-    let name = format!("mlr{}", std::process::id() % 100_000);
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("lab");
-    let guard = Down {
-        name: name.clone(),
-        dir: dir.clone(),
-    };
-    let started = Instant::now();
-    let out = metal_lab(
-        &name,
-        &dir,
-        &[
-            "up",
-            "--routed",
-            "--machines",
-            "2",
-            "--api-port",
-            "0",
-            "--no-power-on",
-            "--phone-home-interval",
-            "5",
-        ],
-    );
+    let Up {
+        name,
+        dir,
+        guard,
+        out,
+        took,
+        tmp: _tmp,
+    } = up("mlr", &["--routed"]);
     let up_log = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(
         out.status.success(),
@@ -104,7 +89,7 @@ async fn machines_pxe_boot_through_the_leaves_relays_and_their_ports_follow_the_
         String::from_utf8_lossy(&out.stdout),
         std::fs::read_to_string(dir.join("log/fabric.log")).unwrap_or_default()
     );
-    eprintln!("{up_log}up --routed took {:?}", started.elapsed());
+    eprintln!("{up_log}up --routed took {took:?}");
     let state = State::load(&dir).unwrap();
     assert!(state.routed);
     let plan = state.plan().unwrap();

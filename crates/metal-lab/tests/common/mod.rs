@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::time::{Duration, Instant};
 
 /// `metal-lab --name NAME --dir DIR args...`
 pub fn metal_lab(name: &str, dir: &Path, args: &[&str]) -> Output {
@@ -64,4 +65,50 @@ pub fn bin(package: &str, name: &str) -> PathBuf {
     }
     assert!(path.is_file(), "{} missing", path.display());
     path
+}
+
+/// A lab brought up by a test: `metal-lab up` with two machines, powered off, any free API
+/// port and metal-core's phone-home interval at 5 s.
+pub struct Up {
+    pub name: String,
+    pub dir: PathBuf,
+    /// takes the lab down when dropped (or give it to [`down_leaves_nothing`])
+    pub guard: Down,
+    pub out: Output,
+    pub took: Duration,
+    /// the lab's directory lives in here: dropped after the guard
+    pub tmp: tempfile::TempDir,
+}
+
+/// `metal-lab up EXTRA... --machines 2 --api-port 0 --no-power-on --phone-home-interval 5`
+/// for a lab named `<prefix><pid>`.
+pub fn up(prefix: &str, extra: &[&str]) -> Up {
+    let name = format!("{prefix}{}", std::process::id() % 100_000);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("lab");
+    let guard = Down {
+        name: name.clone(),
+        dir: dir.clone(),
+    };
+    let started = Instant::now();
+    let mut args = vec!["up"];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&[
+        "--machines",
+        "2",
+        "--api-port",
+        "0",
+        "--no-power-on",
+        "--phone-home-interval",
+        "5",
+    ]);
+    let out = metal_lab(&name, &dir, &args);
+    Up {
+        name,
+        dir,
+        guard,
+        out,
+        took: started.elapsed(),
+        tmp,
+    }
 }
