@@ -18,8 +18,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use metal_sim::vm::debian::{DebianRoot, MACHINE_ROOT};
+use metal_sim::vm::run_checked;
 
 /// The unit of the LLDP beacon.
 pub const LLDPD_UNIT: &str = "[Unit]
@@ -129,17 +130,21 @@ pub fn build(files: &Path, bin_dir: &Path, kind: Kind) -> anyhow::Result<Image> 
 
     let tar = dir.join("img.tar");
     std::fs::copy(&base.tar, &tar).with_context(|| format!("copying {}", base.tar.display()))?;
-    run(Command::new("tar")
-        .args(["--numeric-owner", "--owner=0", "--group=0", "-rf"])
-        .arg(&tar)
-        .arg("-C")
-        .arg(&staging)
-        .args(&names))?;
+    run_checked(
+        Command::new("tar")
+            .args(["--numeric-owner", "--owner=0", "--group=0", "-rf"])
+            .arg(&tar)
+            .arg("-C")
+            .arg(&staging)
+            .args(&names),
+    )?;
     let tar_lz4 = dir.join("img.tar.lz4");
-    run(Command::new("lz4")
-        .args(["-q", "-f", "-1"])
-        .arg(&tar)
-        .arg(&tar_lz4))?;
+    run_checked(
+        Command::new("lz4")
+            .args(["-q", "-f", "-1"])
+            .arg(&tar)
+            .arg(&tar_lz4),
+    )?;
     std::fs::remove_file(&tar)?;
     std::fs::remove_dir_all(&staging)?;
     let md5 = metal_sim::osimage::md5_file(&tar_lz4)?;
@@ -150,20 +155,6 @@ pub fn build(files: &Path, bin_dir: &Path, kind: Kind) -> anyhow::Result<Image> 
         tar_lz4,
         md5,
     })
-}
-
-fn run(cmd: &mut Command) -> anyhow::Result<()> {
-    let out = cmd
-        .output()
-        .with_context(|| format!("running {:?}", cmd.get_program()))?;
-    if !out.status.success() {
-        bail!(
-            "{:?} failed: {}",
-            cmd.get_program(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    Ok(())
 }
 
 #[cfg(test)]

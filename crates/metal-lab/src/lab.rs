@@ -554,7 +554,7 @@ async fn bring_up(plan: &Plan, o: &UpOptions) -> anyhow::Result<State> {
         "metal-core registered the leaves, metal-bmc reported every BMC",
     );
     if o.routed {
-        wait_synced(plan, &client).await?;
+        wait_synced(plan, &state, &client).await?;
         step(
             t0,
             "metal-core configured both leaves (interfaces, FRR, DHCP relay) and reported the sync; BGP to the exit established",
@@ -601,15 +601,7 @@ async fn start_fabric(
             match crate::routed::readiness(&text) {
                 Ok(true) => Some(Ok(())),
                 Err(e) => Some(Err(e)),
-                Ok(false) => {
-                    let pid = procs::pid_of(&plan.run_dir(), "fabric");
-                    (!pid.is_some_and(procs::alive)).then(|| {
-                        Err(anyhow!(
-                            "the fabric guest stopped; its console is {}",
-                            console.display()
-                        ))
-                    })
-                }
+                Ok(false) => fabric_stopped(plan).map(Err),
             }
         },
     )
@@ -628,9 +620,20 @@ async fn start_fabric(
     Ok(())
 }
 
+/// The error to end a wait with once the fabric guest's qemu is gone.
+fn fabric_stopped(plan: &Plan) -> Option<anyhow::Error> {
+    let pid = procs::pid_of(&plan.run_dir(), "fabric");
+    (!pid.is_some_and(procs::alive)).then(|| {
+        anyhow!(
+            "the fabric guest stopped; its console is {}",
+            crate::routed::console_log(plan).display()
+        )
+    })
+}
+
 /// Waits until metal-core reported a sync without error for every leaf (its first
 /// reconfiguration: ifreload and FRR's reload under software emulation take minutes).
-async fn wait_synced(plan: &Plan, client: &Client) -> anyhow::Result<()> {
+async fn wait_synced(plan: &Plan, state: &State, client: &Client) -> anyhow::Result<()> {
     for j in 0..LEAVES {
         let leaf = Plan::leaf_name(j);
         let synced = try_until(
@@ -644,13 +647,7 @@ async fn wait_synced(plan: &Plan, client: &Client) -> anyhow::Result<()> {
                         return Some(Ok(()));
                     }
                 }
-                let pid = procs::pid_of(&plan.run_dir(), "fabric");
-                (!pid.is_some_and(procs::alive)).then(|| {
-                    Err(anyhow!(
-                        "the fabric guest stopped; its console is {}",
-                        crate::routed::console_log(plan).display()
-                    ))
-                })
+                fabric_stopped(plan).map(Err)
             },
         )
         .await;
@@ -662,7 +659,6 @@ async fn wait_synced(plan: &Plan, client: &Client) -> anyhow::Result<()> {
         }
     }
     // the reload restarted the leaves' BGP sessions: up once they are established again
-    let state = State::load(&plan.dir)?;
     for j in 0..LEAVES {
         let leaf = Plan::leaf_name(j);
         let st = state.clone();

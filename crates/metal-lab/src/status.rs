@@ -131,23 +131,62 @@ async fn switches(state: &State, client: &metal_client::Client) -> String {
     out
 }
 
+/// One BGP session of FRR's `show bgp [vrf all] summary json`: VRF, address family, neighbour
+/// and the neighbour's object.
+struct Session<'a> {
+    vrf: &'a str,
+    family: &'a str,
+    peer: &'a str,
+    p: &'a serde_json::Value,
+}
+
+/// The sessions of either shape: `vrf all` has VRFs at the top, the default VRF's own summary
+/// its address families.
+fn sessions(v: &serde_json::Value) -> Vec<Session<'_>> {
+    let vrfs: Vec<(&str, &serde_json::Value)> = if v.get("ipv4Unicast").is_some() {
+        vec![("default", v)]
+    } else {
+        v.as_object()
+            .into_iter()
+            .flatten()
+            .map(|(vrf, f)| (vrf.as_str(), f))
+            .collect()
+    };
+    let mut out = Vec::new();
+    for (vrf, families) in vrfs {
+        for (family, f) in families.as_object().into_iter().flatten() {
+            for (peer, p) in f["peers"].as_object().into_iter().flatten() {
+                out.push(Session {
+                    vrf,
+                    family,
+                    peer,
+                    p,
+                });
+            }
+        }
+    }
+    out
+}
+
 /// Rows of FRR's `show bgp vrf all summary json`: one per VRF, neighbour and address family.
 pub fn bgp_rows(node: &str, json: &str) -> String {
     let Ok(v) = serde_json::from_str::<serde_json::Value>(json) else {
         return format!("{node}\t(not JSON: {})\n", json.trim());
     };
     let mut out = String::new();
-    for (vrf, families) in v.as_object().into_iter().flatten() {
-        for (family, f) in families.as_object().into_iter().flatten() {
-            for (peer, p) in f["peers"].as_object().into_iter().flatten() {
-                out.push_str(&format!(
-                    "{node}\t{vrf}\t{peer}\t{}\t{family}\t{}\t{}\n",
-                    p["hostname"].as_str().unwrap_or("-"),
-                    p["state"].as_str().unwrap_or("?"),
-                    p["pfxRcd"].as_u64().map_or("-".into(), |n| n.to_string()),
-                ));
-            }
-        }
+    for Session {
+        vrf,
+        family,
+        peer,
+        p,
+    } in sessions(&v)
+    {
+        out.push_str(&format!(
+            "{node}\t{vrf}\t{peer}\t{}\t{family}\t{}\t{}\n",
+            p["hostname"].as_str().unwrap_or("-"),
+            p["state"].as_str().unwrap_or("?"),
+            p["pfxRcd"].as_u64().map_or("-".into(), |n| n.to_string()),
+        ));
     }
     if out.is_empty() {
         out = format!("{node}\t(no BGP sessions)\n");
@@ -160,23 +199,8 @@ pub fn all_established(json: &str) -> bool {
     let Ok(v) = serde_json::from_str::<serde_json::Value>(json) else {
         return false;
     };
-    // `show bgp summary json` has the families at the top, `vrf all` a level deeper
-    let families: Vec<&serde_json::Value> = if v.get("ipv4Unicast").is_some() {
-        vec![&v]
-    } else {
-        v.as_object()
-            .into_iter()
-            .flatten()
-            .map(|(_, f)| f)
-            .collect()
-    };
-    let states: Vec<&str> = families
-        .iter()
-        .flat_map(|f| f.as_object().into_iter().flatten())
-        .flat_map(|(_, f)| f["peers"].as_object().into_iter().flatten())
-        .map(|(_, p)| p["state"].as_str().unwrap_or("?"))
-        .collect();
-    !states.is_empty() && states.iter().all(|s| *s == "Established")
+    let all = sessions(&v);
+    !all.is_empty() && all.iter().all(|s| s.p["state"] == "Established")
 }
 
 #[cfg(test)]

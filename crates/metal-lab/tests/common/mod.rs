@@ -81,7 +81,7 @@ pub struct Up {
 }
 
 /// `metal-lab up EXTRA... --machines 2 --api-port 0 --no-power-on --phone-home-interval 5`
-/// for a lab named `<prefix><pid>`.
+/// for a lab named `<prefix><pid>`, which must succeed.
 pub fn up(prefix: &str, extra: &[&str]) -> Up {
     let name = format!("{prefix}{}", std::process::id() % 100_000);
     let tmp = tempfile::tempdir().unwrap();
@@ -103,6 +103,15 @@ pub fn up(prefix: &str, extra: &[&str]) -> Up {
         "5",
     ]);
     let out = metal_lab(&name, &dir, &args);
+    // the guard, dropped while unwinding, takes a half-made lab down
+    assert!(
+        out.status.success(),
+        "metal-lab {} failed:\n{}{}\n--- fabric console (routed labs):\n{}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        std::fs::read_to_string(dir.join("log/fabric.log")).unwrap_or_default()
+    );
     Up {
         name,
         dir,

@@ -89,7 +89,7 @@ impl Drop for WorkDir {
 
 /// Runs a command, returns its stdout; a non-zero exit is an error naming the command and
 /// carrying its stderr.
-pub(crate) fn run_checked(cmd: &mut Command) -> Result<String> {
+pub fn run_checked(cmd: &mut Command) -> Result<String> {
     let shown = format!("{cmd:?}");
     let out = cmd.output().with_context(|| format!("running {shown}"))?;
     if !out.status.success() {
