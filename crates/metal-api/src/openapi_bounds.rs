@@ -44,13 +44,18 @@ fn value(n: &Number) -> f64 {
     }
 }
 
+/// `f32::MAX` as JSON carries it: its shortest text read as an f64.
+const F32_MAX_AS_WRITTEN: f64 = 3.4028235e38;
+
 fn bound_object(o: &mut Object) {
     let Some(SchemaFormat::KnownFormat(format)) = &o.format else {
         return;
     };
     if *format == KnownFormat::Float {
-        // an f32 reads 1e39 as infinity, which JSON cannot write back
-        let max = f64::from(f32::MAX);
+        // an f32 reads 1e39 as infinity, which JSON cannot write back; the bound is f32::MAX as
+        // the server writes it (its shortest text, 3.4028235e38), a little above its exact
+        // value, and every number up to it still reads as a finite f32
+        let max = F32_MAX_AS_WRITTEN;
         if o.minimum.as_ref().is_none_or(|m| value(m) < -max) {
             o.minimum = Some(Number::Float(-max));
         }
@@ -203,8 +208,12 @@ mod tests {
             .format(Some(SchemaFormat::KnownFormat(KnownFormat::Float)))
             .build();
         bound_object(&mut o);
-        let max = f64::from(f32::MAX);
-        assert_eq!(bounds(&o), ("float".into(), Some(-max), Some(max)));
+        // the bound is what the server writes for f32::MIN and f32::MAX
+        let written: f64 = serde_json::to_string(&f32::MAX).unwrap().parse().unwrap();
+        assert_eq!(bounds(&o), ("float".into(), Some(-written), Some(written)));
+        // and still reads as a finite f32
+        let read: f32 = serde_json::from_str(&written.to_string()).unwrap();
+        assert!(read.is_finite());
     }
 
     #[test]

@@ -248,6 +248,18 @@ pub fn update_key(
             kind.as_str()
         )));
     }
+    // the board comes from the machine's BMC, not from the request: a name that cannot be a
+    // file's is the machine's state (422), as no board at all is
+    for (field, v) in [
+        ("board manufacturer", installed.board_mfg),
+        ("board part number", installed.board_part_number),
+    ] {
+        if let Err(e) = segment(field, v) {
+            return Err(DomainError::unprocessable(format!(
+                "machine {machine_id} as its BMC reports it: {e}, so no firmware file can be named after it"
+            )));
+        }
+    }
     FirmwareKey::new(
         kind.as_str(),
         installed.board_mfg,
@@ -262,6 +274,26 @@ mod tests {
 
     fn key(k: &str, v: &str, b: &str, r: &str) -> FirmwareKey {
         FirmwareKey::new(k, v, b, r).unwrap()
+    }
+
+    #[test]
+    fn a_board_that_cannot_name_a_file_is_the_machines_state() {
+        let r = MachineUpdateFirmwareRequest {
+            kind: "bios".into(),
+            revision: "2.0".into(),
+            ..Default::default()
+        };
+        let installed = |mfg| InstalledFirmware {
+            board_mfg: mfg,
+            board_part_number: "X11",
+            bios_version: "1.0",
+            bmc_version: "1.0",
+        };
+        let e = update_key("m1", &r, installed("Super/micro")).unwrap_err();
+        assert!(matches!(e, DomainError::Unprocessable(_)), "{e:?}");
+        assert!(e.to_string().contains("board manufacturer"), "{e}");
+        let k = update_key("m1", &r, installed("Supermicro")).unwrap();
+        assert_eq!(k.path(), "bios/supermicro/X11/2.0");
     }
 
     #[test]
