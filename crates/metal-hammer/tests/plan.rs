@@ -431,6 +431,13 @@ fn request() -> InstallRequest {
                 neighbors: vec![metal_domain::machine::MachineNic::default()],
                 ..Default::default()
             },
+            // metal-hammer reports lo (zero MAC, no neighbours): not a NIC the installer names
+            // (its `.link` would match every virtual device, e.g. a firewall's bridge)
+            metal_domain::machine::MachineNic {
+                mac: "00:00:00:00:00:00".into(),
+                name: "lo".into(),
+                ..Default::default()
+            },
         ],
         dns_servers: vec![metal_domain::partition::DnsServer {
             ip: "1.1.1.1".into(),

@@ -22,6 +22,20 @@ pub const OS_UP: &str = "LAB-OS-UP";
 /// Prefix of the disk facts the installed OS prints.
 pub const OS_FACT: &str = "LAB-OS-FACT";
 
+/// The nftables expressions of the firewall rules os-installer renders (counter, meta and the
+/// set types are part of `nf_tables`).
+pub const NFTABLES_MODULES: &[&str] = &[
+    "nf_tables",
+    "nft_ct",
+    "nft_limit",
+    "nft_log",
+    "nf_log_syslog",
+    "nft_chain_nat",
+    "nft_nat",
+    "nft_masq",
+    "nft_reject_inet",
+];
+
 /// The installed OS's initramfs `/init`: modules, arrays, volumes, root by UUID, switch_root.
 const OS_INITRD_INIT: &str = r#"#!/bin/sh
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
@@ -95,8 +109,11 @@ pub fn build(dir: &Path, hammer: &Path, lldpd: &Path) -> anyhow::Result<Artifact
 
     let ramdisk = dir.join("metal-hammer-initrd.img");
     Initramfs::standard(&kernel)?
-        // UEFI machines: metal-hammer mounts efivarfs into the target for the installer
+        // UEFI machines: metal-hammer mounts efivarfs into the target for the installer;
+        // nftables: a firewall's installer checks its rules (`nft --check`) against the
+        // running kernel, metal-hammer's, which the ramdisk has no modprobe to extend
         .modules(&kernel, &["efivarfs"])?
+        .modules(&kernel, NFTABLES_MODULES)?
         .binary("mkfs.ext3")?
         .binary("ipmitool")?
         .binary_as(&hammer.display().to_string(), "/init")?

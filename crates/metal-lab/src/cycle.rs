@@ -39,8 +39,13 @@ pub fn events(m: &Value) -> Vec<String> {
 
 /// How many events each machine has now: marks for [`wait_for_event`].
 pub async fn marks(c: &Client, plan: &Plan) -> anyhow::Result<Vec<usize>> {
+    marks_of(c, &plan.all_machines()).await
+}
+
+/// [`marks`] of some of the lab's machines.
+pub async fn marks_of(c: &Client, machines: &[MachinePlan]) -> anyhow::Result<Vec<usize>> {
     let mut v = Vec::new();
-    for m in plan.all_machines() {
+    for m in machines {
         v.push(events(&machine(c, &m.uuid).await?).len());
     }
     Ok(v)
@@ -63,11 +68,22 @@ pub async fn wait_for_event(
     marks: &[usize],
     limit: Duration,
 ) -> anyhow::Result<Duration> {
+    wait_for_event_of(c, &plan.all_machines(), event, marks, limit).await
+}
+
+/// [`wait_for_event`] of some of the lab's machines (`marks` from [`marks_of`] of the same).
+pub async fn wait_for_event_of(
+    c: &Client,
+    machines: &[MachinePlan],
+    event: &str,
+    marks: &[usize],
+    limit: Duration,
+) -> anyhow::Result<Duration> {
     let start = Instant::now();
     let deadline = start + limit;
     loop {
         let mut done = true;
-        for (k, m) in plan.all_machines().iter().enumerate() {
+        for (k, m) in machines.iter().enumerate() {
             let mv = machine(c, &m.uuid).await?;
             let ev = events(&mv);
             let new = &ev[marks.get(k).copied().unwrap_or(0).min(ev.len())..];

@@ -11,8 +11,12 @@
 //! - on the firewall image, `/usr/local/bin/droptailer-client` (the unit os-installer writes
 //!   runs it).
 //!
-//! The base archive is copied and the additions appended as root-owned files, then compressed
-//! with `lz4`; the root directory's own entry stays the base's.
+//! The base archive is copied, what a qemu machine does not need is deleted from the copy
+//! ([`left_out`]: documentation, translations, apt's package lists, kernel modules of hardware
+//! the lab has not), the additions are appended as root-owned files (binaries without their
+//! debug sections), then it is compressed with `lz4`; the root directory's own entry stays the
+//! base's. Every byte of the image crosses the fabric guest's emulated switches at install
+//! time, so the image is kept to what the lab's machines run.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -56,6 +60,27 @@ impl Kind {
     }
 }
 
+/// systemd-networkd leaves the routes and rules of others (FRR's) alone: by default a restart
+/// of networkd flushes every route it did not make, and with them the machine's BGP routes.
+pub const NETWORKD_CONF: &str = "# metal-lab's image: FRR owns the routes it installs
+[Network]
+ManageForeignRoutes=no
+ManageForeignRoutingPolicyRules=no
+";
+
+/// A firewall routes between its VRFs (metal-stack's firewall images enable forwarding).
+pub const FIREWALL_SYSCTL: &str = "# metal-lab's firewall image: the firewall routes
+net.ipv4.ip_forward=1
+net.ipv6.conf.all.forwarding=1
+";
+
+/// What the image adds to FRR's packaged `/etc/frr/daemons`: watchfrr starts the daemons and
+/// loads `frr.conf` in a background job that it kills after `-T` seconds (20 by default). Under
+/// qemu without KVM that job takes longer, and a killed one leaves bgpd without its
+/// configuration.
+pub const WATCHFRR_OPTIONS: &str =
+    "\n# metal-lab: slow (emulated) machines start FRR slowly\nwatchfrr_options=\"-T 300\"\n";
+
 /// A packed image: `<dir>/img.tar.lz4` and its `.md5`.
 #[derive(Debug, Clone)]
 pub struct Image {
@@ -88,6 +113,11 @@ pub fn additions(kind: Kind, bin_dir: &Path) -> anyhow::Result<Vec<(String, Vec<
             0o755,
         ),
         (
+            "etc/systemd/networkd.conf.d/metal.conf".to_string(),
+            NETWORKD_CONF.as_bytes().to_vec(),
+            0o644,
+        ),
+        (
             "etc/systemd/system/metal-lldpd.service".to_string(),
             LLDPD_UNIT.as_bytes().to_vec(),
             0o644,
@@ -95,12 +125,77 @@ pub fn additions(kind: Kind, bin_dir: &Path) -> anyhow::Result<Vec<(String, Vec<
     ];
     if kind == Kind::Firewall {
         v.push((
+            "etc/sysctl.d/10-metal-firewall.conf".to_string(),
+            FIREWALL_SYSCTL.as_bytes().to_vec(),
+            0o644,
+        ));
+        v.push((
             "usr/local/bin/droptailer-client".to_string(),
             bin("droptailer-client")?,
             0o755,
         ));
     }
     Ok(v)
+}
+
+/// Kernel module trees (below `kernel/`) of hardware a lab machine (qemu, virtio) has not:
+/// graphics, media, radios, sound, InfiniBand, sensors, USB gadgets and serial adapters, and the
+/// big Fibre Channel HBAs. Intel's Ethernet drivers stay beside virtio's.
+const HARDWARE: &[&str] = &[
+    "drivers/gpu/",
+    "drivers/media/",
+    "drivers/net/wireless/",
+    "drivers/net/usb/",
+    "drivers/infiniband/",
+    "drivers/iio/",
+    "drivers/comedi/",
+    "drivers/staging/",
+    "drivers/isdn/",
+    "drivers/bluetooth/",
+    "drivers/video/",
+    "drivers/usb/serial/",
+    "drivers/usb/gadget/",
+    "drivers/platform/",
+    "drivers/scsi/lpfc/",
+    "drivers/scsi/qla2xxx/",
+    "sound/",
+    "net/wireless/",
+    "net/mac80211/",
+    "net/bluetooth/",
+    "lib/test_bpf.ko",
+];
+
+/// FRR's daemons file as the Debian root's tar names it.
+const DAEMONS_MEMBER: &str = "./etc/frr/daemons";
+
+/// Whether the image leaves out this member of the Debian root (a path as `tar -t` lists it).
+pub fn left_out(member: &str) -> bool {
+    let p = member.trim_start_matches("./");
+    let below = |dir: &str| p.starts_with(dir) && p.len() > dir.len();
+    if [
+        "usr/share/doc/",
+        "usr/share/man/",
+        "usr/share/info/",
+        "usr/share/locale/",
+        "var/lib/apt/lists/",
+        "var/cache/apt/",
+    ]
+    .iter()
+    .any(|d| below(d))
+    {
+        return true;
+    }
+    let Some(module) = p
+        .strip_prefix("usr/lib/modules/")
+        .and_then(|rest| rest.split_once("/kernel/"))
+        .map(|(_, m)| m)
+    else {
+        return false;
+    };
+    if module.starts_with("drivers/net/ethernet/") {
+        return !module.starts_with("drivers/net/ethernet/intel");
+    }
+    HARDWARE.iter().any(|h| module.starts_with(h))
 }
 
 /// Builds the image of `kind` into `files/<kind dir>/` from the cached Debian root and the
@@ -117,6 +212,10 @@ pub fn build(files: &Path, bin_dir: &Path, kind: Kind) -> anyhow::Result<Image> 
         std::fs::create_dir_all(path.parent().unwrap())?;
         std::fs::write(&path, contents)?;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))?;
+        if rel.starts_with("usr/local/bin/") {
+            // debug builds carry their debug sections: most of their size
+            run_checked(Command::new("strip").arg("--strip-debug").arg(&path))?;
+        }
         names.push(rel);
     }
     // the unit enabled, as `systemctl enable` leaves it
@@ -130,6 +229,44 @@ pub fn build(files: &Path, bin_dir: &Path, kind: Kind) -> anyhow::Result<Image> 
 
     let tar = dir.join("img.tar");
     std::fs::copy(&base.tar, &tar).with_context(|| format!("copying {}", base.tar.display()))?;
+    let listing = Command::new("tar")
+        .arg("-tf")
+        .arg(&tar)
+        .output()
+        .context("listing the Debian root")?;
+    anyhow::ensure!(listing.status.success(), "tar -tf {} failed", tar.display());
+    // FRR's daemons file, replaced by the base's with the watchfrr options appended
+    let daemons = Command::new("tar")
+        .arg("-xOf")
+        .arg(&tar)
+        .arg(DAEMONS_MEMBER)
+        .output()
+        .context("reading FRR's daemons file from the Debian root")?;
+    anyhow::ensure!(
+        daemons.status.success() && !daemons.stdout.is_empty(),
+        "the Debian root has no {DAEMONS_MEMBER}"
+    );
+    let mut text = String::from_utf8(daemons.stdout)?;
+    text.push_str(WATCHFRR_OPTIONS);
+    let path = staging.join(DAEMONS_MEMBER.trim_start_matches("./"));
+    std::fs::create_dir_all(path.parent().unwrap())?;
+    std::fs::write(&path, text)?;
+    names.push(DAEMONS_MEMBER.trim_start_matches("./").to_string());
+    let drop: String = String::from_utf8_lossy(&listing.stdout)
+        .lines()
+        .filter(|m| left_out(m) || *m == DAEMONS_MEMBER)
+        .map(|m| format!("{m}\n"))
+        .collect();
+    let drop_list = dir.join(".left-out");
+    std::fs::write(&drop_list, drop)?;
+    run_checked(
+        Command::new("tar")
+            .args(["--delete", "--no-wildcards", "--no-recursion", "-f"])
+            .arg(&tar)
+            .arg("-T")
+            .arg(&drop_list),
+    )?;
+    std::fs::remove_file(&drop_list)?;
     run_checked(
         Command::new("tar")
             .args(["--numeric-owner", "--owner=0", "--group=0", "-rf"])
@@ -160,6 +297,38 @@ pub fn build(files: &Path, bin_dir: &Path, kind: Kind) -> anyhow::Result<Image> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_image_leaves_out_documentation_and_foreign_hardware_only() {
+        let k = "./usr/lib/modules/6.1.0-50-amd64/kernel/";
+        for gone in [
+            "./usr/share/doc/frr/copyright",
+            "./usr/share/locale/de/LC_MESSAGES/apt.mo",
+            "./var/lib/apt/lists/deb.debian.org_debian_dists_bookworm_InRelease",
+            &format!("{k}drivers/gpu/drm/amd/amdgpu/amdgpu.ko"),
+            &format!("{k}drivers/net/ethernet/mellanox/mlx5/core/mlx5_core.ko"),
+            &format!("{k}sound/core/snd.ko"),
+            &format!("{k}lib/test_bpf.ko"),
+        ] {
+            assert!(left_out(gone), "{gone}");
+        }
+        for kept in [
+            "./usr/share/doc/",
+            "./usr/share/zoneinfo/UTC",
+            "./usr/lib/modules/6.1.0-50-amd64/modules.dep",
+            &format!("{k}drivers/net/virtio_net.ko"),
+            &format!("{k}drivers/net/ethernet/intel/e1000/e1000.ko"),
+            &format!("{k}drivers/net/vxlan/vxlan.ko"),
+            &format!("{k}drivers/net/vrf.ko"),
+            &format!("{k}drivers/md/raid1.ko"),
+            &format!("{k}net/netfilter/nf_tables.ko"),
+            &format!("{k}fs/ext4/ext4.ko"),
+            "./usr/bin/python3.11",
+            "./boot/initrd.img-6.1.0-50-amd64",
+        ] {
+            assert!(!left_out(kept), "{kept}");
+        }
+    }
 
     #[test]
     fn the_firewall_image_adds_droptailer_and_both_run_os_installer() {

@@ -121,6 +121,7 @@ const IMAGE_TOOLS: &[(&str, &str)] = &[
     ("debootstrap", "debootstrap"),
     ("lz4", "lz4"),
     ("tar", "tar"),
+    ("strip", "binutils"),
 ];
 
 const TOOLS: &[(&str, &str)] = &[
@@ -136,6 +137,7 @@ const TOOLS: &[(&str, &str)] = &[
     ("kexec", "kexec-tools"),
     ("mkfs.ext4", "e2fsprogs"),
     ("mkfs.fat", "dosfstools"),
+    ("ssh-keygen", "openssh-client"),
 ];
 
 /// The directory of this executable (where cargo puts the workspace's other binaries).
@@ -269,6 +271,8 @@ async fn bring_up(plan: &Plan, o: &UpOptions) -> anyhow::Result<State> {
         exec_token: random_hex(24),
     };
     state.save()?;
+    // the key `metal-lab ssh` logs in with; allocations take its .pub
+    crate::ssh::ensure_key(&plan.dir)?;
 
     let (hammer, lldpd) = (bin("metal-hammer"), bin("metal-lldpd"));
     let files = plan.files_dir();

@@ -16,4 +16,5 @@ pub mod procs;
 pub mod routed;
 pub mod seed;
 pub mod sim;
+pub mod ssh;
 pub mod status;

@@ -61,11 +61,20 @@ enum Command {
         #[arg(long, env = "METAL_LAB_DEBIAN_IMAGES")]
         debian_images: bool,
     },
-    /// Run a command in a node of a routed lab's fabric: leaf01, leaf02, exit or external
-    /// (metal-lab exec leaf01 -- vtysh -c 'show bgp summary').
+    /// Run a command in a node of a routed lab's fabric (leaf01, leaf02, exit or external:
+    /// metal-lab exec leaf01 -- vtysh -c 'show bgp summary'), or on a machine's installed OS
+    /// (its lab name, UUID or hostname: through `metal-lab ssh`).
     Exec {
         node: String,
         #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+        command: Vec<String>,
+    },
+    /// Log in to a machine's installed OS (its lab name machine-N, UUID or allocation
+    /// hostname) as user metal with the lab's key: allocate it with
+    /// `-p @<lab dir>/ssh/id_ed25519.pub`. With a COMMAND, run it there (stdin is forwarded).
+    Ssh {
+        machine: String,
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         command: Vec<String>,
     },
     /// Show the lab's daemons and machines.
@@ -107,6 +116,23 @@ fn init_logging(level: &str) {
         .init();
 }
 
+/// `metal-lab ssh` (and `exec` of a machine): replaces this process with `ssh`.
+fn ssh(dir: &std::path::Path, machine: &str, command: &[String]) -> anyhow::Error {
+    use std::os::unix::process::CommandExt;
+    let run = || -> anyhow::Result<std::process::Command> {
+        let state = lab::State::load(dir)?;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let m = rt.block_on(metal_lab::ssh::resolve(&state, machine))?;
+        metal_lab::ssh::command(&state, &m, command)
+    };
+    match run() {
+        Ok(mut c) => anyhow::Error::from(c.exec()).context("running ssh"),
+        Err(e) => e,
+    }
+}
+
 /// `metal-lab exec`: the command's output as it comes, its exit code as ours.
 fn exec(dir: &std::path::Path, node: &str, command: &[String]) -> anyhow::Result<i32> {
     use std::io::Write;
@@ -129,6 +155,14 @@ fn main() -> ExitCode {
             forward::run(&netns, listen, to)
         }
         Command::Down => lab::down(&cli.name, &cli.dir, false),
+        Command::Ssh { machine, command } => {
+            eprintln!("metal-lab: {:#}", ssh(&cli.dir, &machine, &command));
+            return ExitCode::from(255);
+        }
+        Command::Exec { node, command } if !metal_lab::routed::NODES.contains(&node.as_str()) => {
+            eprintln!("metal-lab: {:#}", ssh(&cli.dir, &node, &command));
+            return ExitCode::from(255);
+        }
         Command::Exec { node, command } => {
             return match exec(&cli.dir, &node, &command) {
                 Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
@@ -188,6 +222,7 @@ fn main() -> ExitCode {
                     Command::Forward { .. }
                     | Command::Down
                     | Command::Env
+                    | Command::Ssh { .. }
                     | Command::Exec { .. } => unreachable!(),
                 }
             })

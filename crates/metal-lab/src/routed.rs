@@ -148,7 +148,9 @@ exit_management || fail "the exit's management leg"
 @PORTS@
 frr_start exit || fail "FRR on the exit"
 @AGENTS@
+# the external host's services: HTTP on 80 (in mini-lab's egress rules) and on 8080 (not)
 on external python3 -m http.server 80 --bind @EXTERNAL@ > $N/external/http80.log 2>&1 &
+on external python3 -m http.server 8080 --bind @EXTERNAL@ > $N/external/http8080.log 2>&1 &
 python3 $R/exec-server.py @EXEC_IP@ @EXEC_PORT@ $R/exec-token $N > /nodes/exec-server.log 2>&1 &
 echo "FABRIC-READY $(( $(ms) - t0 )) ms"
 while :; do sleep 3600; done

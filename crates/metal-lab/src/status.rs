@@ -51,6 +51,10 @@ pub async fn status(dir: &Path) -> anyhow::Result<String> {
         seed::PROJECT,
         state.private_network
     ));
+    out.push_str(&format!(
+        "ssh key for allocations: -p @{}.pub (metal-lab ssh MACHINE)\n",
+        crate::ssh::key_path(&state.dir).display()
+    ));
     let client = state.client()?;
     if state.routed {
         out.push_str(&switches(&state, &client).await);

@@ -108,9 +108,15 @@ fn exec_needs_a_routed_lab_a_node_of_its_fabric_and_a_command() {
     refused(&out, "has no fabric");
     assert_eq!(out.status.code(), Some(255));
     std::fs::write(dir.join("lab.json"), state(true)).unwrap();
+    // a machine: through ssh, with the lab's key
     refused(
         &metal_lab(&dir, &["exec", "machine-1", "--", "true"]),
-        "is not a node of the fabric; the nodes are leaf01, leaf02, exit, external",
+        "the lab has no SSH key",
+    );
+    // neither a node nor a machine's name, and no metal-api to ask for hostnames
+    refused(
+        &metal_lab(&dir, &["exec", "nosuch", "--", "true"]),
+        "\"nosuch\" is neither a node of the fabric (leaf01, leaf02, exit, external) nor a lab machine's name or UUID",
     );
     // a routed lab whose namespaces are gone
     refused(

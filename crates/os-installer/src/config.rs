@@ -73,6 +73,21 @@ impl InstallConfig {
     pub fn is_firewall(&self) -> bool {
         self.role == "firewall"
     }
+
+    /// Drops the NICs a `.link` file cannot name (no MAC, or the zero MAC of `lo`, which
+    /// metal-hammer reports among the machine's NICs): a `.link` matching the zero permanent
+    /// MAC renames every virtual device, a firewall's bridge among them. The names dropped.
+    pub fn drop_unnamable_nics(&mut self) -> Vec<String> {
+        let unnamable = |mac: &str| mac.is_empty() || mac.split(':').all(|b| b == "00");
+        let dropped = self
+            .nics
+            .iter()
+            .filter(|n| unnamable(&n.mac))
+            .map(|n| n.name.clone())
+            .collect();
+        self.nics.retain(|n| !unnamable(&n.mac));
+        dropped
+    }
 }
 
 /// `/etc/metal/boot-info.yaml` as the installer writes it (paths inside the image).
@@ -83,4 +98,30 @@ pub struct BootInfoFile {
     pub initrd: String,
     pub cmdline: String,
     pub bootloader_id: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nics_without_a_mac_are_dropped() {
+        let nic = |name: &str, mac: &str| MachineNic {
+            name: name.into(),
+            mac: mac.into(),
+            ..Default::default()
+        };
+        let mut cfg = InstallConfig {
+            nics: vec![
+                nic("eth0", "52:54:00:6c:01:00"),
+                nic("lo", "00:00:00:00:00:00"),
+                nic("eth1", "52:54:00:6c:01:01"),
+                nic("x", ""),
+            ],
+            ..Default::default()
+        };
+        assert_eq!(cfg.drop_unnamable_nics(), vec!["lo", "x"]);
+        let names: Vec<&str> = cfg.nics.iter().map(|n| n.name.as_str()).collect();
+        assert_eq!(names, ["eth0", "eth1"]);
+    }
 }

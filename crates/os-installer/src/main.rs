@@ -64,8 +64,11 @@ fn main() -> anyhow::Result<()> {
         .unwrap_or_else(|| cli.root.join("etc/metal/install.yaml"));
     let text = std::fs::read_to_string(&path)
         .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
-    let cfg: InstallConfig =
+    let mut cfg: InstallConfig =
         serde_yaml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    for nic in cfg.drop_unnamable_nics() {
+        tracing::warn!(nic, "ignoring a NIC without a MAC address");
+    }
     match cli.command {
         Some(Cmd::Render { out, check }) => {
             for f in tasks::rendered(&cfg) {

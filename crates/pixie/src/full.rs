@@ -66,7 +66,8 @@ impl FullDhcp {
                     .of_mac(mac, &range, now)
                     .is_some_and(|l| l.bound);
                 if !bound {
-                    self.leases.put(ip, mac, now + OFFER_HOLD_SECS, false);
+                    self.leases
+                        .put(ip, mac, &range, now + OFFER_HOLD_SECS, false);
                 }
                 let r = self.answer(req, MessageType::Offer, ip, &range, iface_ip, boot);
                 Outcome {
@@ -99,7 +100,7 @@ impl FullDhcp {
                     };
                 }
                 self.leases
-                    .put(want, mac, now + u64::from(self.lease_time), true);
+                    .put(want, mac, &range, now + u64::from(self.lease_time), true);
                 let r = self.answer(req, MessageType::Ack, want, &range, iface_ip, boot);
                 Outcome {
                     reply: Some((r, destination(req, false))),
@@ -343,6 +344,33 @@ mod tests {
         foreign.set(opt::REQUESTED_IP, [192, 168, 1, 1]);
         let nak = reply(&s.handle(&foreign, SERVER, None, 102)).clone();
         assert_eq!(nak.message_type(), Some(MessageType::Nak));
+    }
+
+    #[test]
+    fn a_late_discover_through_the_other_relay_keeps_the_bound_address() {
+        // machine 1 is given 10.0.0.10 through the first relay; its DISCOVER's copy through
+        // the second relay arrives after the ACK. Machine 2 must not get 10.0.0.10 too.
+        let mut s = server();
+        let relayed = |kind: u8, n: u8, giaddr: [u8; 4]| {
+            let mut p = msg(kind, n);
+            p.giaddr = Ipv4Addr::from(giaddr);
+            p
+        };
+        let offer = reply(&s.handle(&relayed(1, 1, [10, 0, 0, 1]), SERVER, None, 100)).yiaddr;
+        let mut request = relayed(3, 1, [10, 0, 0, 1]);
+        request.set(opt::REQUESTED_IP, offer.octets());
+        request.set(opt::SERVER_ID, SERVER.octets());
+        let ack = reply(&s.handle(&request, SERVER, None, 100)).clone();
+        assert_eq!(ack.message_type(), Some(MessageType::Ack));
+        let late = reply(&s.handle(&relayed(1, 1, [10, 9, 0, 1]), SERVER, None, 100)).yiaddr;
+        assert_eq!(late, Ipv4Addr::new(10, 9, 0, 10));
+        let second = reply(&s.handle(&relayed(1, 2, [10, 0, 0, 1]), SERVER, None, 101)).yiaddr;
+        assert_ne!(second, offer, "{offer} was given twice");
+        let lease = s.leases.get(offer).unwrap();
+        assert!(
+            lease.bound && lease.mac == Some(Mac([2, 0, 0, 0, 0, 1])),
+            "{lease:?}"
+        );
     }
 
     #[test]

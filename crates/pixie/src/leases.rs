@@ -210,9 +210,14 @@ impl Leases {
             .find(|ip| self.live(*ip, now).is_none())
     }
 
-    /// Records an offer (held for [`OFFER_HOLD_SECS`]) or a bound lease.
-    pub fn put(&mut self, ip: Ipv4Addr, mac: Mac, expires: u64, bound: bool) {
-        self.by_ip.retain(|k, l| *k == ip || l.mac != Some(mac));
+    /// Records an offer (held for [`OFFER_HOLD_SECS`]) or a bound lease of `ip` in `range`,
+    /// replacing the client's other address in that range: a client has one address per
+    /// subnet. Its addresses in other ranges stay: with a segment relayed by several relays, a
+    /// late copy of a DISCOVER through another relay must not free the address the client was
+    /// just given (that address went to the next client, and two machines had it).
+    pub fn put(&mut self, ip: Ipv4Addr, mac: Mac, range: &Range, expires: u64, bound: bool) {
+        self.by_ip
+            .retain(|k, l| *k == ip || l.mac != Some(mac) || !range.contains(*k));
         self.by_ip.insert(
             ip,
             Lease {
@@ -306,7 +311,7 @@ mod tests {
         let r = range();
         let mut l = Leases::default();
         assert_eq!(l.pick(mac(1), &r, None, 100), Some(r.first));
-        l.put(r.first, mac(1), 160, false);
+        l.put(r.first, mac(1), &r, 160, false);
         assert_eq!(l.pick(mac(1), &r, None, 100), Some(r.first));
         let want = Ipv4Addr::new(10, 0, 0, 12);
         assert_eq!(l.pick(mac(2), &r, Some(want), 100), Some(want));
@@ -314,7 +319,7 @@ mod tests {
             l.pick(mac(2), &r, Some(r.first), 100),
             Some(Ipv4Addr::new(10, 0, 0, 11))
         );
-        l.put(Ipv4Addr::new(10, 0, 0, 11), mac(2), 1000, true);
+        l.put(Ipv4Addr::new(10, 0, 0, 11), mac(2), &r, 1000, true);
         l.decline(want, 1000);
         assert_eq!(l.pick(mac(3), &r, None, 100), None, "range exhausted");
         assert_eq!(
@@ -331,9 +336,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("leases.json");
         let mut l = Leases::load(Some(path.clone()), 0).unwrap();
-        l.put(Ipv4Addr::new(10, 0, 0, 10), mac(1), 1000, true);
-        l.put(Ipv4Addr::new(10, 0, 0, 11), mac(2), 1000, false);
-        l.put(Ipv4Addr::new(10, 0, 0, 12), mac(3), 50, true);
+        let r = range();
+        l.put(Ipv4Addr::new(10, 0, 0, 10), mac(1), &r, 1000, true);
+        l.put(Ipv4Addr::new(10, 0, 0, 11), mac(2), &r, 1000, false);
+        l.put(Ipv4Addr::new(10, 0, 0, 12), mac(3), &r, 50, true);
         l.save().unwrap();
         assert!(!path.with_extension("tmp").exists());
         let back = Leases::load(Some(path.clone()), 100).unwrap();

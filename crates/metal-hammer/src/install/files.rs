@@ -29,11 +29,12 @@ pub fn installer_config(
         password: req.console_password.clone(),
         console: req.console.clone(),
         timestamp: timestamp.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        // only NICs whose neighbours all have a MAC (§2.12.3)
+        // only NICs with neighbours, all of which have a MAC (§2.12.3): not `lo`, whose zero
+        // MAC would make the installer's `.link` match every virtual device
         nics: req
             .nics
             .iter()
-            .filter(|n| n.neighbors.iter().all(|nb| !nb.mac.is_empty()))
+            .filter(|n| !n.neighbors.is_empty() && n.neighbors.iter().all(|nb| !nb.mac.is_empty()))
             .cloned()
             .collect(),
         vpn: req.vpn.clone(),

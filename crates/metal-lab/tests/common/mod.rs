@@ -81,6 +81,7 @@ pub struct Up {
 }
 
 /// `metal-lab up EXTRA... --machines 2 --api-port 0 --no-power-on --phone-home-interval 5`
+/// (`--machines` of EXTRA instead, where it has one)
 /// for a lab named `<prefix><pid>`, which must succeed.
 pub fn up(prefix: &str, extra: &[&str]) -> Up {
     let name = format!("{prefix}{}", std::process::id() % 100_000);
@@ -93,9 +94,10 @@ pub fn up(prefix: &str, extra: &[&str]) -> Up {
     let started = Instant::now();
     let mut args = vec!["up"];
     args.extend_from_slice(extra);
+    if !extra.contains(&"--machines") {
+        args.extend_from_slice(&["--machines", "2"]);
+    }
     args.extend_from_slice(&[
-        "--machines",
-        "2",
         "--api-port",
         "0",
         "--no-power-on",
