@@ -107,6 +107,10 @@ async fn debian_images_install_through_metal_hammer_and_os_installer() {
         // the root directory keeps its mode; the additions are root's
         let root_mode = std::fs::metadata(&target).unwrap().mode() & 0o7777;
         assert_eq!(root_mode, 0o755, "{root_mode:o}");
+        assert!(
+            target.join("usr/bin/curl").is_file(),
+            "curl, for the README's walk-through"
+        );
         for f in ["usr/local/bin/os-installer", "usr/local/bin/metal-lldpd"] {
             let m = std::fs::metadata(target.join(f)).unwrap();
             assert_eq!((m.uid(), m.gid(), m.mode() & 0o777), (0, 0, 0o755), "{f}");

@@ -532,12 +532,17 @@ async fn tenant_machines_reach_the_internet_through_their_firewall_in_the_routed
         b"",
     );
     assert_eq!(code, 0, "{out}{err}");
-    fw_h.must(
-        "mkdir -p /etc/droptailer-client && cd /etc/droptailer-client && umask 077 && \
-         sed -n '1,/END CERTIFICATE/p' > ca.crt && sed -n '1,/END CERTIFICATE/p' > droptailer-client.crt && \
-         cat > droptailer-client.key",
-        format!("{}{}{}", ca.cert_pem(), client.cert, client.key).as_bytes(),
-    );
+    fw_h.must("mkdir -p /etc/droptailer-client", b"");
+    for (file, pem) in [
+        ("ca.crt", ca.cert_pem()),
+        ("droptailer-client.crt", client.cert.clone()),
+        ("droptailer-client.key", client.key.clone()),
+    ] {
+        fw_h.must(
+            &format!("umask 077; cat > /etc/droptailer-client/{file}"),
+            pem.as_bytes(),
+        );
+    }
     fw_h.must(
         &format!(
             "echo 'DROPTAILER_CA_CERTIFICATE=/etc/droptailer-client/ca.crt' > /etc/default/droptailer-client && \
@@ -643,11 +648,14 @@ async fn tenant_machines_reach_the_internet_through_their_firewall_in_the_routed
             Duration::from_secs(180),
         )
         .await;
+    // each line: the time, then the entry as JSON
     let found = |action: &str, port: &str| {
         drops.lines().any(|l| {
-            serde_json::from_str::<Value>(l).is_ok_and(|v| {
-                v["ACTION"] == action && v["DPT"] == port && v["SRC"] == m1_ip.as_str()
-            })
+            l.find(" {")
+                .and_then(|at| serde_json::from_str::<Value>(l[at..].trim()).ok())
+                .is_some_and(|v| {
+                    v["ACTION"] == action && v["DPT"] == port && v["SRC"] == m1_ip.as_str()
+                })
         })
     };
     assert!(found("accept", "80") && found("drop", "8080"), "{drops}");

@@ -63,7 +63,8 @@ pub const NETWORK: GuestSpec = GuestSpec {
 
 /// The root of the lab's Debian machine and firewall images (`metal-lab`): what os-installer's
 /// contract asks of an image (systemd with networkd, FRR, nftables, `useradd`), the kernel and
-/// an initrd that assembles RAID and LVM roots, sshd, and Python for the lab's test services.
+/// an initrd that assembles RAID and LVM roots, sshd, curl, and Python for the lab's test
+/// services.
 pub const MACHINE_ROOT: GuestSpec = GuestSpec {
     name: "machine-root",
     packages: &[
@@ -79,6 +80,7 @@ pub const MACHINE_ROOT: GuestSpec = GuestSpec {
         "mdadm",
         "lvm2",
         "sudo",
+        "curl",
     ],
 };
 
