@@ -229,30 +229,26 @@ pub fn build(files: &Path, bin_dir: &Path, kind: Kind) -> anyhow::Result<Image> 
 
     let tar = dir.join("img.tar");
     std::fs::copy(&base.tar, &tar).with_context(|| format!("copying {}", base.tar.display()))?;
-    let listing = Command::new("tar")
-        .arg("-tf")
-        .arg(&tar)
-        .output()
-        .context("listing the Debian root")?;
-    anyhow::ensure!(listing.status.success(), "tar -tf {} failed", tar.display());
+    let listing =
+        run_checked(Command::new("tar").arg("-tf").arg(&tar)).context("listing the Debian root")?;
     // FRR's daemons file, replaced by the base's with the watchfrr options appended
-    let daemons = Command::new("tar")
-        .arg("-xOf")
-        .arg(&tar)
-        .arg(DAEMONS_MEMBER)
-        .output()
-        .context("reading FRR's daemons file from the Debian root")?;
+    let mut text = run_checked(
+        Command::new("tar")
+            .arg("-xOf")
+            .arg(&tar)
+            .arg(DAEMONS_MEMBER),
+    )
+    .context("reading FRR's daemons file from the Debian root")?;
     anyhow::ensure!(
-        daemons.status.success() && !daemons.stdout.is_empty(),
-        "the Debian root has no {DAEMONS_MEMBER}"
+        !text.is_empty(),
+        "the Debian root's {DAEMONS_MEMBER} is empty"
     );
-    let mut text = String::from_utf8(daemons.stdout)?;
     text.push_str(WATCHFRR_OPTIONS);
     let path = staging.join(DAEMONS_MEMBER.trim_start_matches("./"));
     std::fs::create_dir_all(path.parent().unwrap())?;
     std::fs::write(&path, text)?;
     names.push(DAEMONS_MEMBER.trim_start_matches("./").to_string());
-    let drop: String = String::from_utf8_lossy(&listing.stdout)
+    let drop: String = listing
         .lines()
         .filter(|m| left_out(m) || *m == DAEMONS_MEMBER)
         .map(|m| format!("{m}\n"))

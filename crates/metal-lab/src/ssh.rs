@@ -117,7 +117,7 @@ pub fn command(state: &State, m: &MachinePlan, argv: &[String]) -> anyhow::Resul
     }
     let addr = link_local(&m.macs[0])?;
     let mut c = Command::new("ip");
-    c.args(["netns", "exec", &format!("{}-hosts", state.name), "ssh"])
+    c.args(["netns", "exec", &state.plan()?.ns_hosts(), "ssh"])
         .arg("-i")
         .arg(&key)
         .args([
